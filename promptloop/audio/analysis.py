@@ -1,0 +1,148 @@
+"""Measurements of rendered audio: tempo, onset density, brightness, loudness, key and mode,
+transients and clicks.  All evaluators and the evaluation harness measure through here."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import librosa
+import numpy as np
+
+from promptloop.audio.mix import integrated_lufs
+from promptloop.plan import KEYS
+
+__all__ = ["Descriptors", "detect_clicks", "high_frequency_ratio", "measure", "sharp_transients"]
+
+_HOP = 512
+_N_FFT = 2048
+# Krumhansl & Kessler (1982) key profiles.
+_MAJOR = np.array([6.35, 2.23, 3.48, 2.33, 4.38, 4.09, 2.52, 5.19, 2.39, 3.66, 2.29, 2.88])
+_MINOR = np.array([6.33, 2.68, 3.52, 5.38, 2.60, 3.53, 2.54, 4.75, 3.98, 2.69, 3.34, 3.17])
+
+
+@dataclass(frozen=True)
+class Descriptors:
+    """What a segment measures as (not what it was asked to be)."""
+
+    duration_s: float
+    loudness_lufs: float
+    peak_dbfs: float
+    tempo_bpm: float
+    onset_rate: float  # onsets per second
+    centroid_hz: float  # mean spectral centroid
+    high_freq_ratio: float  # share of energy above 4 kHz
+    key: str
+    mode: str
+    mode_strength: float  # best major correlation minus best minor correlation
+    sharp_transients: int
+    clicks: int
+
+    def to_dict(self) -> dict[str, float | int | str]:
+        return {k: (round(v, 4) if isinstance(v, float) else v) for k, v in asdict(self).items()}
+
+
+def _key_and_mode(chroma_mean: np.ndarray) -> tuple[str, str, float]:
+    if not np.any(chroma_mean):
+        return "C", "major", 0.0
+    scores_major = [np.corrcoef(np.roll(_MAJOR, k), chroma_mean)[0, 1] for k in range(12)]
+    scores_minor = [np.corrcoef(np.roll(_MINOR, k), chroma_mean)[0, 1] for k in range(12)]
+    best_major, best_minor = int(np.argmax(scores_major)), int(np.argmax(scores_minor))
+    diff = float(scores_major[best_major] - scores_minor[best_minor])
+    if diff >= 0:
+        return KEYS[best_major], "major", diff
+    return KEYS[best_minor], "minor", diff
+
+
+def sharp_transients(audio: np.ndarray, sample_rate: int, rise_db: float = 18.0) -> int:
+    """Count attacks that rise more than ``rise_db`` within 5 ms while within 30 dB of the peak.
+
+    Gentle mode forbids these: they are what startles a listener with hyperacusis.
+    """
+    win = max(1, int(0.002 * sample_rate))
+    n = audio.size // win
+    if n < 4:
+        return 0
+    frames = audio[: n * win].reshape(n, win)
+    env_db = 10 * np.log10(np.mean(frames**2, axis=1) + 1e-12)
+    lag = max(1, int(round(0.005 * sample_rate / win)))
+    rise = env_db[lag:] - env_db[:-lag]
+    loud = env_db[lag:] > env_db.max() - 30
+    edges = (rise > rise_db) & loud
+    # Count rising edges, not every frame of one edge.
+    return int(np.count_nonzero(edges[1:] & ~edges[:-1]) + int(edges[0]))
+
+
+def detect_clicks(audio: np.ndarray, sample_rate: int, threshold: float = 12.0) -> np.ndarray:
+    """Times (s) of discontinuities: second differences far above the local level.
+
+    A click is a step or spike that a smooth signal cannot produce; its second difference stands
+    ``threshold`` times above the median absolute second difference of the surrounding 20 ms.
+    """
+    if audio.size < 8:
+        return np.zeros(0)
+    d2 = np.abs(np.diff(audio.astype(np.float64), n=2))
+    win = max(8, int(0.02 * sample_rate))
+    n = d2.size // win
+    if n == 0:
+        return np.zeros(0)
+    blocks = d2[: n * win].reshape(n, win)
+    local = np.median(blocks, axis=1)
+    level = np.repeat(np.maximum(local, 1e-4), win)
+    hits = np.flatnonzero(d2[: n * win] > threshold * level)
+    if hits.size == 0:
+        return np.zeros(0)
+    # One click per 5 ms burst.
+    keep = np.concatenate([[True], np.diff(hits) > int(0.005 * sample_rate)])
+    return (hits[keep] + 1) / sample_rate
+
+
+def high_frequency_ratio(power: np.ndarray, sample_rate: int, cutoff_hz: float = 4000.0) -> float:
+    freqs = librosa.fft_frequencies(sr=sample_rate, n_fft=_N_FFT)
+    total = float(power.sum())
+    return float(power[freqs >= cutoff_hz].sum() / total) if total > 0 else 0.0
+
+
+def measure(audio: np.ndarray, sample_rate: int) -> Descriptors:
+    """Measure one segment (mono float audio)."""
+    audio = np.asarray(audio, dtype=np.float32)
+    duration = audio.size / sample_rate
+    peak = float(np.max(np.abs(audio))) if audio.size else 0.0
+    mag = np.abs(librosa.stft(audio, n_fft=_N_FFT, hop_length=_HOP))
+    power = mag**2
+    mel = librosa.feature.melspectrogram(S=power, sr=sample_rate, n_mels=64)
+    env = librosa.onset.onset_strength(S=librosa.power_to_db(mel), sr=sample_rate, hop_length=_HOP)
+    # Tempo from a SuperFlux-style envelope (Böck & Widmer 2013: lag 2, max filter 3) of the band
+    # below 1.5 kHz, where bass, piano and guitar attacks carry the pulse and rain or wind hiss
+    # does not; chosen by measuring synth renders at known tempi (docs/decisions.md).
+    low = librosa.feature.melspectrogram(S=power, sr=sample_rate, n_mels=48, fmax=1500)
+    pulse = librosa.onset.onset_strength(
+        S=librosa.power_to_db(low), sr=sample_rate, hop_length=_HOP, lag=2, max_size=3
+    )
+    if np.any(env) and np.any(pulse):
+        tempo = float(
+            librosa.feature.tempo(onset_envelope=pulse, sr=sample_rate, hop_length=_HOP, start_bpm=90)[0]
+        )
+        onsets = librosa.onset.onset_detect(
+            onset_envelope=env, sr=sample_rate, hop_length=_HOP, backtrack=False
+        )
+    else:
+        tempo, onsets = 0.0, np.zeros(0)
+    centroid = librosa.feature.spectral_centroid(S=mag, sr=sample_rate)[0]
+    frame_energy = power.sum(axis=0)
+    weights = frame_energy / frame_energy.sum() if frame_energy.sum() > 0 else None
+    chroma = librosa.feature.chroma_stft(S=power, sr=sample_rate)
+    key, mode, strength = _key_and_mode(chroma.mean(axis=1))
+    return Descriptors(
+        duration_s=duration,
+        loudness_lufs=integrated_lufs(audio, sample_rate),
+        peak_dbfs=20 * np.log10(peak) if peak > 0 else -120.0,
+        tempo_bpm=tempo,
+        onset_rate=len(onsets) / duration if duration else 0.0,
+        centroid_hz=float(np.average(centroid, weights=weights)) if weights is not None else 0.0,
+        high_freq_ratio=high_frequency_ratio(power.sum(axis=1), sample_rate),
+        key=key,
+        mode=mode,
+        mode_strength=strength,
+        sharp_transients=sharp_transients(audio, sample_rate),
+        clicks=int(detect_clicks(audio, sample_rate).size),
+    )

@@ -1,0 +1,99 @@
+"""The ``promptloop`` command line.  Errors become one line on stderr and a non-zero exit code."""
+
+from __future__ import annotations
+
+import functools
+import json
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+
+from promptloop.errors import PromptloopError
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, help="Therapeutic music that adapts to a listener.")
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def handle_errors(func: F) -> F:
+    """Turn promptloop errors (and Ctrl-C) into one line and an exit code."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except PromptloopError as exc:
+            typer.echo(f"error: {exc}", err=True)
+            raise typer.Exit(exc.exit_code) from None
+        except KeyboardInterrupt:
+            typer.echo("interrupted: nothing was written", err=True)
+            raise typer.Exit(130) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+@app.command()
+@handle_errors
+def session(
+    start: Annotated[str, typer.Option(help="listener's state now: a word (anxious) or v=..,a=..")] = "neutral",
+    target: Annotated[str, typer.Option(help="where the session should lead")] = "calm",
+    out: Annotated[Path, typer.Option(help="output folder")] = Path("out/session"),
+    prefer: Annotated[str, typer.Option(help="liked instruments, genres, textures (comma-separated)")] = "",
+    avoid: Annotated[str, typer.Option(help="things never to play (comma-separated)")] = "",
+    gentle: Annotated[bool, typer.Option(help="hyperacusis/misophonia/tinnitus mode: no sharp transients or harsh highs")] = False,
+    loudness_ceiling: Annotated[float, typer.Option(help="loudness ceiling in LUFS")] = -14.0,
+    segments: Annotated[int, typer.Option(help="number of segments")] = 6,
+    segment_seconds: Annotated[float, typer.Option(help="seconds per segment")] = 10.0,
+    seed: Annotated[int, typer.Option(help="random seed (same seed, same audio)")] = 0,
+    candidates: Annotated[int | None, typer.Option(help="candidates generated per attempt (K)")] = None,
+    max_retries: Annotated[int | None, typer.Option(help="rewrites allowed per segment")] = None,
+    threshold: Annotated[float | None, typer.Option(help="score below which a segment is retried")] = None,
+    prior: Annotated[Path | None, typer.Option(help="listener's own audio to continue from")] = None,
+    readings: Annotated[Path | None, typer.Option(help="JSON with physiological readings (and optional baseline)")] = None,
+    generator: Annotated[str | None, typer.Option(help="generator backend")] = None,
+    planner: Annotated[str | None, typer.Option(help="planner backend")] = None,
+    evaluator: Annotated[str | None, typer.Option(help="evaluator backend")] = None,
+    overwrite: Annotated[bool, typer.Option(help="replace a non-empty output folder")] = False,
+    plot: Annotated[bool, typer.Option(help="write overview.png")] = True,
+) -> None:
+    """Run one adaptive session and write session.wav, segments/ and session.json."""
+    from promptloop.session_runner import run_cli_session
+
+    run_cli_session(locals())
+
+
+@app.command()
+@handle_errors
+def doctor() -> None:
+    """List the backends and whether each is usable here."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from promptloop.registry import EVALUATORS, GENERATORS, PLANNERS
+
+    table = Table(title="promptloop backends")
+    for column in ("kind", "name", "usable", "detail"):
+        table.add_column(column)
+    for registry in (GENERATORS, PLANNERS, EVALUATORS):
+        for status in registry.status():
+            table.add_row(status.kind, status.name, "yes" if status.usable else "no", status.detail)
+    Console().print(table)
+
+
+@app.command()
+@handle_errors
+def schema() -> None:
+    """Print the JSON schema of session.json."""
+    from promptloop.provenance import SessionRecord
+
+    typer.echo(json.dumps(SessionRecord.model_json_schema(), indent=2))
+
+
+def main() -> None:  # pragma: no cover - console entry point
+    app()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,102 @@
+"""The documented schema of ``session.json``: what was asked, planned, generated and measured.
+
+``docs/session.schema.json`` is generated from these models (``promptloop schema``) and a test
+keeps the two in step.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+__all__ = [
+    "SCHEMA_VERSION",
+    "AffectRecord",
+    "AttemptRecord",
+    "CandidateRecord",
+    "SegmentRecord",
+    "SessionRecord",
+    "SessionSummary",
+]
+
+SCHEMA_VERSION = "1.0"
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class AffectRecord(_Model):
+    valence: float = Field(ge=-1, le=1)
+    arousal: float = Field(ge=-1, le=1)
+
+
+class CandidateRecord(_Model):
+    seed: int
+    score: float
+    components: dict[str, float]
+    descriptors: dict[str, float | int | str]
+    estimated: AffectRecord
+    caption: str
+    violations: list[str] = []
+
+
+class AttemptRecord(_Model):
+    attempt: int
+    planner: str
+    fallback: str | None = Field(default=None, description="why the planner's plan was replaced")
+    plan: dict[str, Any]
+    prompt: str
+    candidates: list[CandidateRecord]
+    best: int = Field(description="index of the best candidate in this attempt")
+    feedback: list[dict[str, Any]] = []
+    timings: dict[str, float] = Field(description="seconds spent planning, generating, evaluating")
+
+
+class SegmentRecord(_Model):
+    index: int
+    file: str
+    start_s: float
+    duration_s: float
+    waypoint: AffectRecord
+    listener: AffectRecord
+    estimated: AffectRecord
+    score: float
+    prompt: str
+    chosen_attempt: int
+    chosen_seed: int
+    attempts: list[AttemptRecord]
+    loudness_lufs: float
+    events: list[dict[str, Any]] = Field(default=[], description="updates applied before this segment")
+
+
+class SessionSummary(_Model):
+    segments: int
+    duration_s: float
+    mean_score: float
+    final_estimated: AffectRecord
+    target: AffectRecord
+    trajectory_error: float = Field(description="mean distance between waypoints and estimates")
+    loudness_lufs: float
+    max_segment_loudness_lufs: float
+    retries: int
+    wall_seconds: float
+    generate_seconds: float
+    evaluate_seconds: float
+
+
+class SessionRecord(_Model):
+    schema_version: str = SCHEMA_VERSION
+    promptloop_version: str
+    created: str
+    sample_rate: int
+    seed: int
+    settings: dict[str, Any]
+    backends: dict[str, dict[str, Any]]
+    start: AffectRecord
+    target: AffectRecord
+    preferences: dict[str, Any]
+    prior: dict[str, Any] | None = None
+    segments: list[SegmentRecord]
+    summary: SessionSummary | None = None

@@ -1,0 +1,142 @@
+"""The whole loop on the embedded default, measured on the audio it writes."""
+
+import numpy as np
+import pytest
+
+from promptloop.affect import parse_affect
+from promptloop.audio.analysis import detect_clicks, measure
+from promptloop.audio.mix import integrated_lufs
+from promptloop.builders import build_backends
+from promptloop.interfaces import Evaluation, PlanContext, Planner
+from promptloop.loop import SessionSpec, run_session
+from promptloop.plan import MusicPlan
+from promptloop.preferences import Preferences
+from promptloop.settings import Settings
+
+SR = 32000
+
+
+@pytest.fixture(scope="module")
+def backends():
+    return build_backends(Settings())
+
+
+def _run(backends, **kw):
+    spec = SessionSpec(start=parse_affect(kw.pop("start", "anxious")), target=parse_affect(kw.pop("target", "calm")), **kw)
+    return run_session(spec, backends.generator, backends.planner, backends.evaluator,
+                       fallback_planner=backends.fallback_planner)
+
+
+@pytest.fixture(scope="module")
+def calm_session(backends):
+    return _run(backends, start="calm", target="calm", segments=3, segment_seconds=6, seed=1,
+                preferences=Preferences.build("piano, soft pads"))
+
+
+@pytest.fixture(scope="module")
+def energized_session(backends):
+    return _run(backends, start="energized", target="energized", segments=3, segment_seconds=6, seed=1)
+
+
+def test_calm_session_is_slower_and_quieter_than_energized(calm_session, energized_session):
+    calm = measure(calm_session.final_audio(), SR)
+    energized = measure(energized_session.final_audio(), SR)
+    assert calm.tempo_bpm < energized.tempo_bpm * 0.8
+    assert calm.loudness_lufs < energized.loudness_lufs - 6
+    assert calm.onset_rate < energized.onset_rate
+
+
+def test_session_length_and_provenance(calm_session):
+    record = calm_session.record()
+    assert calm_session.final_audio().size == pytest.approx(3 * 6 * SR, abs=2)
+    assert len(record.segments) == 3
+    seg = record.segments[1]
+    assert seg.attempts[0].candidates and seg.attempts[0].timings["generate"] > 0
+    assert set(seg.attempts[0].candidates[0].components) == {"text", "affect", "constraints"}
+    assert record.summary and record.summary.segments == 3
+
+
+def test_loudness_stays_under_ceiling(backends):
+    prefs = Preferences.build("piano", loudness_ceiling_lufs=-30.0)
+    session = _run(backends, start="angry", target="energized", segments=2, segment_seconds=5, preferences=prefs)
+    assert integrated_lufs(session.final_audio(), SR) <= -30.0
+    for result in session.results:
+        assert integrated_lufs(result.audio, SR) <= -30.0
+    assert np.max(np.abs(session.final_audio())) <= 10 ** (-1 / 20) + 1e-6
+
+
+def test_no_clicks_at_segment_seams(backends):
+    session = _run(backends, segments=4, segment_seconds=5, seed=3)
+    audio = session.final_audio()
+    for seg in session.record().segments[1:]:
+        lo, hi = int((seg.start_s - 0.2) * SR), int((seg.start_s + 1.2) * SR)
+        assert detect_clicks(audio[lo:hi], SR).size == 0, seg.start_s
+
+
+def test_same_seed_same_audio(backends):
+    a = _run(backends, segments=2, segment_seconds=4, seed=9).final_audio()
+    b = _run(backends, segments=2, segment_seconds=4, seed=9).final_audio()
+    c = _run(backends, segments=2, segment_seconds=4, seed=10).final_audio()
+    assert np.array_equal(a, b)
+    assert not np.array_equal(a, c)
+
+
+def test_avoided_sounds_never_reach_a_prompt(backends):
+    prefs = Preferences.build("piano, strings, rain", "drums, bells")
+    session = _run(backends, start="angry", target="energized", segments=3, segment_seconds=4, preferences=prefs,
+                   threshold=0.99, max_retries=2)
+    prompts = [a.prompt for s in session.record().segments for a in s.attempts]
+    assert len(prompts) > 3  # retries happened
+    assert not any("drum" in p or "bell" in p for p in prompts)
+
+
+def test_low_score_triggers_bounded_retries_with_rewritten_prompts(backends):
+    session = _run(backends, segments=2, segment_seconds=4, threshold=1.0, max_retries=2, candidates=2)
+    for seg in session.record().segments:
+        assert len(seg.attempts) == 3
+        assert all(len(a.candidates) == 2 for a in seg.attempts)
+        best = max(c.score for a in seg.attempts for c in a.candidates)
+        assert seg.score == best
+
+
+class _HostilePlanner(Planner):
+    """Asks for an avoided instrument; the loop must replace its plan."""
+
+    name = "hostile"
+
+    def draft(self, context: PlanContext) -> MusicPlan:
+        return MusicPlan(prompt="loud drums and bells, 150 bpm", tempo_bpm=150)
+
+    def revise(self, plan: MusicPlan, evaluation: Evaluation, context: PlanContext) -> MusicPlan:
+        return self.draft(context)
+
+
+def test_constraint_breaking_plan_falls_back_and_is_recorded(backends):
+    spec = SessionSpec(start=parse_affect("calm"), target=parse_affect("calm"), segments=1, segment_seconds=4,
+                       preferences=Preferences.build(avoid="drums"))
+    session = run_session(spec, backends.generator, _HostilePlanner(), backends.evaluator,
+                          fallback_planner=backends.fallback_planner)
+    attempt = session.record().segments[0].attempts[0]
+    assert attempt.fallback and "drums" in attempt.fallback
+    assert "drums" not in attempt.prompt
+
+
+def test_listener_update_moves_next_waypoint(backends):
+    from promptloop.loop import LoopSession
+
+    spec = SessionSpec(start=parse_affect("anxious"), target=parse_affect("calm"), segments=3, segment_seconds=4)
+    session = LoopSession(spec, backends.generator, backends.planner, backends.evaluator,
+                          fallback_planner=backends.fallback_planner)
+    session.next_segment()
+    session.update_listener(parse_affect("relaxed"), source="test")
+    rec = session.next_segment().record
+    assert rec.events and rec.events[0]["source"] == "test"
+    assert rec.waypoint.arousal < 0  # met the listener near "relaxed", not back near "anxious"
+
+
+def test_bad_spec_values_are_refused():
+    from promptloop.errors import InputError
+
+    for kwargs in ({"segments": 0}, {"segment_seconds": 100.0}, {"candidates": 99}, {"threshold": 2.0}, {"seed": -1}):
+        with pytest.raises(InputError):
+            SessionSpec(start=parse_affect("calm"), target=parse_affect("calm"), **kwargs)
