@@ -26,6 +26,11 @@ class Settings(BaseSettings):
     max_step: float = Field(default=0.5, gt=0.0, le=2.0)
     data_dir: Path = Path.home() / ".local" / "share" / "promptloop"
     models_dir: Path | None = None
+    # server (issue 8): SQLAlchemy URL (None = SQLite in data_dir), bounded queue, job deadline
+    database_url: str | None = None
+    server_queue_size: int = Field(default=8, ge=1, le=1000)
+    server_workers: int = Field(default=1, ge=1, le=64)
+    job_deadline_seconds: float = Field(default=900.0, gt=0.0, le=86400.0)
 
     @field_validator("generator", "planner", "evaluator")
     @classmethod
