@@ -163,6 +163,32 @@ class LoopSession:
     def done(self) -> bool:
         return len(self.results) >= self.spec.segments
 
+    # -- saving and resuming between segments (the server keeps sessions across restarts) -------
+    def between_segments(self) -> dict[str, Any]:
+        """The state that updates changed since the last segment, as JSON-ready data."""
+        return {
+            "listener": self.listener.to_dict(),
+            "target": self.target.to_dict(),
+            "preferences": self.preferences.to_dict(),
+            "listener_fresh": self._listener_fresh,
+            "pending_events": list(self._pending_events),
+        }
+
+    def resume(self, results: list[SegmentResult], audio: np.ndarray, state: dict[str, Any]) -> None:
+        """Continue a saved session: its finished segments, the stitched audio so far and the
+        :meth:`between_segments` state.  The next segment follows on from the last one."""
+        self.results = list(results)
+        self.audio = np.asarray(audio, dtype=np.float32)
+        self.listener = Affect(**state["listener"])
+        self.target = Affect(**state["target"])
+        self.preferences = Preferences.from_dict(state["preferences"])
+        self._listener_fresh = bool(state["listener_fresh"])
+        self._pending_events = list(state["pending_events"])
+        if self.results:
+            last = self.results[-1].record
+            self._last_waypoint = Affect(last.waypoint.valence, last.waypoint.arousal)
+            self._last_plan = MusicPlan.model_validate(last.attempts[last.chosen_attempt].plan)
+
     # -- one segment ---------------------------------------------------------------------------
     def _waypoint(self, index: int) -> Affect:
         if index == 0 or self._last_waypoint is None:
