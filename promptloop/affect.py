@@ -84,9 +84,10 @@ def parse_affect(text: str) -> Affect:
     match = _NUMERIC.match(text)
     if match:
         try:
-            return Affect(float(match["v"]), float(match["a"]))
+            valence, arousal = float(match["v"]), float(match["a"])
         except ValueError as exc:
             raise InputError(f"cannot read affect numbers from {text!r}") from exc
+        return Affect(valence, arousal)
     word = text.strip().lower()
     if word in AFFECT_WORDS:
         return AFFECT_WORDS[word]

@@ -7,6 +7,7 @@ from dataclasses import asdict, dataclass
 
 import librosa
 import numpy as np
+import scipy.signal
 
 from promptloop.audio.mix import integrated_lufs
 from promptloop.plan import KEYS
@@ -53,23 +54,30 @@ def _key_and_mode(chroma_mean: np.ndarray) -> tuple[str, str, float]:
     return KEYS[best_minor], "minor", diff
 
 
-def sharp_transients(audio: np.ndarray, sample_rate: int, rise_db: float = 18.0) -> int:
-    """Count attacks that rise more than ``rise_db`` within 5 ms while within 30 dB of the peak.
-
-    Gentle mode forbids these: they are what startles a listener with hyperacusis.
-    """
-    win = max(1, int(0.002 * sample_rate))
-    n = audio.size // win
-    if n < 4:
-        return 0
-    frames = audio[: n * win].reshape(n, win)
-    env_db = 10 * np.log10(np.mean(frames**2, axis=1) + 1e-12)
-    lag = max(1, int(round(0.005 * sample_rate / win)))
+def _rising_edges(env_db: np.ndarray, lag: int, rise_db: float, floor_db: float) -> int:
     rise = env_db[lag:] - env_db[:-lag]
-    loud = env_db[lag:] > env_db.max() - 30
-    edges = (rise > rise_db) & loud
+    edges = (rise > rise_db) & (env_db[lag:] > floor_db)
     # Count rising edges, not every frame of one edge.
-    return int(np.count_nonzero(edges[1:] & ~edges[:-1]) + int(edges[0]))
+    return int(np.count_nonzero(edges[1:] & ~edges[:-1]) + int(edges[0])) if edges.size else 0
+
+
+def sharp_transients(audio: np.ndarray, sample_rate: int) -> int:
+    """Count sharp attacks — what startles a listener with hyperacusis; gentle mode forbids them.
+
+    Two detectors, summed: (a) above 2 kHz (hats, bells, clicks), the 5 ms RMS rising more than
+    12 dB within 5 ms; (b) full band (thumps), the 20 ms RMS rising more than 15 dB within 10 ms.
+    Both only count within 30 dB of the clip's peak level, so soft background detail is ignored.
+    """
+    short, hop = int(0.005 * sample_rate), int(0.0025 * sample_rate)
+    long = int(0.02 * sample_rate)
+    if audio.size < long + 4 * hop:
+        return 0
+    full = librosa.feature.rms(y=audio, frame_length=long, hop_length=hop, center=False)[0]
+    full_db = 20 * np.log10(full + 1e-9)
+    floor = full_db.max() - 30
+    sos = scipy.signal.butter(4, min(2000.0, 0.4 * sample_rate), btype="highpass", fs=sample_rate, output="sos")
+    highs = librosa.feature.rms(y=scipy.signal.sosfilt(sos, audio), frame_length=short, hop_length=hop, center=False)[0]
+    return _rising_edges(20 * np.log10(highs + 1e-9), 2, 12.0, floor) + _rising_edges(full_db, 4, 15.0, floor)
 
 
 def detect_clicks(audio: np.ndarray, sample_rate: int, threshold: float = 12.0) -> np.ndarray:

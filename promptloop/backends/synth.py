@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
-from pedalboard import HighpassFilter, LowpassFilter, Pedalboard, Reverb
+from pedalboard import HighpassFilter, HighShelfFilter, LowpassFilter, Pedalboard, Reverb
 
 from promptloop.audio.mix import normalize_loudness
 from promptloop.backends.synth_prompt import SynthParams, params_from_plan, read_prompt
@@ -145,7 +145,7 @@ def render(
     if gentle:
         voices -= {"drums", "bells", "birds"}
         voices = voices or {"pads"}
-    attack = 0.06 if gentle else 0.004
+    attack = 0.03 if gentle else 0.004
     mix = score.new()
 
     def bar_len(i: int) -> float:
@@ -164,8 +164,10 @@ def render(
                 freq = _midi_hz(note + 12)
                 if voice == "pads":
                     amps = [1.0, 0.35 * (0.3 + params.brightness), 0.12 * params.brightness]
-                    for detune in (-0.003, 0.003):
-                        score.add(buf, start, _partials(freq * (1 + detune), length, sr, amps,
+                    # A fixed ±0.15 Hz detune beats at 0.3 Hz, far below any tempo, so the
+                    # chorus never reads as a pulse (a relative detune beat at ~1.5 Hz did).
+                    for detune_hz in (-0.15, 0.15):
+                        score.add(buf, start, _partials(freq + detune_hz, length, sr, amps,
                                                         attack=min(0.6, length / 3), release=0.8,
                                                         phase_rng=rng))
                 else:
@@ -189,7 +191,7 @@ def render(
             length = float(beats[b + 1] - start) * every
             accent = 1.0 if b % 4 == 0 else 0.75
             score.add(buf, start, accent * _partials(_midi_hz(note), length, sr, [1.0, 0.3, 0.08],
-                                                     attack=max(attack, 0.01), release=0.08, tau=0.9))
+                                                     attack=0.08 if gentle else 0.01, release=0.08, tau=0.9))
         mix += 0.22 * buf
 
     # Melody / arpeggio: piano, guitar, flute.  Notes land on beats so the pulse is audible.
@@ -245,15 +247,17 @@ def render(
     if "drums" in voices:
         mix += _drums(score, params, rng)
 
+    fade = _envelope(score.n, sr, 0.5, 0.01, None)  # textures swell in rather than switch on
     for texture in ("rain", "ocean", "wind", "drone", "birds"):
         if texture in voices:
-            mix += _texture(texture, score, params, chords, rng)
+            mix += fade * _texture(texture, score, params, chords, rng)
 
     cutoff = 1500.0 + 6500.0 * params.brightness
     if gentle:
         cutoff = min(cutoff, 3500.0)
     board = Pedalboard([
         HighpassFilter(cutoff_frequency_hz=35.0),
+        HighShelfFilter(cutoff_frequency_hz=1200.0, gain_db=(params.brightness - 0.5) * 16.0),
         LowpassFilter(cutoff_frequency_hz=cutoff),
         Reverb(room_size=0.35 + 0.5 * (1 - params.density), wet_level=0.22, dry_level=0.8, damping=0.6),
     ])
@@ -299,7 +303,7 @@ def _texture(
     sr, n = score.sr, score.n
     t = np.arange(n, dtype=np.float32) / sr
     if name == "rain":
-        hiss = Pedalboard([HighpassFilter(900.0), LowpassFilter(5000.0)])(_noise(n, rng)[None, :], sr)[0]
+        hiss = Pedalboard([HighpassFilter(1800.0), LowpassFilter(6000.0)])(_noise(n, rng)[None, :], sr)[0]
         drops = np.zeros(n, dtype=np.float32)
         count = int(25 * n / sr)
         positions = rng.integers(0, max(1, n - 800), count)
@@ -308,7 +312,8 @@ def _texture(
         shape *= np.minimum(1.0, np.arange(drop_len) / (40 if params.gentle else 8))
         for pos, amp in zip(positions, rng.uniform(0.2, 1.0, count), strict=True):
             drops[pos : pos + drop_len] += amp * shape.astype(np.float32)
-        return (0.025 * hiss + 0.003 * drops).astype(np.float32)
+        drop_level = 0.0 if params.gentle else 0.003  # single drops are sharp: none in gentle mode
+        return (0.025 * hiss + drop_level * drops).astype(np.float32)
     if name == "ocean":
         rumble = Pedalboard([LowpassFilter(700.0)])(_noise(n, rng)[None, :], sr)[0]
         period = 7.0 + 3.0 * rng.random()

@@ -1,0 +1,168 @@
+"""The database: accounts, sessions, segments, listener data, jobs and audit records.
+
+SQLAlchemy 2 with SQLite in WAL mode as the embedded default; any SQLAlchemy URL (PostgreSQL) works
+too.  Listener data (readings, chat messages) is stored encrypted (see :mod:`.crypto`); audio lives
+in files beside the database, referenced by path.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import secrets
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    ForeignKey,
+    Integer,
+    LargeBinary,
+    String,
+    create_engine,
+    event,
+)
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, sessionmaker
+
+__all__ = [
+    "AuditRecord",
+    "Base",
+    "JobRow",
+    "MessageRow",
+    "ReadingRow",
+    "SegmentRow",
+    "SessionRow",
+    "TokenRow",
+    "User",
+    "make_engine",
+    "new_id",
+    "now",
+]
+
+
+def now() -> _dt.datetime:
+    return _dt.datetime.now(_dt.timezone.utc).replace(tzinfo=None)
+
+
+def new_id(prefix: str) -> str:
+    """An unguessable public id, e.g. ``s_3kq...``; ids never reveal counts or owners."""
+    return f"{prefix}_{secrets.token_urlsafe(12)}"
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {dict[str, Any]: JSON, list[Any]: JSON}
+
+
+class User(Base):
+    __tablename__ = "users"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+    created: Mapped[_dt.datetime] = mapped_column(default=now)
+
+
+class TokenRow(Base):
+    __tablename__ = "tokens"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    digest: Mapped[str] = mapped_column(String(64), unique=True)  # sha256 hex of the token
+    created: Mapped[_dt.datetime] = mapped_column(default=now)
+    revoked: Mapped[bool] = mapped_column(default=False)
+
+
+class SessionRow(Base):
+    __tablename__ = "sessions"
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    title: Mapped[str] = mapped_column(String(200), default="")
+    created: Mapped[_dt.datetime] = mapped_column(default=now)
+    updated: Mapped[_dt.datetime] = mapped_column(default=now)
+    spec: Mapped[dict[str, Any]] = mapped_column()  # SessionSpec fields + backend names
+    state: Mapped[dict[str, Any]] = mapped_column()  # listener, target, preferences, pending events
+    segments_done: Mapped[int] = mapped_column(Integer, default=0)
+    sample_rate: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class SegmentRow(Base):
+    __tablename__ = "segments"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    session_id: Mapped[str] = mapped_column(ForeignKey("sessions.id", ondelete="CASCADE"), index=True)
+    index: Mapped[int] = mapped_column(Integer)
+    record: Mapped[dict[str, Any]] = mapped_column()  # provenance SegmentRecord
+    created: Mapped[_dt.datetime] = mapped_column(default=now)
+
+
+class ReadingRow(Base):
+    __tablename__ = "readings"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    session_id: Mapped[str] = mapped_column(ForeignKey("sessions.id", ondelete="CASCADE"), index=True)
+    sealed: Mapped[bytes] = mapped_column(LargeBinary)  # encrypted {"readings": ..., "baseline": ...}
+    created: Mapped[_dt.datetime] = mapped_column(default=now)
+
+
+class MessageRow(Base):
+    __tablename__ = "messages"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    session_id: Mapped[str] = mapped_column(ForeignKey("sessions.id", ondelete="CASCADE"), index=True)
+    role: Mapped[str] = mapped_column(String(16))  # listener | assistant
+    sealed: Mapped[bytes] = mapped_column(LargeBinary)  # encrypted {"text": ..., "changes": [...]}
+    created: Mapped[_dt.datetime] = mapped_column(default=now)
+
+
+class JobRow(Base):
+    __tablename__ = "jobs"
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    session_id: Mapped[str | None] = mapped_column(ForeignKey("sessions.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    status: Mapped[str] = mapped_column(String(16), default="queued")
+    total: Mapped[int] = mapped_column(Integer, default=1)
+    done: Mapped[int] = mapped_column(Integer, default=0)
+    error: Mapped[str | None] = mapped_column(String(500), default=None)
+    created: Mapped[_dt.datetime] = mapped_column(default=now)
+    updated: Mapped[_dt.datetime] = mapped_column(default=now)
+    deadline: Mapped[_dt.datetime] = mapped_column()
+
+
+class AuditRecord(Base):
+    """Who read, exported or deleted listener data, and when (never the data itself).
+
+    ``user_id`` is a plain number, not a foreign key, so the record of an erasure outlives the
+    account it erased.
+    """
+
+    __tablename__ = "audit"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(Integer, index=True)
+    action: Mapped[str] = mapped_column(String(32))
+    object_type: Mapped[str] = mapped_column(String(32))
+    object_id: Mapped[str] = mapped_column(String(64), default="")
+    created: Mapped[_dt.datetime] = mapped_column(default=now)
+
+
+def make_engine(url: str) -> Engine:
+    """An engine for ``url``; SQLite gets WAL, foreign keys and a busy timeout."""
+    is_sqlite = url.startswith("sqlite")
+    kwargs: dict[str, Any] = {}
+    if is_sqlite:
+        kwargs["connect_args"] = {"check_same_thread": False, "timeout": 30}
+    engine = create_engine(url, **kwargs)
+    if is_sqlite:
+
+        @event.listens_for(engine, "connect")
+        def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+            cursor = dbapi_connection.cursor()
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.execute("PRAGMA synchronous=NORMAL")
+            cursor.close()
+
+    Base.metadata.create_all(engine)
+    return engine
+
+
+def sqlite_url(data_dir: Path) -> str:
+    return f"sqlite:///{Path(data_dir) / 'promptloop.db'}"
+
+
+def session_factory(engine: Engine) -> sessionmaker[Any]:
+    return sessionmaker(engine, expire_on_commit=False)
