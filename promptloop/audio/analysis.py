@@ -138,7 +138,7 @@ def measure(audio: np.ndarray, sample_rate: int) -> Descriptors:
     centroid = librosa.feature.spectral_centroid(S=mag, sr=sample_rate)[0]
     frame_energy = power.sum(axis=0)
     weights = frame_energy / frame_energy.sum() if frame_energy.sum() > 0 else None
-    chroma = librosa.feature.chroma_stft(S=power, sr=sample_rate)
+    chroma = librosa.feature.chroma_stft(S=power, sr=sample_rate, tuning=0.0)
     key, mode, strength = _key_and_mode(chroma.mean(axis=1))
     return Descriptors(
         duration_s=duration,
