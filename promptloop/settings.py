@@ -4,8 +4,9 @@ and passed in.  Nothing here is created at import time."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 __all__ = ["Settings"]
@@ -31,6 +32,16 @@ class Settings(BaseSettings):
     server_queue_size: int = Field(default=8, ge=1, le=1000)
     server_workers: int = Field(default=1, ge=1, le=64)
     job_deadline_seconds: float = Field(default=900.0, gt=0.0, le=86400.0)
+    # llm planner (issue 4): provider, model (name, or a local folder for huggingface), endpoint;
+    # the API key comes only from the environment (PROMPTLOOP_LLM_API_KEY or OPENAI_API_KEY)
+    llm_provider: Literal["ollama", "openai", "huggingface"] = "ollama"
+    llm_model: str = Field(default="llama3.2", min_length=1, max_length=300)
+    llm_base_url: str | None = Field(default=None, pattern=r"^https?://\S+$")
+    llm_api_key: SecretStr | None = None
+    llm_timeout: float = Field(default=30.0, gt=0.0, le=600.0)
+    llm_retries: int = Field(default=1, ge=0, le=5)
+    llm_temperature: float = Field(default=0.2, ge=0.0, le=2.0)
+    llm_max_tokens: int = Field(default=512, ge=64, le=8192)
 
     @field_validator("generator", "planner", "evaluator")
     @classmethod

@@ -23,6 +23,12 @@ def _rule(**options: Any) -> Any:
     return RulePlanner(**options)
 
 
+def _llm(**options: Any) -> Any:
+    from promptloop.backends.llm_planner import LLMPlanner
+
+    return LLMPlanner(**options)
+
+
 def _embedding(**options: Any) -> Any:
     from promptloop.backends.embedding_evaluator import EmbeddingEvaluator
 
@@ -41,6 +47,12 @@ def register_builtin_backends(generators: Any, planners: Any, evaluators: Any) -
     """Register every built-in backend with the three registries."""
     generators.register("synth", _synth, description="embedded procedural synthesizer (offline, 32 kHz)")
     planners.register("rule", _rule, description="embedded deterministic rule planner")
+    planners.register(
+        "llm",
+        _llm,
+        check=lambda: _module_missing("langchain_core", "llm"),
+        description="LangChain chat model (ollama, OpenAI-compatible, local Hugging Face folder)",
+    )
     evaluators.register(
         "embedding",
         _embedding,
