@@ -255,11 +255,20 @@ def sanitize_update(update: ChatUpdate, state: ChatState) -> ChatUpdate:
     return clean.model_copy(update={"understood": clean.understood and not empty})
 
 
-def interpret(message: str, state: ChatState, planner: ChatInterpreter | None = None) -> ChatUpdate:
+def interpret(
+    message: str, state: ChatState | LoopSession, planner: ChatInterpreter | None = None
+) -> ChatUpdate:
     """Rules first; free text the rules cannot read goes to ``planner`` (the LLM planner) if given.
 
-    A model failure or time-out gives a not-understood update, never an exception.
+    ``state`` may be a running :class:`~promptloop.loop.LoopSession`; its planner then reads free
+    text when it can (the ``llm`` planner can, the rule planner cannot).  A model failure or
+    time-out gives a not-understood update, never an exception.
     """
+    if not isinstance(state, ChatState):
+        session = state
+        state = ChatState.of(session)
+        if planner is None and hasattr(session.planner, "interpret_chat"):
+            planner = session.planner  # type: ignore[assignment]
     if not isinstance(message, str) or not message.strip():
         raise InputError("a chat message must be non-empty text")
     if len(message) > MAX_MESSAGE_CHARS:

@@ -55,6 +55,9 @@ def session(
     generator: Annotated[str | None, typer.Option(help="generator backend")] = None,
     planner: Annotated[str | None, typer.Option(help="planner backend")] = None,
     evaluator: Annotated[str | None, typer.Option(help="evaluator backend")] = None,
+    llm_provider: Annotated[str | None, typer.Option(help="llm planner: ollama | openai | huggingface")] = None,
+    llm_model: Annotated[str | None, typer.Option(help="llm planner: model name (a local folder for huggingface)")] = None,
+    llm_base_url: Annotated[str | None, typer.Option(help="llm planner: server URL, e.g. http://127.0.0.1:11434")] = None,
     overwrite: Annotated[bool, typer.Option(help="replace a non-empty output folder")] = False,
     plot: Annotated[bool, typer.Option(help="write overview.png")] = True,
 ) -> None:

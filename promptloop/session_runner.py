@@ -41,6 +41,7 @@ def run_cli_session(args: dict[str, Any]) -> None:
     from rich.table import Table
 
     from promptloop.audio.io import load_audio
+    from promptloop.backends.llm_planner import planner_options_for
     from promptloop.builders import build_backends
     from promptloop.output import staged_output, write_session
     from promptloop.settings import Settings
@@ -70,7 +71,10 @@ def run_cli_session(args: dict[str, Any]) -> None:
     out = Path(args["out"])
     with staged_output(out, overwrite=args["overwrite"]) as staging:
         backends = build_backends(settings, generator=args["generator"], planner=args["planner"],
-                                  evaluator=args["evaluator"])
+                                  evaluator=args["evaluator"],
+                                  planner_options=planner_options_for(
+                                      settings, args["planner"], provider=args["llm_provider"],
+                                      model=args["llm_model"], base_url=args["llm_base_url"]))
         if args["prior"] is not None:
             prior = load_audio(args["prior"], backends.generator.sample_rate)
             from dataclasses import replace

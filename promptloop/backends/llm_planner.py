@@ -49,6 +49,7 @@ __all__ = [
     "PlanRejected",
     "llm_options",
     "make_chat_model",
+    "planner_options_for",
 ]
 
 PROVIDERS = ("ollama", "openai", "huggingface")
@@ -232,6 +233,23 @@ def llm_options(
         "temperature": settings.llm_temperature,
         "max_tokens": settings.llm_max_tokens,
     }
+
+
+def planner_options_for(
+    settings: Settings,
+    planner: str | None,
+    *,
+    provider: str | None = None,
+    model: str | None = None,
+    base_url: str | None = None,
+) -> dict[str, Any]:
+    """Options for ``build_backends(planner_options=...)``: the llm settings when the planner is
+    ``llm``; ``--llm-*`` flags given for another planner are an input error."""
+    if (planner or settings.planner) == "llm":
+        return llm_options(settings, provider=provider, model=model, base_url=base_url)
+    if any(v is not None for v in (provider, model, base_url)):
+        raise InputError("--llm-provider, --llm-model and --llm-base-url apply to --planner llm")
+    return {}
 
 
 # -- checking a plan against the listener's constraints --------------------------------------------
