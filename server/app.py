@@ -1,0 +1,53 @@
+"""The FastAPI application factory.  The server is an edge: routes, schemas and dependencies; all
+music and data logic lives in :mod:`promptloop.service`."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from fastapi import FastAPI
+
+from promptloop import __version__
+from promptloop.service.engine import Service
+from server import errors
+from server.metrics import Metrics
+from server.routes import account, health, jobs, sessions, web
+
+STATIC = Path(__file__).parent / "static"
+
+
+def create_app(service: Service, *, warm_up: bool = True, close_service: bool = True) -> FastAPI:
+    """An app around ``service``.  ``warm_up`` loads the backends in the background at start
+    (``/readyz`` answers 503 until done); ``close_service`` stops its workers at shutdown."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        app.state.closing = asyncio.Event()
+        if warm_up and not service.ready:
+            threading.Thread(target=service.warm_up, name="promptloop-warm-up", daemon=True).start()
+        try:
+            yield
+        finally:
+            app.state.closing.set()
+            if close_service:
+                service.close()
+
+    app = FastAPI(
+        title="promptloop",
+        version=__version__,
+        summary="Therapeutic music that adapts to a listener: sessions, chat, readings, jobs.",
+        lifespan=lifespan,
+        openapi_url="/openapi.json",
+    )
+    app.state.service = service
+    app.state.metrics = Metrics(service)
+    app.state.closing = asyncio.Event()
+    app.middleware("http")(app.state.metrics.middleware)
+    errors.install(app)
+    for module in (health, account, sessions, jobs, web):
+        app.include_router(module.router)
+    return app
