@@ -61,7 +61,7 @@ class SessionSpec:
     segment_seconds: float = 10.0
     seed: int = 0
     candidates: int = 2
-    threshold: float = 0.6
+    threshold: float = 0.85
     max_retries: int = 1
     max_step: float = 0.5
     crossfade_seconds: float = 1.0

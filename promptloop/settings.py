@@ -21,12 +21,16 @@ class Settings(BaseSettings):
     planner: str = "rule"
     evaluator: str = "embedding"
     candidates: int = Field(default=2, ge=1, le=8)
-    threshold: float = Field(default=0.6, ge=0.0, le=1.0)
+    threshold: float = Field(default=0.85, ge=0.0, le=1.0)
     max_retries: int = Field(default=1, ge=0, le=5)
     crossfade_seconds: float = Field(default=1.0, ge=0.0, le=4.0)
     max_step: float = Field(default=0.5, gt=0.0, le=2.0)
     data_dir: Path = Path.home() / ".local" / "share" / "promptloop"
     models_dir: Path | None = None
+    # musicgen (issue 3): Hub id, alias (small/medium/large/melody) or local folder; torch device/dtype
+    musicgen_model: str = "facebook/musicgen-small"
+    device: str = Field(default="auto", pattern=r"^(auto|cpu|mps|cuda(:\d+)?)$")
+    dtype: Literal["auto", "float32", "float16", "bfloat16"] = "auto"
     # server (issue 8): SQLAlchemy URL (None = SQLite in data_dir), bounded queue, job deadline
     database_url: str | None = None
     server_queue_size: int = Field(default=8, ge=1, le=1000)

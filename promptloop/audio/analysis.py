@@ -117,8 +117,6 @@ def measure(audio: np.ndarray, sample_rate: int) -> Descriptors:
     peak = float(np.max(np.abs(audio))) if audio.size else 0.0
     mag = np.abs(librosa.stft(audio, n_fft=_N_FFT, hop_length=_HOP))
     power = mag**2
-    mel = librosa.feature.melspectrogram(S=power, sr=sample_rate, n_mels=64)
-    env = librosa.onset.onset_strength(S=librosa.power_to_db(mel), sr=sample_rate, hop_length=_HOP)
     # Tempo from a SuperFlux-style envelope (Böck & Widmer 2013: lag 2, max filter 3) of the band
     # below 1.5 kHz, where bass, piano and guitar attacks carry the pulse and rain or wind hiss
     # does not; chosen by measuring synth renders at known tempi (docs/decisions.md).
@@ -126,12 +124,13 @@ def measure(audio: np.ndarray, sample_rate: int) -> Descriptors:
     pulse = librosa.onset.onset_strength(
         S=librosa.power_to_db(low), sr=sample_rate, hop_length=_HOP, lag=2, max_size=3
     )
-    if np.any(env) and np.any(pulse):
+    if np.any(pulse):
         tempo = float(
             librosa.feature.tempo(onset_envelope=pulse, sr=sample_rate, hop_length=_HOP, start_bpm=90)[0]
         )
+        # Onsets from the same low-band envelope: broadband hiss (rain, wind) is texture, not notes.
         onsets = librosa.onset.onset_detect(
-            onset_envelope=env, sr=sample_rate, hop_length=_HOP, backtrack=False
+            onset_envelope=pulse, sr=sample_rate, hop_length=_HOP, backtrack=False
         )
     else:
         tempo, onsets = 0.0, np.zeros(0)
