@@ -30,7 +30,9 @@ them as one batch.
 from __future__ import annotations
 
 import math
+import queue
 import threading
+import time
 import weakref
 from collections.abc import Callable, Hashable, Sequence
 from concurrent.futures import Future
@@ -477,3 +479,165 @@ def fast_generate(model: Any, input_ids: torch.Tensor, **kwargs: Any) -> DecodeO
         if decoder is None:
             decoder = _decoders[model] = FastMusicgenDecoder(model)
     return decoder.generate(input_ids, **kwargs)
+
+
+# -- batching requests of several sessions ------------------------------------------------------
+
+R = TypeVar("R")
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class DecodeRequest:
+    """One session's segment: its text tokens, an optional audio prompt, and decode options.
+
+    ``input_ids``/``attention_mask``: ``(1, text_len)``. ``input_values``: ``(1, channels,
+    samples)`` at the model's rate, or ``None``. Requests with equal :meth:`batch_key` can share
+    one decode.
+    """
+
+    input_ids: torch.Tensor
+    attention_mask: torch.Tensor | None = None
+    input_values: torch.Tensor | None = None
+    max_new_tokens: int = 256
+    guidance_scale: float | None = None
+    do_sample: bool | None = None
+    top_k: int | None = None
+    top_p: float | None = None
+    temperature: float | None = None
+    seed: int | None = field(default=None, compare=False)
+
+    def batch_key(self) -> Hashable:
+        prompt = None if self.input_values is None else tuple(self.input_values.shape[1:])
+        return (self.max_new_tokens, prompt, self.guidance_scale, self.do_sample, self.top_k,
+                self.top_p, self.temperature)
+
+
+def run_decode_batch(decoder: FastMusicgenDecoder, requests: Sequence[DecodeRequest]) -> list[DecodeOutput]:
+    """Decode requests with equal :meth:`DecodeRequest.batch_key` in one call and split the result.
+
+    Text is right-padded to the longest request (padding is masked out). A sampled batch is
+    seeded with the first request's seed, so its draws depend on the batch it ran in.
+    """
+    first = requests[0]
+    if any(r.batch_key() != first.batch_key() for r in requests):
+        raise InputError("requests in one decode batch must share length, prompt shape and options")
+    width = max(r.input_ids.shape[-1] for r in requests)
+    ids = torch.zeros((len(requests), width), dtype=torch.long)
+    mask = torch.zeros((len(requests), width), dtype=torch.long)
+    for row, r in enumerate(requests):
+        n = r.input_ids.shape[-1]
+        ids[row, :n] = r.input_ids.reshape(-1)
+        mask[row, :n] = torch.ones(n, dtype=torch.long) if r.attention_mask is None else r.attention_mask.reshape(-1)
+    values = None
+    if first.input_values is not None:
+        values = torch.cat([r.input_values for r in requests if r.input_values is not None], dim=0)
+    generator = None
+    if first.seed is not None:
+        generator = torch.Generator().manual_seed(first.seed)
+    out = decoder.generate(
+        ids, mask, values, max_new_tokens=first.max_new_tokens, guidance_scale=first.guidance_scale,
+        do_sample=first.do_sample, top_k=first.top_k, top_p=first.top_p, temperature=first.temperature,
+        generator=generator,
+    )
+    return [
+        DecodeOutput(
+            audio_codes=out.audio_codes[row : row + 1],
+            audio_values=None if out.audio_values is None else out.audio_values[row : row + 1],
+            steps=out.steps,
+        )
+        for row in range(len(requests))
+    ]
+
+
+_STOP = object()
+
+
+class DecodeBatcher(Generic[R, T]):
+    """Runs requests that arrive within ``window_s`` of each other as one batch.
+
+    ``run_batch`` turns a list of requests into a list of results (same order); ``key`` says
+    which requests may share a batch. :meth:`submit` returns a future at once; one worker thread
+    collects, groups (at most ``max_batch`` per call) and resolves the futures. Example::
+
+        batcher = DecodeBatcher(lambda reqs: run_decode_batch(decoder, reqs), key=DecodeRequest.batch_key)
+        audio = batcher.submit(request).result().audio_values
+    """
+
+    def __init__(
+        self,
+        run_batch: Callable[[list[R]], Sequence[T]],
+        *,
+        window_s: float = 0.02,
+        max_batch: int = 32,
+        key: Callable[[R], Hashable] | None = None,
+    ) -> None:
+        if window_s < 0 or max_batch < 1:
+            raise InputError("window_s must be >= 0 and max_batch >= 1")
+        self._run_batch = run_batch
+        self._window_s = window_s
+        self._max_batch = max_batch
+        self._key = key or (lambda _request: None)
+        self._queue: queue.Queue[Any] = queue.Queue()
+        self._closed = False
+        self._thread = threading.Thread(target=self._work, name="decode-batcher", daemon=True)
+        self._thread.start()
+
+    def submit(self, request: R) -> Future[T]:
+        if self._closed:
+            raise RuntimeError("the decode batcher is closed")
+        future: Future[T] = Future()
+        self._queue.put((request, future))
+        return future
+
+    def close(self) -> None:
+        """Finish what was submitted, then stop the worker."""
+        if not self._closed:
+            self._closed = True
+            self._queue.put(_STOP)
+            self._thread.join()
+
+    def __enter__(self) -> DecodeBatcher[R, T]:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
+    def _work(self) -> None:
+        stopping = False
+        while not stopping:
+            item = self._queue.get()
+            if item is _STOP:
+                return
+            pending = [item]
+            deadline = time.monotonic() + self._window_s
+            while len(pending) < self._max_batch:
+                remaining = deadline - time.monotonic()
+                try:
+                    item = self._queue.get(timeout=max(remaining, 0.0)) if remaining > 0 else self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if item is _STOP:
+                    stopping = True
+                    break
+                pending.append(item)
+            self._dispatch(pending)
+
+    def _dispatch(self, pending: list[tuple[R, Future[T]]]) -> None:
+        groups: dict[Hashable, list[tuple[R, Future[T]]]] = {}
+        for request, future in pending:
+            if future.set_running_or_notify_cancel():
+                groups.setdefault(self._key(request), []).append((request, future))
+        for group in groups.values():
+            for start in range(0, len(group), self._max_batch):
+                chunk = group[start : start + self._max_batch]
+                try:
+                    results = list(self._run_batch([request for request, _ in chunk]))
+                    if len(results) != len(chunk):
+                        raise RuntimeError(f"run_batch returned {len(results)} results for {len(chunk)} requests")
+                except BaseException as exc:  # every waiting session must hear about the failure
+                    for _, future in chunk:
+                        future.set_exception(exc)
+                    continue
+                for (_, future), result in zip(chunk, results, strict=True):
+                    future.set_result(result)
