@@ -94,6 +94,23 @@ def schema() -> None:
     typer.echo(json.dumps(SessionRecord.model_json_schema(), indent=2))
 
 
+@app.command()
+@handle_errors
+def playlist(
+    spec: Annotated[Path, typer.Argument(help="playlist spec file (.yaml or .json)")],
+    out: Annotated[Path, typer.Option(help="output folder (re-run into the same folder to resume)")],
+    engine: Annotated[str, typer.Option(help="local (process pool), ray, or serial (this process)")] = "local",
+    workers: Annotated[int, typer.Option(help="worker processes or Ray actors; each loads the backends once")] = 2,
+    address: Annotated[str | None, typer.Option(help="Ray cluster address (default: start a local Ray)")] = None,
+) -> None:
+    """Make a batch of tracks per listener along a planned arc: audio, M3U8 playlists and a report."""
+    from promptloop.playlist.cli import run_cli_playlist
+
+    code = run_cli_playlist(spec, out, engine, workers, address)
+    if code:
+        raise typer.Exit(code)
+
+
 def main() -> None:  # pragma: no cover - console entry point
     app()
 
