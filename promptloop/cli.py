@@ -53,6 +53,7 @@ def session(
     prior: Annotated[Path | None, typer.Option(help="listener's own audio to continue from")] = None,
     readings: Annotated[Path | None, typer.Option(help="JSON with physiological readings (and optional baseline)")] = None,
     generator: Annotated[str | None, typer.Option(help="generator backend")] = None,
+    model: Annotated[str | None, typer.Option(help="musicgen/audiocraft model: folder, Hub id or small|medium|large|melody")] = None,
     planner: Annotated[str | None, typer.Option(help="planner backend")] = None,
     evaluator: Annotated[str | None, typer.Option(help="evaluator backend")] = None,
     llm_provider: Annotated[str | None, typer.Option(help="llm planner: ollama | openai | huggingface")] = None,
@@ -109,6 +110,41 @@ def playlist(
     code = run_cli_playlist(spec, out, engine, workers, address)
     if code:
         raise typer.Exit(code)
+
+
+models_app = typer.Typer(no_args_is_help=True, help="MusicGen weights: list, pull, verify.")
+app.add_typer(models_app, name="models")
+_MODELS_DIR = Annotated[Path | None, typer.Option(help="Hugging Face cache folder (default: PROMPTLOOP_MODELS_DIR or HF_HOME)")]
+
+
+@models_app.command("list")
+@handle_errors
+def models_list(models_dir: _MODELS_DIR = None) -> None:
+    """Known MusicGen models and whether their weights are here."""
+    from promptloop.models import print_models
+
+    print_models(models_dir)
+
+
+@models_app.command("pull")
+@handle_errors
+def models_pull(name: Annotated[str, typer.Argument(help="small|medium|large|melody or a Hub id")],
+                models_dir: _MODELS_DIR = None) -> None:
+    """Download a model's weights (needs internet)."""
+    from promptloop.models import pull_command
+
+    pull_command(name, models_dir)
+
+
+@models_app.command("verify")
+@handle_errors
+def models_verify(name: Annotated[str | None, typer.Argument(help="model name, Hub id or folder")] = None,
+                  models_dir: _MODELS_DIR = None,
+                  device: Annotated[str | None, typer.Option(help="auto, cpu, cuda, cuda:N")] = None) -> None:
+    """Load a model through the generator and generate one second."""
+    from promptloop.models import verify_command
+
+    verify_command(name, models_dir, device)
 
 
 def main() -> None:  # pragma: no cover - console entry point

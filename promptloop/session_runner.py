@@ -35,6 +35,17 @@ def load_readings(path: Path) -> tuple[Readings, Baseline | None]:
     return readings, baseline
 
 
+def _generator_options(args: dict[str, Any], default_generator: str) -> dict[str, Any]:
+    """``--model`` goes to the generators that load models; anywhere else it is a mistake."""
+    model = args.get("model")
+    if model is None:
+        return {}
+    name = args.get("generator") or default_generator
+    if name not in ("musicgen", "audiocraft"):
+        raise InputError(f"--model applies to --generator musicgen or audiocraft, not {name!r}")
+    return {"model": model}
+
+
 def run_cli_session(args: dict[str, Any]) -> None:
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -74,7 +85,8 @@ def run_cli_session(args: dict[str, Any]) -> None:
                                   evaluator=args["evaluator"],
                                   planner_options=planner_options_for(
                                       settings, args["planner"], provider=args["llm_provider"],
-                                      model=args["llm_model"], base_url=args["llm_base_url"]))
+                                      model=args["llm_model"], base_url=args["llm_base_url"]),
+                                  generator_options=_generator_options(args, settings.generator))
         if args["prior"] is not None:
             prior = load_audio(args["prior"], backends.generator.sample_rate)
             from dataclasses import replace

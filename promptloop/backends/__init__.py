@@ -35,6 +35,33 @@ def _embedding(**options: Any) -> Any:
     return EmbeddingEvaluator(**options)
 
 
+def _musicgen(**options: Any) -> Any:
+    from promptloop.backends.musicgen import MusicgenGenerator
+    from promptloop.settings import Settings
+
+    return MusicgenGenerator.from_settings(Settings(), **options)
+
+
+def _audiocraft(**options: Any) -> Any:
+    from promptloop.backends.audiocraft_gen import AudiocraftGenerator
+    from promptloop.settings import Settings
+
+    return AudiocraftGenerator.from_settings(Settings(), **options)
+
+
+def _audiocraft_missing() -> str | None:
+    import importlib.util
+
+    if importlib.util.find_spec("audiocraft") is None:
+        return ("needs audiocraft: pip install 'promptloop[audiocraft]' (audiocraft 1.3 pins torch 2.1 and av 11, "
+                "which do not install on Python 3.11 with torch 2.13; use --generator musicgen)")
+    try:
+        import audiocraft.models  # noqa: F401  (a broken install shows here, not mid-session)
+    except Exception as exc:
+        return f"audiocraft is installed but does not import: {type(exc).__name__}: {exc}"
+    return None
+
+
 def _module_missing(module: str, extra: str) -> str | None:
     import importlib.util
 
@@ -46,6 +73,18 @@ def _module_missing(module: str, extra: str) -> str | None:
 def register_builtin_backends(generators: Any, planners: Any, evaluators: Any) -> None:
     """Register every built-in backend with the three registries."""
     generators.register("synth", _synth, description="embedded procedural synthesizer (offline, 32 kHz)")
+    generators.register(
+        "musicgen",
+        _musicgen,
+        check=lambda: _module_missing("transformers", "core"),
+        description="MusicGen via transformers (needs weights: promptloop models pull small)",
+    )
+    generators.register(
+        "audiocraft",
+        _audiocraft,
+        check=_audiocraft_missing,
+        description="MusicGen via audiocraft's own API",
+    )
     planners.register("rule", _rule, description="embedded deterministic rule planner")
     planners.register(
         "llm",
