@@ -224,6 +224,30 @@ def test_batcher_keeps_incompatible_requests_apart_and_reports_failures() -> Non
         batcher.submit(5)
 
 
+def test_musicgen_generator_fast_decode_matches_stock(tiny, tmp_path: Path) -> None:
+    """Through the ``musicgen`` generator: with top_k=1 both strategies are deterministic."""
+    musicgen = pytest.importorskip("promptloop.backends.musicgen")
+    from promptloop.interfaces import GenerationRequest
+    from promptloop.plan import MusicPlan
+
+    model, processor = tiny
+    loaded = musicgen.wrap_loaded(model, processor, "tiny", device=torch.device("cpu"), dtype=torch.float32)
+    prior = (0.1 * np.random.default_rng(3).standard_normal(32000)).astype(np.float32)
+    requests = [
+        GenerationRequest(MusicPlan(prompt=TEXTS[0], tempo_bpm=70), 0.5, seed=1, prior=prior),
+        GenerationRequest(MusicPlan(prompt=TEXTS[1], tempo_bpm=120), 0.5, seed=2, prior=prior[::-1].copy()),
+    ]
+    audio = {}
+    for decode in ("stock", "fast", "auto"):
+        gen = musicgen.MusicgenGenerator(loaded, decode=decode, top_k=1, prompt_seconds=0.2, seam_seconds=0.1)
+        audio[decode] = gen.generate(requests)
+    for a in audio["fast"]:
+        assert a.shape == (16000,) and np.all(np.isfinite(a)) and float(np.abs(a).max()) > 0
+    for stock, fast, auto in zip(audio["stock"], audio["fast"], audio["auto"], strict=True):
+        np.testing.assert_array_equal(fast, stock)
+        np.testing.assert_array_equal(auto, stock)  # auto is the stock path on the CPU
+
+
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="CUDA graph capture needs a GPU")
 def test_cuda_graph_replay_equals_eager_on_gpu(tiny) -> None:
     model, processor = tiny
@@ -241,5 +265,6 @@ def test_cuda_graph_replay_equals_eager_on_gpu(tiny) -> None:
 
 def test_public_api() -> None:
     assert musicgen_fast.__all__ == [
-        "DecodeBatcher", "DecodeOutput", "DecodeRequest", "FastMusicgenDecoder", "fast_generate", "run_decode_batch",
+        "DecodeBatcher", "DecodeOutput", "DecodeRequest", "FastMusicgenDecoder", "decode_strategy", "fast_generate",
+        "run_decode_batch",
     ]

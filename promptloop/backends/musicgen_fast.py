@@ -49,6 +49,7 @@ __all__ = [
     "DecodeOutput",
     "DecodeRequest",
     "FastMusicgenDecoder",
+    "decode_strategy",
     "fast_generate",
     "run_decode_batch",
 ]
@@ -479,6 +480,29 @@ def fast_generate(model: Any, input_ids: torch.Tensor, **kwargs: Any) -> DecodeO
         if decoder is None:
             decoder = _decoders[model] = FastMusicgenDecoder(model)
     return decoder.generate(input_ids, **kwargs)
+
+
+def decode_strategy(loaded: Any, batch: Any) -> torch.Tensor:
+    """The ``decode="fast"`` strategy of :class:`~promptloop.backends.musicgen.MusicgenGenerator`.
+
+    Takes its ``LoadedMusicgen`` and ``DecodeBatch``; returns audio ``(B, C, T)`` like ``generate``.
+    """
+    if loaded.melody:
+        raise InputError("the fast decode path does not support MusicGen-Melody; use decode='stock'")
+    inputs = dict(batch.inputs)
+    input_ids = inputs.pop("input_ids")
+    text_mask, values, padding = (inputs.pop(k, None) for k in ("attention_mask", "input_values", "padding_mask"))
+    if inputs:
+        raise InputError(f"the fast decode path cannot use inputs {sorted(inputs)}")
+    options = batch.sampling.generate_kwargs()
+    out = fast_generate(
+        loaded.model, input_ids, attention_mask=text_mask, input_values=values, padding_mask=padding,
+        max_new_tokens=batch.max_new_tokens, guidance_scale=options.get("guidance_scale"),
+        do_sample=options.get("do_sample"), top_k=options.get("top_k"), top_p=options.get("top_p"),
+        temperature=options.get("temperature"), generator=torch.Generator().manual_seed(int(batch.seed)),
+    )
+    assert out.audio_values is not None
+    return out.audio_values
 
 
 # -- batching requests of several sessions ------------------------------------------------------
