@@ -147,6 +147,71 @@ def models_verify(name: Annotated[str | None, typer.Argument(help="model name, H
     verify_command(name, models_dir, device)
 
 
+_DATA_DIR = Annotated[Path | None, typer.Option(help="data folder (default: PROMPTLOOP_DATA_DIR)")]
+_DB_URL = Annotated[str | None, typer.Option(help="SQLAlchemy URL (default: SQLite in the data folder)")]
+
+
+@app.command()
+@handle_errors
+def serve(
+    host: Annotated[str, typer.Option(help="address to listen on")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="port")] = 8000,
+    workers: Annotated[str, typer.Option(help="worker pool: inprocess or ray")] = "inprocess",
+    data_dir: _DATA_DIR = None,
+    database_url: _DB_URL = None,
+) -> None:
+    """Run the REST API and the chat page; on an empty store, create a user and print a login URL."""
+    from promptloop.service.commands import run_serve
+
+    run_serve(host, port, workers, data_dir, database_url)
+
+
+users_app = typer.Typer(no_args_is_help=True, help="Accounts of the server.")
+app.add_typer(users_app, name="users")
+
+
+@users_app.command("add")
+@handle_errors
+def users_add(name: Annotated[str, typer.Argument(help="user name")], data_dir: _DATA_DIR = None,
+              database_url: _DB_URL = None) -> None:
+    """Create a user and print a new API token (shown once)."""
+    from promptloop.service.commands import users_add as add
+
+    add(name, data_dir, database_url)
+
+
+@users_app.command("list")
+@handle_errors
+def users_list(data_dir: _DATA_DIR = None, database_url: _DB_URL = None) -> None:
+    """List the users."""
+    from promptloop.service.commands import users_list as list_users
+
+    list_users(data_dir, database_url)
+
+
+@app.command()
+@handle_errors
+def chat(
+    start: Annotated[str, typer.Option(help="listener's state now")] = "neutral",
+    target: Annotated[str, typer.Option(help="where the session should lead")] = "calm",
+    prefer: Annotated[str, typer.Option(help="liked sounds (comma-separated)")] = "",
+    avoid: Annotated[str, typer.Option(help="sounds never to play (comma-separated)")] = "",
+    gentle: Annotated[bool, typer.Option(help="hyperacusis/misophonia/tinnitus mode")] = False,
+    segments: Annotated[int, typer.Option(help="number of segments")] = 6,
+    segment_seconds: Annotated[float, typer.Option(help="seconds per segment")] = 10.0,
+    seed: Annotated[int, typer.Option(help="random seed")] = 0,
+    session: Annotated[str | None, typer.Option(help="continue this session id instead of starting one")] = None,
+    out: Annotated[Path, typer.Option(help="folder where segments are saved as they come")] = Path("out/chat"),
+    play: Annotated[bool, typer.Option(help="play each segment with a command-line player")] = False,
+    data_dir: _DATA_DIR = None,
+    database_url: _DB_URL = None,
+) -> None:
+    """Talk to a session in the terminal: the same engine as the server and the chat page."""
+    from promptloop.service.commands import run_chat
+
+    run_chat(locals())
+
+
 def main() -> None:  # pragma: no cover - console entry point
     app()
 

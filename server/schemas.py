@@ -195,13 +195,13 @@ class MessageIn(_In):
 class MessageOut(_Out):
     role: Literal["listener", "assistant"]
     text: str
-    changes: list[dict[str, Any]]
+    changes: list[str]
     created: _dt.datetime
 
 
 class ChatReplyOut(_Out):
     reply: str
-    changes: list[dict[str, Any]]
+    changes: list[str] = Field(description="one line per change made to the session")
     session: SessionOut
 
 

@@ -1,27 +1,24 @@
-"""The narrow seam between the service and the chat interpreter (:mod:`promptloop.chat`).
+"""The seam between the service and the chat interpreter (:mod:`promptloop.chat`).
 
-The service only needs: given a live session and a listener's message, change the session as the
-message asks and say, in one reply and a list of changes, what changed.  The interpreting itself
-belongs to :mod:`promptloop.chat`; nothing of it is repeated here.
+The interpreting belongs to :mod:`promptloop.chat`; this only turns its list of changes into the
+one-line reply the listener sees.
 """
 
 from __future__ import annotations
 
-from typing import Any
-
-from promptloop.errors import BackendUnavailable
+from promptloop.chat import apply_update, interpret
 from promptloop.loop import LoopSession
 
 __all__ = ["interpret_and_apply"]
 
+NOT_UNDERSTOOD = ("I did not catch anything to change. You can say things like 'too loud', "
+                  "'no drums', 'more piano', 'I feel calmer' or 'help me sleep'.")
 
-def interpret_and_apply(session: LoopSession, text: str) -> tuple[str, list[dict[str, Any]]]:
-    try:
-        from promptloop import chat
-    except ImportError as exc:  # pragma: no cover - only before the chat module exists
-        raise BackendUnavailable("chat interpretation is not available in this build (promptloop.chat missing)") from exc
-    update = chat.interpret(text, session)
-    chat.apply_update(session, update)
-    reply = getattr(update, "reply", None) or "Noted."
-    changes = [c if isinstance(c, dict) else {"what": str(c)} for c in getattr(update, "changes", [])]
-    return reply, changes
+
+def interpret_and_apply(session: LoopSession, text: str) -> tuple[str, list[str]]:
+    """Apply what ``text`` asks to ``session``; return the reply and one line per change."""
+    update = interpret(text, session)
+    changes = apply_update(session, update)
+    if not changes:
+        return NOT_UNDERSTOOD, []
+    return "Changed: " + "; ".join(changes) + ". The next segment follows this.", changes

@@ -29,12 +29,14 @@ from sqlalchemy.orm import Session as DB
 
 from promptloop.affect import Affect
 from promptloop.builders import Backends, build_backends
+from promptloop.chat import MAX_MESSAGE_CHARS
 from promptloop.errors import InputError
 from promptloop.loop import LoopSession, SegmentResult, SessionSpec
 from promptloop.physio import Baseline, Readings, estimate_affect
 from promptloop.preferences import Preferences
 from promptloop.provenance import SegmentRecord
 from promptloop.service import accounts
+from promptloop.service.chat_bridge import interpret_and_apply
 from promptloop.service.crypto import Vault, load_or_create_key
 from promptloop.service.errors import Conflict, JobCancelled, NotFound
 from promptloop.service.events import Broker
@@ -63,7 +65,7 @@ __all__ = ["LIMITS", "Service", "ServiceConfig"]
 LIMITS = {
     "segments_per_job": 16,
     "readings_per_request": 500,
-    "message_chars": 2000,
+    "message_chars": MAX_MESSAGE_CHARS,
     "title_chars": 200,
     "sessions_per_user": 500,
     "live_sessions": 64,
@@ -399,8 +401,6 @@ class Service:
     # -- chat ------------------------------------------------------------------------------------
     def post_message(self, user: User, session_id: str, text: str) -> dict[str, Any]:
         """Interpret a listener's message, apply what it asks to the session, record both turns."""
-        from promptloop.service.chat_bridge import interpret_and_apply
-
         if not isinstance(text, str) or not text.strip():
             raise InputError("the message is empty")
         if len(text) > LIMITS["message_chars"]:

@@ -1,0 +1,155 @@
+"""What ``promptloop serve``, ``promptloop users`` and ``promptloop chat`` do (the CLI holds only
+thin commands)."""
+
+from __future__ import annotations
+
+import getpass
+import re
+import shutil
+import subprocess
+import time
+from pathlib import Path
+from typing import Any
+
+import typer
+
+from promptloop.affect import parse_affect
+from promptloop.errors import BackendUnavailable, InputError
+from promptloop.preferences import Preferences
+from promptloop.service.engine import Service, ServiceConfig
+from promptloop.service.store import User
+from promptloop.service.workers import WorkerPool
+from promptloop.settings import Settings
+
+__all__ = ["make_pool", "open_service", "run_chat", "run_serve", "users_add", "users_list"]
+
+
+def make_pool(kind: str, config: ServiceConfig) -> WorkerPool | None:
+    """``inprocess`` (threads here; None lets the service build it) or ``ray`` (Ray actors)."""
+    if kind == "inprocess":
+        return None
+    if kind == "ray":
+        raise BackendUnavailable("the Ray worker pool is not built yet; use --workers inprocess")
+    raise InputError(f"unknown worker pool {kind!r}; choose inprocess or ray")
+
+
+def open_service(data_dir: Path | None = None, database_url: str | None = None, workers: str = "inprocess") -> Service:
+    settings = Settings()
+    config = ServiceConfig.from_settings(settings, data_dir=data_dir, database_url=database_url)
+    return Service(config, settings, pool=make_pool(workers, config))
+
+
+def _local_name() -> str:
+    name = re.sub(r"[^A-Za-z0-9_.-]", "", getpass.getuser() or "")[:64]
+    return name if name and name[0].isalnum() else "local"
+
+
+def run_serve(host: str, port: int, workers: str, data_dir: Path | None, database_url: str | None) -> None:
+    import uvicorn
+
+    from server import create_app
+
+    service = open_service(data_dir, database_url, workers)
+    base = f"http://{host if ':' not in host else f'[{host}]'}:{port}"
+    if service.user_count() == 0:
+        user, token = service.create_user(_local_name())
+        typer.echo(f"created user {user.name!r}; open the chat page at:\n\n    {base}/chat#token={token}\n")
+        typer.echo("(the token is shown once; `promptloop users add NAME` makes more)")
+    else:
+        typer.echo(f"open {base}/chat and sign in with your token")
+    typer.echo(f"data: {service.config.data_dir}  workers: {service.pool.kind}")
+    uvicorn.run(create_app(service), host=host, port=port, log_level="info", timeout_graceful_shutdown=5)
+
+
+def users_add(name: str, data_dir: Path | None, database_url: str | None) -> None:
+    service = open_service(data_dir, database_url)
+    try:
+        user, token = service.create_user(name)
+        typer.echo(token)
+        typer.echo(f"created user {user.name!r} (id {user.id}); the token above is shown only once", err=True)
+    finally:
+        service.close()
+
+
+def users_list(data_dir: Path | None, database_url: str | None) -> None:
+    service = open_service(data_dir, database_url)
+    try:
+        for u in service.list_users():
+            typer.echo(f"{u['id']}\t{u['name']}\t{u['created']:%Y-%m-%d %H:%M}")
+    finally:
+        service.close()
+
+
+def _player() -> list[str] | None:
+    for cmd in (["aplay", "-q"], ["paplay"], ["afplay"], ["ffplay", "-nodisp", "-autoexit", "-loglevel", "quiet"]):
+        if shutil.which(cmd[0]):
+            return cmd
+    return None
+
+
+def _wait(service: Service, user: User, job_id: str) -> dict[str, Any]:
+    while True:
+        job = service.get_job(user, job_id)
+        if job["status"] not in ("queued", "running"):
+            return job
+        time.sleep(0.2)
+
+
+def run_chat(args: dict[str, Any]) -> None:
+    """A terminal conversation: each segment is saved (and played with --play) as it comes; a line
+    of text is a chat message, an empty line asks for the next segment, /quit ends."""
+    service = open_service(args["data_dir"], args["database_url"])
+    try:
+        users = service.list_users()
+        if users:
+            with service.db() as db:
+                user = db.get(User, users[0]["id"])
+            assert user is not None
+        else:
+            user, _token = service.create_user(_local_name())
+        if args["session"]:
+            session = service.get_session(user, args["session"])
+        else:
+            session = service.create_session(
+                user, start=parse_affect(args["start"]), target=parse_affect(args["target"]),
+                preferences=Preferences.build(args["prefer"], args["avoid"], gentle=args["gentle"]),
+                title="terminal chat", segments=args["segments"], segment_seconds=args["segment_seconds"],
+                seed=args["seed"],
+            )
+        out = Path(args["out"]) / session["id"]
+        out.mkdir(parents=True, exist_ok=True)
+        player = _player() if args["play"] else None
+        if args["play"] and player is None:
+            typer.echo("no audio player found (aplay, paplay, afplay, ffplay): saving only", err=True)
+        typer.echo(f"session {session['id']}: {session['segments']} segments; audio saved in {out}")
+        typer.echo("type how it feels ('too loud', 'no drums', 'I feel calmer'); Enter = next segment; /quit ends")
+        while session["segments_done"] < session["segments"]:
+            job = service.generate(user, session["id"], 1)
+            job = _wait(service, user, job["id"])
+            if job["status"] != "succeeded":
+                typer.echo(f"generation {job['status']}: {job['error']}", err=True)
+                break
+            session = service.get_session(user, session["id"])
+            seg = service.list_segments(user, session["id"])[-1]
+            path = out / f"{seg['index']:02d}.wav"
+            shutil.copyfile(service.audio_file(user, session["id"], seg["index"], "wav"), path)
+            typer.echo(f"[{seg['index'] + 1}/{session['segments']}] score {seg['score']:.2f}  {seg['prompt']}  → {path}")
+            if player:
+                subprocess.Popen([*player, str(path)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            if session["segments_done"] >= session["segments"]:
+                break
+            try:
+                line = input("you> ").strip()
+            except EOFError:
+                break
+            if line in ("/quit", "/q", "/exit"):
+                break
+            if line:
+                reply = service.post_message(user, session["id"], line)
+                typer.echo(f"promptloop> {reply['reply']}")
+        whole = out / "session.wav"
+        if session["segments_done"]:
+            shutil.copyfile(service.audio_file(user, session["id"], None, "wav"), whole)
+            typer.echo(f"session so far: {whole}")
+    finally:
+        service.close()
