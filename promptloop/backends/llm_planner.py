@@ -408,6 +408,7 @@ class LLMPlanner(Planner):
         self.structured = structured if structured != "auto" else self._auto_mode()
         self._rule = RulePlanner()
         self.outcomes: list[dict[str, Any]] = []
+        self._answer_chars = 0
 
     def _auto_mode(self) -> str:
         from langchain_core.language_models import BaseChatModel
@@ -441,12 +442,14 @@ class LLMPlanner(Planner):
             calls = getattr(raw, "tool_calls", None) or []
             if calls:
                 args = calls[0].get("args", {})
-                if len(json.dumps(args)) > MAX_ANSWER_CHARS:
+                self._answer_chars = len(json.dumps(args))
+                if self._answer_chars > MAX_ANSWER_CHARS:
                     raise PlanRejected(f"answer longer than {MAX_ANSWER_CHARS} characters")
                 return schema.model_validate(args)
             text = _text_of(raw)
         else:
             text = _text_of(_call_with_timeout(lambda: self._model.invoke(messages), self.timeout))
+        self._answer_chars = len(text)
         if len(text) > MAX_ANSWER_CHARS:
             raise PlanRejected(f"answer longer than {MAX_ANSWER_CHARS} characters")
         return schema.model_validate(_loads_json(text))
@@ -456,6 +459,7 @@ class LLMPlanner(Planner):
         started = time.perf_counter()
         last: Exception = PlanRejected("no answer")
         for attempt in range(1, self.retries + 2):
+            self._answer_chars = 0
             try:
                 result = accept(self._answer(rendered, schema))
             except _TimedOut:
@@ -480,7 +484,9 @@ class LLMPlanner(Planner):
         raise last
 
     def _record(self, kind: str, status: str, detail: str | None, tries: int, started: float) -> None:
+        # Sizes and reasons only: the answer itself may echo the listener's words.
         self.outcomes.append({"call": kind, "status": status, "detail": detail, "tries": tries,
+                              "answer_chars": self._answer_chars,
                               "seconds": round(time.perf_counter() - started, 3)})
 
     # -- Planner -----------------------------------------------------------------------------------
