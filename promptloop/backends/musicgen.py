@@ -311,6 +311,8 @@ class MusicgenGenerator(Generator):
     """
 
     name = "musicgen"
+    #: prompt + new audio per ``generate`` call never exceed this many seconds
+    window_seconds: float = WINDOW_SECONDS
 
     def __init__(
         self,
@@ -417,8 +419,8 @@ class MusicgenGenerator(Generator):
         window, this window makes ``window - prompt`` frames and the caller continues.
         """
         fr = self.loaded.frame_rate
-        window = int(WINDOW_SECONDS * fr)
-        full = min(int(round(self.prompt_seconds * fr)), available_frames)
+        window = int(self.window_seconds * fr)
+        full = min(int(round(self.prompt_seconds * fr)), available_frames, window // 2)
         if want_frames + full <= window:
             return full, want_frames
         if want_frames <= window:
