@@ -1,0 +1,75 @@
+"""Fixtures for the server tests: warmed backends shared by every service, services on temporary
+data folders, test clients with two users, and a real ``promptloop serve`` process on loopback."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from srv_support import Api, LiveServer, factory_for, start_server, stop_server
+
+from promptloop.builders import Backends, build_backends
+from promptloop.interfaces import Generator
+from promptloop.service.engine import Service, ServiceConfig
+from promptloop.settings import Settings
+from server import create_app
+
+
+@pytest.fixture(scope="session")
+def shared_backends() -> Backends:
+    """The embedded default, loaded and run once for the whole test session."""
+    service_backends = build_backends(Settings())
+    from promptloop.affect import Affect
+    from promptloop.loop import LoopSession, SessionSpec
+
+    spec = SessionSpec(start=Affect(0, 0), target=Affect(0, 0), segments=1, segment_seconds=2.0, candidates=1,
+                       max_retries=0, crossfade_seconds=0.0)
+    LoopSession(spec, service_backends.generator, service_backends.planner, service_backends.evaluator).next_segment()
+    return service_backends
+
+
+@pytest.fixture
+def make_service(tmp_path: Path, shared_backends: Backends) -> Iterator[Callable[..., Service]]:
+    made: list[Service] = []
+
+    def make(data_dir: Path | None = None, generator: Generator | None = None, **config: Any) -> Service:
+        service = Service(ServiceConfig(data_dir=data_dir or tmp_path / "data", **config),
+                          backend_factory=factory_for(shared_backends, generator))
+        service.warm_up()
+        made.append(service)
+        return service
+
+    yield make
+    for service in made:
+        service.close()
+
+
+@pytest.fixture
+def service(make_service: Callable[..., Service]) -> Service:
+    return make_service()
+
+
+@pytest.fixture
+def client(service: Service) -> Iterator[TestClient]:
+    with TestClient(create_app(service, close_service=False)) as c:
+        yield c
+
+
+@pytest.fixture
+def alice(service: Service, client: TestClient) -> Api:
+    return Api(client, service.create_user("alice")[1])
+
+
+@pytest.fixture
+def bob(service: Service, client: TestClient) -> Api:
+    return Api(client, service.create_user("bob")[1])
+
+
+@pytest.fixture(scope="session")
+def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    server = start_server(tmp_path_factory.mktemp("live") / "data")
+    yield server
+    stop_server(server)

@@ -1,0 +1,140 @@
+"""Helpers for the server tests (imported by conftest and the test modules)."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import httpx
+import numpy as np
+from fastapi.testclient import TestClient
+
+from promptloop.builders import Backends, build_backends
+from promptloop.interfaces import GenerationRequest, Generator
+from promptloop.settings import Settings
+
+# Short sessions keep generation in tests to a fraction of a second per segment.
+SHORT = {"segments": 3, "segment_seconds": 2.5, "candidates": 1, "max_retries": 0, "crossfade_seconds": 0.5}
+
+
+
+class GatedGenerator(Generator):
+    """A fake generator that produces a tone only when the test opens the gate (or never, to hang)."""
+
+    name = "gated"
+
+    def __init__(self) -> None:
+        self.gate = threading.Event()
+        self.calls = 0
+
+    def generate(self, requests: Sequence[GenerationRequest]) -> list[np.ndarray]:
+        self.calls += 1
+        self.gate.wait(timeout=60)
+        out = []
+        for r in requests:
+            t = np.arange(int(r.duration_s * self.sample_rate)) / self.sample_rate
+            out.append((0.2 * np.sin(2 * np.pi * 220 * t)).astype(np.float32))
+        return out
+
+
+def factory_for(shared: Backends, generator: Generator | None = None) -> Callable[..., Backends]:
+    def make(g: str, p: str, e: str) -> Backends:
+        if (g, p, e) == ("synth", "rule", "embedding"):
+            return Backends(generator or shared.generator, shared.planner, shared.evaluator, shared.fallback_planner)
+        return build_backends(Settings(), generator=g, planner=p, evaluator=e)
+
+    return make
+
+
+
+class Api:
+    """A test client bound to one user's token."""
+
+    def __init__(self, client: TestClient | httpx.Client, token: str) -> None:
+        self.client = client
+        self.headers = {"Authorization": f"Bearer {token}"}
+
+    def __getattr__(self, method: str) -> Callable[..., httpx.Response]:
+        call = getattr(self.client, method)
+        return lambda url, **kw: call(url, headers={**self.headers, **kw.pop("headers", {})}, **kw)
+
+    def new_session(self, **body: Any) -> dict[str, Any]:
+        r = self.post("/v1/sessions", json={"start": "anxious", "target": "calm", **SHORT, **body})
+        assert r.status_code == 201, r.text
+        return r.json()
+
+    def wait_job(self, job_id: str, timeout: float = 120) -> dict[str, Any]:
+        end = time.monotonic() + timeout
+        while time.monotonic() < end:
+            job = self.get(f"/v1/jobs/{job_id}").json()
+            if job["status"] not in ("queued", "running"):
+                return job
+            time.sleep(0.05)
+        raise AssertionError(f"job {job_id} did not finish in {timeout} s")
+
+    def generate(self, session_id: str, segments: int = 1) -> dict[str, Any]:
+        r = self.post(f"/v1/sessions/{session_id}/generate", json={"segments": segments})
+        assert r.status_code == 202, r.text
+        job = self.wait_job(r.json()["id"])
+        assert job["status"] == "succeeded", job
+        return job
+
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class LiveServer:
+    def __init__(self, base: str, token: str, data_dir: Path, process: subprocess.Popen[str]) -> None:
+        self.base, self.token, self.data_dir, self.process = base, token, data_dir, process
+
+
+def start_server(data_dir: Path, port: int | None = None, extra_env: dict[str, str] | None = None) -> LiveServer:
+    """``promptloop serve`` in a subprocess; returns once /readyz says ready."""
+    port = port or free_port()
+    env = {**os.environ, "PROMPTLOOP_DATA_DIR": str(data_dir), "PYTHONUNBUFFERED": "1", **(extra_env or {})}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "promptloop.cli", "serve", "--host", "127.0.0.1", "--port", str(port)],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
+    )
+    lines: list[str] = []
+    threading.Thread(target=lambda: lines.extend(iter(process.stdout.readline, "")), daemon=True).start()  # type: ignore[union-attr]
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 180
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise AssertionError("server exited:\n" + "".join(lines))
+        try:
+            if httpx.get(base + "/readyz", timeout=2).status_code == 200:
+                break
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.3)
+    else:
+        process.kill()
+        raise AssertionError("server not ready:\n" + "".join(lines))
+    match = re.search(r"/chat#token=(pl_[A-Za-z0-9_-]+)", "".join(lines))
+    return LiveServer(base, match.group(1) if match else "", data_dir, process)
+
+
+def stop_server(server: LiveServer) -> None:
+    server.process.send_signal(signal.SIGINT)
+    try:
+        server.process.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        server.process.kill()
+        server.process.wait()
+
+
