@@ -404,3 +404,54 @@ def test_huggingface_provider_needs_a_local_folder(tmp_path):
 
     with pytest.raises(BackendUnavailable, match="not a local model folder"):
         LLMPlanner(provider="huggingface", model=str(tmp_path / "missing"))
+
+
+# -- a loopback Ollama server --------------------------------------------------------------------------
+class CannedOllama(CannedOpenAI):
+    """Answers POST /api/chat (streamed NDJSON, as Ollama does) with queued message texts."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        canned = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args: Any) -> None:
+                pass
+
+            def do_POST(self) -> None:  # noqa: N802
+                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                canned.requests.append({"path": self.path, **body})
+                _, text = canned.queue.popleft() if canned.queue else ("text", "no")
+                stamp = "2026-01-01T00:00:00Z"
+                lines = [
+                    {"model": body["model"], "created_at": stamp, "message": {"role": "assistant", "content": text},
+                     "done": False},
+                    {"model": body["model"], "created_at": stamp, "message": {"role": "assistant", "content": ""},
+                     "done": True, "done_reason": "stop", "total_duration": 1, "prompt_eval_count": 1, "eval_count": 1},
+                ]
+                data = "".join(json.dumps(line) + "\n" for line in lines).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/x-ndjson")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+        self.server.RequestHandlerClass = Handler
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server.server_address[1]}"
+
+
+def test_ollama_provider_sends_the_schema_as_format_and_reads_the_plan():
+    with CannedOllama() as server:
+        server.queue.extend([("text", plan_json()), ("text", "Sure, here is a calm plan!")])
+        p = LLMPlanner(provider="ollama", model="llama3.2", base_url=server.url, timeout=5, retries=0)
+        assert p.structured == "json_schema"
+        assert p.draft(context()).prompt == json.loads(plan_json())["prompt"]
+        with pytest.raises(PlanRejected, match="not valid JSON"):
+            p.draft(context())
+    first = server.requests[0]
+    assert first["path"] == "/api/chat" and first["model"] == "llama3.2"
+    assert first["format"]["properties"]["tempo_bpm"]["type"] == "number"
+    assert [m["role"] for m in first["messages"]] == ["system", "user"]
