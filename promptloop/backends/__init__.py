@@ -24,9 +24,12 @@ def _rule(**options: Any) -> Any:
 
 
 def _llm(**options: Any) -> Any:
-    from promptloop.backends.llm_planner import LLMPlanner
+    from promptloop.backends.llm_planner import LLMPlanner, llm_options
+    from promptloop.settings import Settings
 
-    return LLMPlanner(**options)
+    # PROMPTLOOP_LLM_* settings, so every entry point (session, server, chat) gets the same model;
+    # explicit options (CLI flags, tests) win.
+    return LLMPlanner(**{**llm_options(Settings()), **options})
 
 
 def _embedding(**options: Any) -> Any:
