@@ -1,0 +1,237 @@
+"""Turning a run's sessions into results (JSON, CSV), a Markdown report and PNG plots.
+
+The report's tables give mean ± 95 % CI per condition and paired differences (Wilcoxon
+signed-rank, Holm-adjusted); its headline sentences are written from the numbers, so re-running
+the same suite writes the same words.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from promptloop.audio.io import atomic_write_bytes
+from promptloop.evaluation.harness import CUE_METRICS, SESSION_METRICS
+from promptloop.evaluation.stats import holm, mean_ci, paired_test
+
+__all__ = ["comparisons", "fingerprint", "summarise", "write_report"]
+
+QUADRANTS = ("V+A+", "V-A+", "V-A-", "V+A-")
+_QUADRANT_NAMES = {"V+A+": "happy/energised", "V-A+": "tense/anxious", "V-A-": "sad/tired", "V+A-": "calm/relaxed"}
+# Which pairs the report compares (a vs b), when both conditions ran.
+_PAIRS = (
+    ("loop-rule", "static"),
+    ("loop-no-retry", "static"),
+    ("loop-rule", "loop-no-retry"),
+    ("loop-llm", "static"),
+    ("loop-llm", "loop-rule"),
+    ("loop-rule-closed", "loop-rule"),
+    ("loop-rule-closed", "static"),
+)
+_PAIRED_METRICS = ("independent", "independent_final", "loop_score", "trajectory_error", "violations",
+                   "twin_distance_final")
+
+
+def _by(sessions: Sequence[dict[str, Any]], condition: str) -> list[dict[str, Any]]:
+    rows = [s for s in sessions if s["condition"] == condition]
+    return sorted(rows, key=lambda s: (s["scenario"], s["seed"]))
+
+
+def summarise(sessions: Sequence[dict[str, Any]], conditions: Sequence[str]) -> dict[str, Any]:
+    """Mean ± CI of every session metric per condition, and per target/start quadrant and tag."""
+    metrics = list(SESSION_METRICS) + list(CUE_METRICS)
+    out: dict[str, Any] = {"per_condition": {}, "per_target_quadrant": {}, "per_start_quadrant": {}, "per_tag": {}}
+    for c in conditions:
+        rows = _by(sessions, c)
+        out["per_condition"][c] = {m: mean_ci([r["metrics"][m] for r in rows]).__dict__ for m in metrics}
+        out["per_condition"][c]["seconds_per_segment"] = mean_ci([r["timing"]["seconds_per_segment"] for r in rows]).__dict__
+        for key, field in (("per_target_quadrant", "target_quadrant"), ("per_start_quadrant", "start_quadrant")):
+            out[key][c] = {q: mean_ci([r["metrics"]["independent"] for r in rows if r[field] == q]).__dict__ for q in QUADRANTS}
+        tags = sorted({t for r in rows for t in r["tags"]})
+        out["per_tag"][c] = {t: mean_ci([r["metrics"]["independent"] for r in rows if t in r["tags"]]).__dict__ for t in tags}
+    return out
+
+
+def comparisons(sessions: Sequence[dict[str, Any]], conditions: Sequence[str]) -> list[dict[str, Any]]:
+    """Paired differences a − b per metric for the report's pairs, Holm-adjusted across all."""
+    found = []
+    for a, b in _PAIRS:
+        if a not in conditions or b not in conditions:
+            continue
+        rows_a, rows_b = _by(sessions, a), _by(sessions, b)
+        keys_a = [(r["scenario"], r["seed"]) for r in rows_a]
+        if keys_a != [(r["scenario"], r["seed"]) for r in rows_b]:
+            raise ValueError(f"conditions {a} and {b} did not run the same scenarios and seeds")
+        for m in _PAIRED_METRICS:
+            result = paired_test([r["metrics"][m] for r in rows_a], [r["metrics"][m] for r in rows_b])
+            found.append({"a": a, "b": b, "metric": m, "mean_difference": result.difference.__dict__,
+                          "wins": result.wins, "losses": result.losses, "ties": result.ties,
+                          "statistic": result.statistic, "p_value": result.p_value, "test": result.test})
+    for item, adjusted in zip(found, holm([f["p_value"] for f in found]), strict=True):
+        item["p_holm"] = adjusted
+    return found
+
+
+def subgroup_differences(sessions: Sequence[dict[str, Any]], a: str, b: str, metric: str) -> list[dict[str, Any]]:
+    """Mean paired difference a − b of ``metric`` within each target quadrant and each tag."""
+    rows_a, rows_b = _by(sessions, a), _by(sessions, b)
+    groups: dict[str, list[float]] = {}
+    for ra, rb in zip(rows_a, rows_b, strict=True):
+        d = ra["metrics"][metric] - rb["metrics"][metric]
+        for name in [f"target {ra['target_quadrant']}", f"start {ra['start_quadrant']}"] + [f"tag {t}" for t in ra["tags"]]:
+            groups.setdefault(name, []).append(d)
+    return [{"group": g, "difference": mean_ci(v).__dict__} for g, v in sorted(groups.items())]
+
+
+def fingerprint(sessions: Sequence[dict[str, Any]]) -> str:
+    """SHA-256 of every measured number except wall-clock timings: equal on a faithful re-run."""
+    stable = [{k: v for k, v in s.items() if k != "timing"} for s in sessions]
+    return hashlib.sha256(json.dumps(stable, sort_keys=True).encode()).hexdigest()[:16]
+
+
+# -- files ------------------------------------------------------------------------------------
+def _csv_bytes(sessions: Sequence[dict[str, Any]]) -> bytes:
+    buffer = io.StringIO()
+    metric_names = list(SESSION_METRICS) + list(CUE_METRICS)
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(["scenario", "seed", "condition", "start_quadrant", "target_quadrant", "tags", *metric_names,
+                     "violation_kinds", "seconds_per_segment"])
+    for s in sessions:
+        writer.writerow([s["scenario"], s["seed"], s["condition"], s["start_quadrant"], s["target_quadrant"],
+                         "|".join(s["tags"]), *[s["metrics"][m] for m in metric_names],
+                         "|".join(s["violation_kinds"]), s["timing"]["seconds_per_segment"]])
+    return buffer.getvalue().encode()
+
+
+def _fmt(ci: dict[str, Any], digits: int = 3) -> str:
+    if ci["n"] == 0:
+        return "–"
+    if ci["n"] < 2 or ci["half_width"] != ci["half_width"]:
+        return f"{ci['mean']:.{digits}f}"
+    return f"{ci['mean']:.{digits}f} ± {ci['half_width']:.{digits}f}"
+
+
+def _p(p: float) -> str:
+    return "<0.001" if p < 0.001 else f"{p:.3f}"
+
+
+def _headline(comps: list[dict[str, Any]], sessions: Sequence[dict[str, Any]], conditions: Sequence[str]) -> list[str]:
+    lines = []
+    if "loop-rule" not in conditions or "static" not in conditions:
+        return ["The headline comparison needs both `loop-rule` and `static`; this run lacks one."]
+    for metric, what in (("independent", "the independent check along the iso path"),
+                         ("independent_final", "the independent check of the final segment against the target")):
+        c = next(x for x in comps if x["a"] == "loop-rule" and x["b"] == "static" and x["metric"] == metric)
+        d = c["mean_difference"]
+        significant = c["p_holm"] < 0.05
+        if d["mean"] > 0 and significant:
+            verdict = "**beats**"
+        elif d["mean"] < 0 and significant:
+            verdict = "**does worse than**"
+        else:
+            verdict = "**does not reliably beat**"
+        lines.append(
+            f"- On {what}, the full loop (rule planner) {verdict} the static prompt: mean difference "
+            f"{d['mean']:+.3f} (95 % CI {d['mean'] - d['half_width']:+.3f} to {d['mean'] + d['half_width']:+.3f}; "
+            f"{c['wins']} wins, {c['losses']} losses, {c['ties']} ties over {d['n']} paired sessions; "
+            f"Wilcoxon p = {_p(c['p_value'])}, Holm-adjusted {_p(c['p_holm'])})."
+        )
+    worse = [g for g in subgroup_differences(sessions, "loop-rule", "static", "independent") if g["difference"]["mean"] <= 0]
+    if worse:
+        names = ", ".join(f"{g['group']} ({g['difference']['mean']:+.3f})" for g in worse)
+        lines.append(f"- Where it does not help on the iso-path check (mean paired difference ≤ 0): {names}.")
+    else:
+        lines.append("- On the iso-path check, the mean paired difference is positive in every target quadrant, start quadrant and tag.")
+    worse_final = [g for g in subgroup_differences(sessions, "loop-rule", "static", "independent_final") if g["difference"]["mean"] <= 0]
+    if worse_final:
+        names = ", ".join(f"{g['group']} ({g['difference']['mean']:+.3f})" for g in worse_final)
+        lines.append(f"- Where it does not help on the final-segment check: {names}.")
+    return lines
+
+
+def _markdown(meta: dict[str, Any], sessions: Sequence[dict[str, Any]], summary: dict[str, Any],
+              comps: list[dict[str, Any]], conditions: Sequence[str]) -> str:
+    lines = [f"# Evaluation report: suite `{meta['suite']}`", ""]
+    lines += ["## What was run", "",
+              f"- Command: `{meta['command']}`",
+              f"- Date (UTC): {meta['created']}; promptloop {meta['promptloop_version']}; git {meta['git']}",
+              f"- Scenarios: {meta['scenarios']}; seeds: {meta['seeds']}; conditions: {', '.join(conditions)}; "
+              f"sessions: {len(sessions)}",
+              f"- Session settings (suite defaults + product defaults): `{json.dumps(meta['settings'])}`",
+              f"- Backends: `{json.dumps(meta['backends'])}`",
+              f"- Result fingerprint (all numbers except wall-clock timings): `{meta['fingerprint']}`",
+              f"- Wall time of the whole run: {meta['wall_seconds']:.0f} s",
+              "- Package versions: " + ", ".join(f"{k} {v}" for k, v in meta["versions"].items()), ""]
+    skipped = meta.get("skipped_conditions") or {}
+    for name, why in skipped.items():
+        lines.append(f"- Condition `{name}` not run: {why}")
+    if skipped:
+        lines.append("")
+    lines += ["## Headline", ""] + _headline(comps, sessions, conditions) + [""]
+    lines += ["The independent check scores measured tempo, loudness, spectral centroid and mode against "
+              "fixed ranges from the affect–music literature (docs/evaluation.md); the loop never sees it. "
+              "'Iso path' is the reference trajectory from the start to the target affect that every "
+              "condition is scored against; the static prompt aims at the target from the first segment, "
+              "so it is expected to lose early segments on this check and to win them on the target check.", ""]
+    lines += ["## Per condition (mean ± 95 % CI over sessions)", ""]
+    header = "| metric | " + " | ".join(conditions) + " |"
+    lines += [header, "|" + "---|" * (len(conditions) + 1)]
+    for m, info in SESSION_METRICS.items():
+        better = "" if info["higher"] is None else (" ↑" if info["higher"] else " ↓")
+        lines.append(f"| {info['label']}{better} | " + " | ".join(_fmt(summary["per_condition"][c][m]) for c in conditions) + " |")
+    for m in CUE_METRICS:
+        lines.append(f"| independent: {m.split('_')[1]} in range ↑ | " + " | ".join(_fmt(summary["per_condition"][c][m]) for c in conditions) + " |")
+    lines.append("| seconds per segment (wall) | " + " | ".join(_fmt(summary["per_condition"][c]["seconds_per_segment"], 2) for c in conditions) + " |")
+    lines += ["", "## Paired differences (a − b, same scenarios and seeds)", "",
+              "Wilcoxon signed-rank test, two-sided; p-values Holm-adjusted over every row of this table.", "",
+              "| a | b | metric | mean difference ± 95 % CI | wins/losses/ties | p | p (Holm) |",
+              "|---|---|---|---|---|---|---|"]
+    for c in comps:
+        lines.append(f"| {c['a']} | {c['b']} | {c['metric']} | {_fmt(c['mean_difference'])} | "
+                     f"{c['wins']}/{c['losses']}/{c['ties']} | {_p(c['p_value'])} | {_p(c['p_holm'])} |")
+    lines += ["", "## Independent check by quadrant", "", "![per-quadrant results](quadrants.png)", "",
+              "| target quadrant | " + " | ".join(conditions) + " |", "|" + "---|" * (len(conditions) + 1)]
+    for q in QUADRANTS:
+        lines.append(f"| {q} ({_QUADRANT_NAMES[q]}) | " + " | ".join(_fmt(summary["per_target_quadrant"][c][q]) for c in conditions) + " |")
+    lines += ["", "| start quadrant | " + " | ".join(conditions) + " |", "|" + "---|" * (len(conditions) + 1)]
+    for q in QUADRANTS:
+        lines.append(f"| {q} ({_QUADRANT_NAMES[q]}) | " + " | ".join(_fmt(summary["per_start_quadrant"][c][q]) for c in conditions) + " |")
+    tags = sorted({t for c in conditions for t in summary["per_tag"][c]})
+    lines += ["", "| sensitivity tag | " + " | ".join(conditions) + " |", "|" + "---|" * (len(conditions) + 1)]
+    for t in tags:
+        lines.append(f"| {t} | " + " | ".join(_fmt(summary["per_tag"][c].get(t, {"n": 0})) for c in conditions) + " |")
+    kinds: dict[str, dict[str, int]] = {c: {} for c in conditions}
+    for s in sessions:
+        for seg in s["segments"]:
+            for v in seg["violations"]:
+                kinds[s["condition"]][v] = kinds[s["condition"]].get(v, 0) + 1
+    lines += ["", "## Constraint violations (segments, by kind)", ""]
+    for c in conditions:
+        detail = ", ".join(f"{k}: {n}" for k, n in sorted(kinds[c].items())) or "none"
+        lines.append(f"- {c}: {detail}")
+    lines += ["", "## Plots", "",
+              "![loop score by segment and by retry](score_by_iteration.png)", "",
+              "![planned vs measured trajectories](trajectories.png)", "",
+              "![digital twin: distance to target over time](twin.png)", ""]
+    return "\n".join(lines) + "\n"
+
+
+def write_report(folder: Path, meta: dict[str, Any], sessions: list[dict[str, Any]], conditions: Sequence[str]) -> dict[str, Path]:
+    """Write results.json, results.csv, report.md and the PNG plots into ``folder``."""
+    summary = summarise(sessions, conditions)
+    comps = comparisons(sessions, conditions)
+    meta = {**meta, "fingerprint": fingerprint(sessions)}
+    paths = {name: folder / name for name in ("results.json", "results.csv", "report.md")}
+    atomic_write_bytes(paths["results.json"], json.dumps(
+        {"meta": meta, "summary": summary, "comparisons": comps, "sessions": sessions}, indent=1).encode())
+    atomic_write_bytes(paths["results.csv"], _csv_bytes(sessions))
+    from promptloop.evaluation.plots import plot_all
+
+    paths.update(plot_all(folder, sessions, summary, conditions))
+    atomic_write_bytes(paths["report.md"], _markdown(meta, sessions, summary, comps, conditions).encode())
+    return paths
