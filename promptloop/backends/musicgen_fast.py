@@ -58,6 +58,8 @@ __all__ = [
 # slightly different lengths reuse one captured graph. Masked tail positions add exact zeros.
 _LENGTH_BUCKET = 64
 _TEXT_BUCKET = 8
+# Buffer sets (each with its own graph) kept per decoder; the cache of a large batch is gigabytes.
+_MAX_SHAPES = 4
 
 
 @dataclass(frozen=True)
@@ -306,8 +308,10 @@ class FastMusicgenDecoder:
         self, batch: int, cfg: bool, length: int, text_len: int, sampling: _Sampling
     ) -> _State:
         key = (batch, cfg, length, text_len, sampling.do_sample, sampling.top_k, sampling.top_p < 1.0)
-        st = self._states.get(key)
+        st = self._states.pop(key, None)
         if st is None:
+            while len(self._states) >= _MAX_SHAPES:  # drop the least recently used buffers/graph
+                self._states.pop(next(iter(self._states)))
             st = _State(
                 batch=batch, rows=2 * batch if cfg else batch, codebooks=self._codebooks,
                 length=length, text_len=text_len, layers=len(self._layers), heads=self._heads,
@@ -316,7 +320,7 @@ class FastMusicgenDecoder:
             st.positions = self._position_table(length)
             if self.use_cuda_graph:
                 self._capture(st, cfg, sampling)
-            self._states[key] = st
+        self._states[key] = st
         return st
 
     def _capture(self, st: _State, cfg: bool, sampling: _Sampling) -> None:
