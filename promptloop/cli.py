@@ -212,6 +212,24 @@ def chat(
     run_chat(locals())
 
 
+@app.command("eval")
+@handle_errors
+def eval_(
+    suite: Annotated[str, typer.Argument(help="suite name in eval/scenarios (core) or a YAML path")],
+    out: Annotated[Path, typer.Option(help="folder for results.json/csv, report.md and plots")] = Path("out/eval"),
+    conditions: Annotated[list[str] | None, typer.Option(help="conditions to compare (repeat or comma-separate): static, loop-no-retry, loop-rule, loop-llm, loop-rule-closed")] = None,
+    seeds: Annotated[int | None, typer.Option(help="seeds per scenario (default: the suite's list)")] = None,
+    generator: Annotated[str | None, typer.Option(help="generator backend")] = None,
+    evaluator: Annotated[str | None, typer.Option(help="evaluator backend")] = None,
+    overwrite: Annotated[bool, typer.Option(help="replace a non-empty output folder")] = False,
+) -> None:
+    """Run a scenario suite under several conditions and write results and a report."""
+    from promptloop.evaluation.run import run_eval
+
+    run_eval(suite, out, conditions=conditions, seeds=seeds, generator=generator, evaluator=evaluator,
+             overwrite=overwrite)
+
+
 def main() -> None:  # pragma: no cover - console entry point
     app()
 
