@@ -455,3 +455,22 @@ def test_ollama_provider_sends_the_schema_as_format_and_reads_the_plan():
     assert first["path"] == "/api/chat" and first["model"] == "llama3.2"
     assert first["format"]["properties"]["tempo_bpm"]["type"] == "number"
     assert [m["role"] for m in first["messages"]] == ["system", "user"]
+
+
+def test_registry_builds_llm_from_settings_and_flags_need_the_llm_planner(monkeypatch, tmp_path):
+    from promptloop.backends.llm_planner import planner_options_for
+    from promptloop.registry import PLANNERS
+
+    monkeypatch.setenv("PROMPTLOOP_LLM_PROVIDER", "openai")
+    monkeypatch.setenv("PROMPTLOOP_LLM_MODEL", "from-env")
+    monkeypatch.setenv("PROMPTLOOP_LLM_BASE_URL", "http://127.0.0.1:9/v1")
+    status = {s.name: s for s in PLANNERS.status()}
+    assert status["llm"].usable
+    info = PLANNERS.create("llm").describe()
+    assert (info["provider"], info["model"], info["base_url"]) == ("openai", "from-env", "http://127.0.0.1:9/v1")
+    assert PLANNERS.create("llm", model="flag-wins").describe()["model"] == "flag-wins"
+    with pytest.raises(InputError, match="apply to --planner llm"):
+        planner_options_for(Settings(_env_file=None), "rule", model="x")
+    result = CliRunner().invoke(__import__("promptloop.cli", fromlist=["app"]).app, [
+        "session", "--llm-model", "x", "--out", str(tmp_path / "o")])
+    assert result.exit_code == 2 and "apply to --planner llm" in result.output
