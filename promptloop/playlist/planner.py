@@ -28,6 +28,8 @@ __all__ = ["TrackPlan", "plan_playlist", "track_arc", "track_seed"]
 
 
 def _lerp(a: Affect, b: Affect, t: float) -> Affect:
+    if t in (0.0, 1.0):
+        return a if t == 0.0 else b  # exact ends, not rounded ones
     return Affect.clipped(a.valence + (b.valence - a.valence) * t, a.arousal + (b.arousal - a.arousal) * t)
 
 

@@ -180,6 +180,7 @@ def run_playlist(
     emit = on_progress or (lambda event: None)
     cancelled = cancel or (lambda: False)
     backends = resolve_backends(spec, settings)
+    chosen = _open_engine(engine, backends, workers, address, spec)  # refuses a bad name before writing
     _prepare_out(out)
     manifest = _Manifest(out, spec.fingerprint(backends.to_dict()), spec, backends)
     _remove_leftovers(out)
@@ -227,7 +228,7 @@ def run_playlist(
 
     decisions: dict[str, dict[str, Any]] = {}
     engine_info: dict[str, Any]
-    with _open_engine(engine, backends, workers, address, spec) as running:
+    with chosen as running:
         engine_info = running.describe()
         todo = [key for key in by_key if key not in manifest.tracks]
         while True:
