@@ -99,7 +99,7 @@ class ChatInterpreter(Protocol):
 
 # -- the rule interpreter ---------------------------------------------------------------------------
 _NEGATIVE = re.compile(
-    r"\b(don'?t|do not|doesn'?t|never|no more|hate|dislike|can'?t stand|stop|remove|get rid of|"
+    r"\b(don'?t|do not|doesn'?t|never|no|not|no more|hate|dislike|can'?t stand|stop|remove|get rid of|"
     r"without|lose|drop|enough|annoying|annoys|bothers?|too much)\b"
 )
 _POSITIVE = re.compile(r"\b(like|love|enjoy|add|more|want|give me|bring back|some)\b")

@@ -44,6 +44,9 @@ def state(prefs: Preferences | None = None, segments: int = 2) -> ChatState:
         ("this is too fast", {"target_shift": (0.0, -0.2)}),
         ("the high notes hurt my ears", {"loudness_db": -3.0, "gentle": True}),
         ("like the last one", {"like_segment": 1}),
+        ("no drums", {"avoid": ("drums",)}),
+        ("help me sleep", {"target": "sleepy"}),
+        ("can you add some ocean sounds", {"prefer": ("ocean",)}),
     ],
 )
 def test_common_messages_are_read_offline(message, expected):
