@@ -223,6 +223,9 @@ def load_musicgen(
         try:
             net = model_cls.from_pretrained(source, dtype=dt, **hub)
             processor = processor_cls.from_pretrained(source, **hub)
+        except ImportError as exc:  # MusicGen-Melody's chroma extractor needs torchaudio
+            detail = " ".join(str(exc).split())
+            raise BackendUnavailable(f"{source} needs a library that is missing here: {detail}") from exc
         except (OSError, ValueError) as exc:
             raise _missing_weights(source, models_dir, exc) from exc
         loaded = wrap_loaded(net, processor, source, device=dev, dtype=dt)
