@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -80,7 +80,6 @@ class ChatState:
     preferences: Preferences
     segments: tuple[MusicPlan, ...] = ()
     ceiling_cap_lufs: float | None = None  # the ceiling the session started with
-    extra: dict[str, str] = field(default_factory=dict)
 
     @classmethod
     def of(cls, session: LoopSession) -> ChatState:

@@ -246,6 +246,7 @@ class CannedOpenAI:
         self.queue: deque[tuple[str, str]] = deque()
         self.requests: list[dict[str, Any]] = []
         self.auth: list[str] = []
+        self.refuse_tools = False
         canned = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -256,6 +257,14 @@ class CannedOpenAI:
                 body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
                 canned.requests.append(body)
                 canned.auth.append(self.headers.get("Authorization", ""))
+                if canned.refuse_tools and "tools" in body:
+                    error = b'{"error": {"message": "tools are not supported", "type": "invalid_request_error"}}'
+                    self.send_response(400)
+                    self.send_header("Content-Type", "application/json")
+                    self.send_header("Content-Length", str(len(error)))
+                    self.end_headers()
+                    self.wfile.write(error)
+                    return
                 kind, payload = canned.queue.popleft() if canned.queue else ("text", "I cannot help with that.")
                 if kind == "slow":
                     time.sleep(1.5)
@@ -351,6 +360,16 @@ def test_server_without_tool_calling_falls_back_to_json_text():
         assert p.structured == "tools"
         assert p.draft(context()).prompt == json.loads(plan_json())["prompt"]
         assert "tools" in server.requests[0]
+
+
+def test_server_refusing_tools_switches_to_json_text():
+    with CannedOpenAI() as server:
+        server.refuse_tools = True
+        server.queue.append(("text", plan_json()))
+        p = LLMPlanner(provider="openai", model="m", base_url=server.url, timeout=5, retries=0)
+        assert p.draft(context()).tempo_bpm == 75
+        assert p.structured == "text" and p.describe()["structured_output"] == "text"
+        assert "tools" in server.requests[0] and "tools" not in server.requests[1]
 
 
 def test_unreachable_server_is_a_recorded_failure_not_a_crash():

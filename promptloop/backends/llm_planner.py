@@ -430,12 +430,11 @@ class LLMPlanner(Planner):
             runnable = self._model.with_structured_output(schema, method=method, include_raw=True)
             try:
                 out = _call_with_timeout(lambda: runnable.invoke(messages), self.timeout)
-            except _TimedOut:
-                raise
-            except Exception:
-                if self.structured != "tools":
+            except Exception as exc:
+                status = getattr(exc, "status_code", None)
+                if self.structured != "tools" or not (isinstance(status, int) and 400 <= status < 500):
                     raise
-                # Many OpenAI-compatible servers refuse tool definitions: parse JSON text instead.
+                # Many OpenAI-compatible servers refuse tool definitions (a 4xx): ask for JSON text.
                 self.structured = "text"
                 return self._answer(rendered, schema)
             raw = out["raw"]
