@@ -147,6 +147,15 @@ def _call_with_timeout(func: Callable[[], Any], seconds: float) -> Any:
     return box["value"]
 
 
+def _invoke_untraced(runnable: Any, messages: list[Any]) -> Any:
+    """``runnable.invoke`` with LangSmith tracing off: prompts carry listener (health) data, which
+    must not leave the machine because some environment variable turned tracing on."""
+    from langsmith.run_helpers import tracing_context
+
+    with tracing_context(enabled=False):
+        return runnable.invoke(messages)
+
+
 def _text_of(message: Any) -> str:
     content = getattr(message, "content", message)
     if isinstance(content, list):  # content blocks
@@ -429,7 +438,7 @@ class LLMPlanner(Planner):
             method = "function_calling" if self.structured == "tools" else "json_schema"
             runnable = self._model.with_structured_output(schema, method=method, include_raw=True)
             try:
-                out = _call_with_timeout(lambda: runnable.invoke(messages), self.timeout)
+                out = _call_with_timeout(lambda: _invoke_untraced(runnable, messages), self.timeout)
             except Exception as exc:
                 status = getattr(exc, "status_code", None)
                 if self.structured != "tools" or not (isinstance(status, int) and 400 <= status < 500):
@@ -447,7 +456,7 @@ class LLMPlanner(Planner):
                 return schema.model_validate(args)
             text = _text_of(raw)
         else:
-            text = _text_of(_call_with_timeout(lambda: self._model.invoke(messages), self.timeout))
+            text = _text_of(_call_with_timeout(lambda: _invoke_untraced(self._model, messages), self.timeout))
         self._answer_chars = len(text)
         if len(text) > MAX_ANSWER_CHARS:
             raise PlanRejected(f"answer longer than {MAX_ANSWER_CHARS} characters")
