@@ -45,18 +45,33 @@ class Engine(abc.ABC):
         self.config = config
         self.workers = workers
 
+    started = False
+
     def __enter__(self) -> Engine:
-        self.start()
+        """Start the workers, unless they already run (then the caller keeps them for reuse)."""
+        self._close_on_exit = not self.started
+        if not self.started:
+            self.start()
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self.close()
+        if self._close_on_exit:
+            self.close()
+
+    def start(self) -> None:
+        self._start()
+        self.started = True
+
+    def close(self) -> None:
+        if self.started:
+            self.started = False
+            self._close()
 
     @abc.abstractmethod
-    def start(self) -> None: ...
+    def _start(self) -> None: ...
 
     @abc.abstractmethod
-    def close(self) -> None: ...
+    def _close(self) -> None: ...
 
     @abc.abstractmethod
     def run(self, tasks: Sequence[TrackTask], on_event: Events, cancelled: Cancelled) -> Iterator[TrackOutput]:
@@ -71,11 +86,11 @@ class SerialEngine(Engine):
 
     name = "serial"
 
-    def start(self) -> None:
+    def _start(self) -> None:
         self._events: list[dict[str, Any]] = []
         self._state = WorkerState(self.config, "serial", emit=self._events.append)
 
-    def close(self) -> None:
+    def _close(self) -> None:
         self._events = []
 
     def run(self, tasks: Sequence[TrackTask], on_event: Events, cancelled: Cancelled) -> Iterator[TrackOutput]:
@@ -91,7 +106,7 @@ class LocalEngine(Engine):
 
     name = "local"
 
-    def start(self) -> None:
+    def _start(self) -> None:
         import multiprocessing
         from concurrent.futures import ProcessPoolExecutor
 
@@ -104,7 +119,7 @@ class LocalEngine(Engine):
             initializer=worker.init_pool_worker, initargs=(self.config, self._events),
         )
 
-    def close(self) -> None:
+    def _close(self) -> None:
         self._pool.shutdown(wait=True, cancel_futures=True)
         self._events.close()
         self._events.join_thread()
@@ -173,7 +188,7 @@ class RayEngine(Engine):
             return 1.0
         return 0.0
 
-    def start(self) -> None:
+    def _start(self) -> None:
         try:
             import ray
             from ray.util.queue import Queue
@@ -195,7 +210,7 @@ class RayEngine(Engine):
         actor = ray.remote(_RayWorker).options(num_cpus=1, num_gpus=self.gpus, max_restarts=0)
         self._actors = [actor.remote(self.config, self._events) for _ in range(self.workers)]
 
-    def close(self) -> None:
+    def _close(self) -> None:
         ray = self._ray
         for actor in self._actors:
             ray.kill(actor)
@@ -234,7 +249,10 @@ class RayEngine(Engine):
             self._drain(on_event)
         finally:
             for ref in running:
-                ray.cancel(ref)
+                try:
+                    ray.cancel(ref)  # queued actor calls are dropped; a running one finishes
+                except Exception:  # noqa: BLE001 - cancelling is best effort
+                    pass
 
     def _result(self, ref: Any, task: TrackTask) -> TrackOutput:
         try:
