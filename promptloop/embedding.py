@@ -47,6 +47,17 @@ class TextEmbedder:
                 self._cache[text] = vec.astype(np.float32)
         return np.stack([self._cache[t] for t in texts])
 
+    def forget(self, texts: set[str]) -> int:
+        """Drop the cached embeddings of ``texts`` (a listener's data being erased); how many went."""
+        gone = [t for t in self._cache if t in texts]
+        for text in gone:
+            self._cache.pop(text, None)
+        return len(gone)
+
+    def cached(self) -> set[str]:
+        """The texts whose embeddings are cached."""
+        return set(self._cache)
+
     def similarity(self, a: str, b: str) -> float:
         va, vb = self.embed([a, b])
         return cosine(va, vb)

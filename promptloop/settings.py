@@ -36,6 +36,11 @@ class Settings(BaseSettings):
     server_queue_size: int = Field(default=8, ge=1, le=1000)
     server_workers: int = Field(default=1, ge=1, le=64)
     job_deadline_seconds: float = Field(default=900.0, gt=0.0, le=86400.0)
+    # limits (issue 9, promptloop/service/limits.py): per user; the audio quota is per rolling 24 h
+    rate_limit_per_minute: int = Field(default=1200, ge=1, le=1_000_000)
+    generate_per_minute: int = Field(default=30, ge=1, le=100_000)
+    audio_quota_seconds: float = Field(default=4 * 3600.0, gt=0.0, le=1e7)
+    max_request_bytes: int = Field(default=1024 * 1024, ge=1024, le=64 * 1024 * 1024)
     # llm planner (issue 4): provider, model (name, or a local folder for huggingface), endpoint;
     # the API key comes only from the environment (PROMPTLOOP_LLM_API_KEY or OPENAI_API_KEY)
     llm_provider: Literal["ollama", "openai", "huggingface"] = "ollama"

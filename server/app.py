@@ -13,6 +13,7 @@ from fastapi import FastAPI
 
 from promptloop import __version__
 from promptloop.service.engine import Service
+from promptloop.service.limits import RequestGuard
 from server import errors
 from server.metrics import Metrics
 from server.routes import account, health, jobs, sessions, web
@@ -47,6 +48,7 @@ def create_app(service: Service, *, warm_up: bool = True, close_service: bool = 
     app.state.metrics = Metrics(service)
     app.state.closing = asyncio.Event()
     app.middleware("http")(app.state.metrics.middleware)
+    app.add_middleware(RequestGuard, limits=service.limits)  # size and rate bounds before any route
     errors.install(app)
     for module in (health, account, sessions, jobs, web):
         app.include_router(module.router)

@@ -11,6 +11,7 @@ from fastapi.responses import JSONResponse
 
 from promptloop.errors import BackendUnavailable, InputError, PromptloopError, StorageError
 from promptloop.service.errors import QueueFull, ServiceError, Unauthorized
+from promptloop.service.limits import RateLimited
 
 
 def _status(exc: PromptloopError) -> int:
@@ -29,7 +30,7 @@ async def promptloop_error(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, PromptloopError)
     status = _status(exc)
     headers: dict[str, str] = {}
-    if isinstance(exc, QueueFull):
+    if isinstance(exc, (QueueFull, RateLimited)):
         headers["Retry-After"] = str(exc.retry_after)
     if isinstance(exc, Unauthorized):
         headers["WWW-Authenticate"] = "Bearer"

@@ -7,6 +7,7 @@ be reversed by guessing, and lookups stay a single indexed query.
 
 from __future__ import annotations
 
+import datetime as _dt
 import hashlib
 import re
 import secrets
@@ -16,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from promptloop.errors import InputError
 from promptloop.service.errors import Conflict, Unauthorized
-from promptloop.service.store import TokenRow, User
+from promptloop.service.store import TokenRow, User, now
 
 __all__ = ["authenticate", "create_user", "digest", "issue_token", "revoke_tokens"]
 
@@ -28,9 +29,10 @@ def digest(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def issue_token(db: Session, user: User) -> str:
+def issue_token(db: Session, user: User, ttl: _dt.timedelta | None = None) -> str:
+    """A new token for ``user``, valid until revoked or, with ``ttl``, until it expires."""
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
-    db.add(TokenRow(user_id=user.id, digest=digest(token)))
+    db.add(TokenRow(user_id=user.id, digest=digest(token), expires=now() + ttl if ttl is not None else None))
     return token
 
 
@@ -53,7 +55,7 @@ def authenticate(db: Session, token: str | None) -> User:
     if not token or not token.startswith(TOKEN_PREFIX) or len(token) > 200:
         raise Unauthorized("a valid bearer token is required")
     row = db.scalar(select(TokenRow).where(TokenRow.digest == digest(token)))
-    if row is None or row.revoked:
+    if row is None or row.revoked or (row.expires is not None and row.expires <= now()):
         raise Unauthorized("a valid bearer token is required")
     user = db.get(User, row.user_id)
     if user is None:

@@ -38,9 +38,12 @@ from promptloop.provenance import SegmentRecord
 from promptloop.service import accounts
 from promptloop.service.chat_bridge import interpret_and_apply
 from promptloop.service.crypto import Vault, load_or_create_key
+from promptloop.service.erasure import forget_sessions, forget_user
 from promptloop.service.errors import Conflict, JobCancelled, NotFound
 from promptloop.service.events import Broker
 from promptloop.service.files import SessionFiles
+from promptloop.service.limits import LimitConfig, Limits
+from promptloop.service.recovery import sweep_audio
 from promptloop.service.store import (
     AuditRecord,
     JobRow,
@@ -123,6 +126,7 @@ class Service:
         self.vault = Vault(load_or_create_key(data / "secret.key"))
         self.broker = Broker()
         self.pool = pool or InProcessPool(config.workers, config.queue_size, on_abandon=self._job_abandoned)
+        self.limits = Limits(LimitConfig.from_settings(self.settings))
         self._backend_factory = backend_factory or (
             lambda g, p, e: build_backends(self.settings, generator=g, planner=p, evaluator=e)
         )
@@ -155,6 +159,7 @@ class Service:
             for job in db.scalars(select(JobRow).where(JobRow.status.in_(ACTIVE))):
                 job.status, job.error, job.updated = "failed", "interrupted by a server restart", now()
             db.commit()
+            sweep_audio(db, self.config.data_dir)  # no partial or uncommitted audio survives a crash
 
     def backends_for(self, generator: str | None, planner: str | None, evaluator: str | None) -> Backends:
         key = (generator or self.settings.generator, planner or self.settings.planner, evaluator or self.settings.evaluator)
@@ -258,6 +263,7 @@ class Service:
                 self.pool.cancel(job.id, "session deleted")
             with self._live_lock:
                 self._live.pop(row.id, None)
+            forget_sessions(db, [row.id])
             self._delete_session_rows(db, row.id)
             self.audit(db, user, "delete", "session", row.id)
             db.commit()
@@ -478,6 +484,7 @@ class Service:
             left = row.spec["segments"] - row.segments_done
             if left <= 0:
                 raise Conflict("the session already has all its segments")
+            self.limits.check_generation(db, user.id, min(segments, left) * float(row.spec["segment_seconds"]))
             job = JobRow(id=new_id("j"), user_id=user.id, session_id=row.id, kind="generate",
                          total=min(segments, left), deadline=now() + _dt.timedelta(seconds=self.config.job_deadline_s))
             db.add(job)
@@ -588,6 +595,7 @@ class Service:
             files = SessionFiles(self.config.data_dir, user.id, row.id)
             files.write_segment(result.record.index, result.audio, loop.sample_rate, loop.final_audio())
             db.add(SegmentRow(session_id=row.id, index=result.record.index, record=result.record.model_dump(mode="json")))
+            self.limits.record(db, user.id, result.record.duration_s)
             row.segments_done = len(loop.results)
             self._save_state(row, loop)
             db.commit()
@@ -629,6 +637,7 @@ class Service:
             ids = list(db.scalars(select(SessionRow.id).where(SessionRow.user_id == user.id)))
             for job_id in db.scalars(select(JobRow.id).where(JobRow.user_id == user.id, JobRow.status.in_(ACTIVE))):
                 self.pool.cancel(job_id, "account erased")
+            forget_user(db, user.id, ids)
             for session_id in ids:
                 self._forget(session_id)
                 self._delete_session_rows(db, session_id)

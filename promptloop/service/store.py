@@ -67,6 +67,7 @@ class TokenRow(Base):
     digest: Mapped[str] = mapped_column(String(64), unique=True)  # sha256 hex of the token
     created: Mapped[_dt.datetime] = mapped_column(default=now)
     revoked: Mapped[bool] = mapped_column(default=False)
+    expires: Mapped[_dt.datetime | None] = mapped_column(default=None)  # None: until revoked
 
 
 class SessionRow(Base):
