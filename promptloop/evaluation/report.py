@@ -42,9 +42,14 @@ def _by(sessions: Sequence[dict[str, Any]], condition: str) -> list[dict[str, An
     return sorted(rows, key=lambda s: (s["scenario"], s["seed"]))
 
 
+def _present(sessions: Sequence[dict[str, Any]]) -> list[str]:
+    """Session metrics every session has (optional ones, like CLAP, only when they ran)."""
+    return [m for m in list(SESSION_METRICS) + list(CUE_METRICS) if all(m in s["metrics"] for s in sessions)]
+
+
 def summarise(sessions: Sequence[dict[str, Any]], conditions: Sequence[str]) -> dict[str, Any]:
     """Mean ± CI of every session metric per condition, and per target/start quadrant and tag."""
-    metrics = list(SESSION_METRICS) + list(CUE_METRICS)
+    metrics = _present(sessions)
     out: dict[str, Any] = {"per_condition": {}, "per_target_quadrant": {}, "per_start_quadrant": {}, "per_tag": {}}
     for c in conditions:
         rows = _by(sessions, c)
@@ -67,7 +72,7 @@ def comparisons(sessions: Sequence[dict[str, Any]], conditions: Sequence[str]) -
         keys_a = [(r["scenario"], r["seed"]) for r in rows_a]
         if keys_a != [(r["scenario"], r["seed"]) for r in rows_b]:
             raise ValueError(f"conditions {a} and {b} did not run the same scenarios and seeds")
-        for m in _PAIRED_METRICS:
+        for m in _PAIRED_METRICS + (("clap_similarity",) if all("clap_similarity" in r["metrics"] for r in rows_a + rows_b) else ()):
             result = paired_test([r["metrics"][m] for r in rows_a], [r["metrics"][m] for r in rows_b])
             found.append({"a": a, "b": b, "metric": m, "mean_difference": result.difference.__dict__,
                           "wins": result.wins, "losses": result.losses, "ties": result.ties,
@@ -97,7 +102,7 @@ def fingerprint(sessions: Sequence[dict[str, Any]]) -> str:
 # -- files ------------------------------------------------------------------------------------
 def _csv_bytes(sessions: Sequence[dict[str, Any]]) -> bytes:
     buffer = io.StringIO()
-    metric_names = list(SESSION_METRICS) + list(CUE_METRICS)
+    metric_names = _present(sessions)
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(["scenario", "seed", "condition", "start_quadrant", "target_quadrant", "tags", *metric_names,
                      "violation_kinds", "seconds_per_segment"])
@@ -181,12 +186,17 @@ def _markdown(meta: dict[str, Any], sessions: Sequence[dict[str, Any]], summary:
     lines += ["## Per condition (mean ± 95 % CI over sessions)", ""]
     header = "| metric | " + " | ".join(conditions) + " |"
     lines += [header, "|" + "---|" * (len(conditions) + 1)]
+    present = _present(sessions)
     for m, info in SESSION_METRICS.items():
+        if m not in present:
+            continue
         better = "" if info["higher"] is None else (" ↑" if info["higher"] else " ↓")
         lines.append(f"| {info['label']}{better} | " + " | ".join(_fmt(summary["per_condition"][c][m]) for c in conditions) + " |")
     for m in CUE_METRICS:
         lines.append(f"| independent: {m.split('_')[1]} in range ↑ | " + " | ".join(_fmt(summary["per_condition"][c][m]) for c in conditions) + " |")
     lines.append("| seconds per segment (wall) | " + " | ".join(_fmt(summary["per_condition"][c]["seconds_per_segment"], 2) for c in conditions) + " |")
+    for condition, value in sorted(meta.get("fad", {}).items()):
+        lines.append(f"- Fréchet Audio Distance (CLAP embeddings) of `{condition}` against the reference folder: {value:.4f}")
     lines += ["", "## Paired differences (a − b, same scenarios and seeds)", "",
               "Wilcoxon signed-rank test, two-sided; p-values Holm-adjusted over every row of this table.", "",
               "| a | b | metric | mean difference ± 95 % CI | wins/losses/ties | p | p (Holm) |",

@@ -17,6 +17,7 @@ from promptloop import __version__
 from promptloop.evaluation.conditions import CONDITIONS, llm_configured, select_conditions
 from promptloop.evaluation.harness import HarnessBackends, run_scenario
 from promptloop.evaluation.report import write_report
+from promptloop.errors import InputError
 from promptloop.evaluation.scenarios import Suite, load_suite
 from promptloop.settings import Settings
 
@@ -98,6 +99,8 @@ def run_eval(
     evaluator: str | None = None,
     overwrite: bool = False,
     command: str | None = None,
+    clap_dir: Path | None = None,
+    reference_dir: Path | None = None,
 ) -> dict[str, Path]:
     """Run a suite and write results.json, results.csv, report.md and the plots into ``out``."""
     from rich.console import Console
@@ -113,6 +116,8 @@ def run_eval(
         skipped["loop-llm"] = ("no LLM configured (set PROMPTLOOP_LLM_PROVIDER / PROMPTLOOP_LLM_MODEL, "
                                "or name the condition with --conditions)")
     seed_list = suite.seeds(seeds)
+    if reference_dir is not None and clap_dir is None:
+        raise InputError("--reference needs --clap (FAD uses CLAP embeddings)")
     names = [c.name for c in chosen]
     total = len(suite.scenarios) * len(seed_list) * len(names)
     console = Console(stderr=True)
@@ -124,13 +129,22 @@ def run_eval(
         # timings are not charged for it; its result is discarded.
         warm = suite.session_settings(suite.scenarios[0], settings) | {"segments": 1}
         run_scenario(suite, suite.scenarios[0], seed_list[0], chosen[0], backends, warm)
+        if clap_dir is not None:
+            from promptloop.evaluation.clap import ClapMetric, ClapScorer
+
+            backends.clap = ClapMetric(ClapScorer(clap_dir), reference_dir)
         with Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
                       TimeElapsedColumn(), TimeRemainingColumn(), console=console) as progress:
             task = progress.add_task("runs", total=total)
-            sessions = run_suite(
-                suite, names, seed_list, backends, settings,
-                on_progress=lambda what: progress.update(task, advance=1, description=what[:48]),
-            )
+            done = [0]
+
+            def advance(what: str) -> None:
+                done[0] += 1
+                progress.update(task, advance=1, description=what[:48])
+                if not console.is_terminal:  # a log file gets one line per run instead of a bar
+                    console.print(f"[{done[0]}/{total}] {what}", highlight=False)
+
+            sessions = run_suite(suite, names, seed_list, backends, settings, on_progress=advance)
         example = suite.session_settings(suite.scenarios[0], settings)
         meta = {
             "suite": suite.suite,
@@ -146,6 +160,7 @@ def run_eval(
             "backends": {"generator": backends.generator.describe(), "evaluator": backends.evaluator.describe(),
                          "planners": {k: v.describe() for k, v in backends.planners.items()}},
             "versions": package_versions(),
+            "fad": backends.clap.fad() if backends.clap is not None else {},
             "wall_seconds": round(time.perf_counter() - started, 1),
         }
         paths = write_report(staging, meta, sessions, names)
