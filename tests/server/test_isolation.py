@@ -1,0 +1,70 @@
+"""Two users: every endpoint that takes an id answers 404 to the other user, and changes nothing.
+
+The matrix is built from the app's own OpenAPI document, so a new endpoint with an id joins it
+automatically; a test below fails if one is ever left out.
+"""
+
+from __future__ import annotations
+
+import re
+
+from srv_support import Api
+
+BODIES = {
+    ("post", "/v1/sessions/{session_id}/generate"): {"segments": 1},
+    ("post", "/v1/sessions/{session_id}/readings"): {"readings": [{"heart_rate": 80}]},
+    ("post", "/v1/sessions/{session_id}/messages"): {"text": "too loud"},
+    ("patch", "/v1/sessions/{session_id}"): {"target": "sad"},
+}
+
+
+def _id_endpoints(client) -> list[tuple[str, str]]:
+    schema = client.get("/openapi.json").json()
+    return sorted((method, path) for path, ops in schema["paths"].items() if "{" in path for method in ops)
+
+
+def test_the_matrix_covers_every_endpoint_with_an_id(client) -> None:
+    endpoints = _id_endpoints(client)
+    params = {p for _, path in endpoints for p in re.findall(r"{(\w+)}", path)}
+    assert params == {"session_id", "job_id", "index"}
+    assert len(endpoints) >= 17
+
+
+def test_other_users_ids_answer_404_and_change_nothing(client, alice: Api, bob: Api) -> None:
+    s = alice.new_session(segments=3)
+    alice.post(f"/v1/sessions/{s['id']}/readings", json={"readings": [{"heart_rate": 90}]})
+    alice.post(f"/v1/sessions/{s['id']}/messages", json={"text": "no drums please"})
+    job = alice.generate(s["id"])
+    ids = {"session_id": s["id"], "job_id": job["id"], "index": "0"}
+    before = alice.get("/v1/me/export").json()["sessions"]
+
+    tried = 0
+    for method, path in _id_endpoints(client):
+        url = re.sub(r"{(\w+)}", lambda m: ids[m.group(1)], path)
+        kwargs = {"json": BODIES[(method, path)]} if (method, path) in BODIES else {}
+        r = getattr(bob, method)(url, **kwargs)
+        assert r.status_code == 404, (method, path, r.status_code, r.text)
+        assert s["id"] not in r.text and job["id"] not in r.text
+        # an id that does not exist at all answers exactly the same
+        missing = re.sub(r"{(\w+)}", lambda m: {"session_id": "s_nope", "job_id": "j_nope", "index": "0"}[m.group(1)], path)
+        r2 = getattr(bob, method)(missing, **kwargs)
+        assert (r2.status_code, r2.json()["detail"]) == (r.status_code, r.json()["detail"])
+        tried += 1
+    assert tried >= 17
+
+    assert bob.get("/v1/sessions").json() == [] and bob.get("/v1/jobs").json() == []
+    bob_export = bob.get("/v1/me/export").json()
+    assert bob_export["sessions"] == [] and bob_export["jobs"] == []
+    after = alice.get("/v1/me/export").json()["sessions"]
+    assert after == before  # bob's deletes, patches, readings and messages changed nothing
+    assert alice.get(f"/v1/sessions/{s['id']}").json()["segments_done"] == 1
+
+
+def test_erasing_one_account_leaves_the_other(client, alice: Api, bob: Api) -> None:
+    a = alice.new_session(segments=1)
+    b = bob.new_session(segments=1)
+    alice.generate(a["id"])
+    bob.generate(b["id"])
+    assert bob.delete("/v1/me").status_code == 200
+    assert bob.get("/v1/me").status_code == 401  # the token died with the account
+    assert alice.get(f"/v1/sessions/{a['id']}/audio").status_code == 200
