@@ -203,8 +203,8 @@ def make_chat_model(
             if api_key is None and base_url is not None and not os.environ.get("OPENAI_API_KEY"):
                 api_key = "not-needed"  # local OpenAI-compatible servers take any key
             kwargs: dict[str, Any] = {"api_key": api_key} if api_key is not None else {}
-            return ChatOpenAI(model=model, base_url=base_url, temperature=temperature, max_tokens=max_tokens,
-                              timeout=timeout, max_retries=0, **kwargs)
+            return ChatOpenAI(model=model, base_url=base_url, temperature=temperature,
+                              max_completion_tokens=max_tokens, timeout=timeout, max_retries=0, **kwargs)
         from langchain_huggingface import ChatHuggingFace, HuggingFacePipeline
     except ImportError as exc:
         raise BackendUnavailable(f"the {provider} provider needs {exc.name}: pip install 'promptloop[llm]'") from exc
@@ -411,7 +411,7 @@ class LLMPlanner(Planner):
         self.model_name = type(chat_model).__name__ if injected else model
         self.base_url = base_url
         self.timeout, self.retries = float(timeout), int(retries)
-        self._model = chat_model if injected else make_chat_model(
+        self._model: BaseChatModel = chat_model if chat_model is not None else make_chat_model(
             provider, model, base_url=base_url, api_key=api_key, timeout=timeout,
             temperature=temperature, max_tokens=max_tokens)
         self.structured = structured if structured != "auto" else self._auto_mode()
