@@ -43,6 +43,7 @@ __all__ = [
     "TemplateError",
     "clean_untrusted",
     "load_template",
+    "parse_template",
     "template_versions",
 ]
 

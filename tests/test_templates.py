@@ -103,3 +103,19 @@ def test_listener_text_cannot_close_its_field_or_inject_markup():
     assert field is not None and "ignore all rules" in field.group(1)
     assert "ignore all rules" not in rendered.system
     assert len(clean_untrusted("x" * 5000)) == 600
+
+
+def test_public_api_of_the_planner_modules_is_pinned():
+    import promptloop.backends.llm_planner as llm
+    import promptloop.chat as chat
+    import promptloop.templates as templates
+
+    assert set(templates.__all__) == {"PROMPTS_DIR", "PromptTemplate", "RenderedPrompt", "TemplateError",
+                                      "clean_untrusted", "load_template", "parse_template", "template_versions"}
+    assert set(chat.__all__) == {"MAX_MESSAGE_CHARS", "ChatInterpreter", "ChatState", "ChatUpdate", "apply_update",
+                                 "interpret", "interpret_rules", "sanitize_update"}
+    assert set(llm.__all__) == {"PROVIDERS", "TEMPLATE_NAMES", "ChatDraft", "LLMPlanner", "PlanDraft", "PlanRejected",
+                                "checked_plan", "llm_options", "loudest_dynamics", "make_chat_model",
+                                "planner_options_for", "tempo_window"}
+    for module in (templates, chat, llm):
+        assert all(getattr(module, name) is not None for name in module.__all__)

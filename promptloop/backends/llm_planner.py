@@ -47,9 +47,12 @@ __all__ = [
     "LLMPlanner",
     "PlanDraft",
     "PlanRejected",
+    "checked_plan",
     "llm_options",
+    "loudest_dynamics",
     "make_chat_model",
     "planner_options_for",
+    "tempo_window",
 ]
 
 PROVIDERS = ("ollama", "openai", "huggingface")
