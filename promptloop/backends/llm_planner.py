@@ -20,6 +20,7 @@ import os
 import re
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
@@ -419,7 +420,10 @@ class LLMPlanner(Planner):
             temperature=temperature, max_tokens=max_tokens)
         self.structured = structured if structured != "auto" else self._auto_mode()
         self._rule = RulePlanner()
-        self.outcomes: list[dict[str, Any]] = []
+        # Bounded: one planner may serve a long-running server.
+        self.outcomes: deque[dict[str, Any]] = deque(maxlen=256)
+        self._counts = {"accepted": 0, "repaired": 0, "rejected": 0}
+        self._lock = threading.Lock()
         self._answer_chars = 0
 
     def _auto_mode(self) -> str:
@@ -496,6 +500,8 @@ class LLMPlanner(Planner):
 
     def _record(self, kind: str, status: str, detail: str | None, tries: int, started: float) -> None:
         # Sizes and reasons only: the answer itself may echo the listener's words.
+        with self._lock:
+            self._counts[status] += 1
         self.outcomes.append({"call": kind, "status": status, "detail": detail, "tries": tries,
                               "answer_chars": self._answer_chars,
                               "seconds": round(time.perf_counter() - started, 3)})
@@ -579,7 +585,8 @@ class LLMPlanner(Planner):
             return None
 
     def describe(self) -> dict[str, Any]:
-        counts = {s: sum(o["status"] == s for o in self.outcomes) for s in ("accepted", "repaired", "rejected")}
+        with self._lock:
+            counts = dict(self._counts)
         url = urlsplit(self.base_url) if self.base_url else None
         return {
             "name": self.name,
@@ -591,5 +598,5 @@ class LLMPlanner(Planner):
             "retries": self.retries,
             "templates": {n: t.version for n, t in self._templates.items()},
             "outcomes": counts,
-            "calls": self.outcomes[-32:],
+            "calls": list(self.outcomes)[-32:],
         }
