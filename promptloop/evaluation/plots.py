@@ -60,6 +60,8 @@ def plot_all(folder: Path, sessions: Sequence[dict[str, Any]], summary: dict[str
             _errorline(ax_try, [[a[k] for a in attempts if len(a) > k] for k in range(m)],
                        f"{c} ({len(attempts)} retried segments)", offset=0.04 * i)
     ax_seg.set(xlabel="segment", ylabel="loop's own score", title="loop score by segment (mean ± 95% CI)")
+    ax_seg.xaxis.get_major_locator().set_params(integer=True)
+    ax_try.xaxis.get_major_locator().set_params(integer=True)
     ax_try.set(xlabel="attempt (0 = first plan)", ylabel="best candidate's score",
                title="score by retry, segments that retried")
     ax_seg.legend(fontsize=7)
@@ -97,17 +99,19 @@ def plot_all(folder: Path, sessions: Sequence[dict[str, Any]], summary: dict[str
     paths["trajectories.png"] = _save(fig, folder / "trajectories.png")
 
     # Per-quadrant independent check.
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4), sharey=True)
+    fig, axes = plt.subplots(1, 3, figsize=(15, 4), sharey=True)
     width = 0.8 / max(1, len(conditions))
-    for ax, key, title in ((axes[0], "per_target_quadrant", "by target quadrant"),
-                           (axes[1], "per_start_quadrant", "by start quadrant")):
+    for ax, key, title in ((axes[0], "per_target_quadrant", "vs iso path, by target quadrant"),
+                           (axes[1], "per_start_quadrant", "vs iso path, by start quadrant"),
+                           (axes[2], "per_target_quadrant_final", "final segment vs target, by target quadrant")):
         for i, c in enumerate(conditions):
             cis = [summary[key][c][q] for q in _QUADRANTS]
             x = np.arange(len(_QUADRANTS)) + (i - (len(conditions) - 1) / 2) * width
             ax.bar(x, [ci["mean"] if ci["n"] else 0 for ci in cis], width,
                    yerr=[ci["half_width"] if ci["n"] > 1 else 0 for ci in cis], capsize=2, label=c)
         ax.set_xticks(np.arange(len(_QUADRANTS)), _QUADRANTS)
-        ax.set(title=f"independent check vs iso path, {title}", ylim=(0, 1))
+        ax.set(title=f"independent check {title}", ylim=(0, 1))
+        ax.title.set_fontsize(9)
     axes[0].set_ylabel("cue agreement (0–1), mean ± 95% CI")
     axes[0].legend(fontsize=7, loc="lower left")
     fig.tight_layout()
@@ -129,6 +133,7 @@ def plot_all(folder: Path, sessions: Sequence[dict[str, Any]], summary: dict[str
             groups.append(vals)
         _errorline(ax, groups, c, offset=0.04 * i)
     ax.set(xlabel="segments heard", ylabel="twin's distance to target", title="digital twin (mean ± 95% CI)")
+    ax.xaxis.get_major_locator().set_params(integer=True)
     ax.legend(fontsize=7)
     fig.tight_layout()
     paths["twin.png"] = _save(fig, folder / "twin.png")

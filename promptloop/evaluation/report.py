@@ -16,10 +16,11 @@ from pathlib import Path
 from typing import Any
 
 from promptloop.audio.io import atomic_write_bytes
+from promptloop.errors import InputError
 from promptloop.evaluation.harness import CUE_METRICS, SESSION_METRICS
 from promptloop.evaluation.stats import holm, mean_ci, paired_test
 
-__all__ = ["comparisons", "fingerprint", "summarise", "write_report"]
+__all__ = ["comparisons", "fingerprint", "rerender", "summarise", "write_report"]
 
 QUADRANTS = ("V+A+", "V-A+", "V-A-", "V+A-")
 _QUADRANT_NAMES = {"V+A+": "happy/energised", "V-A+": "tense/anxious", "V-A-": "sad/tired", "V+A-": "calm/relaxed"}
@@ -55,8 +56,11 @@ def summarise(sessions: Sequence[dict[str, Any]], conditions: Sequence[str]) -> 
         rows = _by(sessions, c)
         out["per_condition"][c] = {m: mean_ci([r["metrics"][m] for r in rows]).__dict__ for m in metrics}
         out["per_condition"][c]["seconds_per_segment"] = mean_ci([r["timing"]["seconds_per_segment"] for r in rows]).__dict__
-        for key, field in (("per_target_quadrant", "target_quadrant"), ("per_start_quadrant", "start_quadrant")):
-            out[key][c] = {q: mean_ci([r["metrics"]["independent"] for r in rows if r[field] == q]).__dict__ for q in QUADRANTS}
+        for key, field, metric in (("per_target_quadrant", "target_quadrant", "independent"),
+                                   ("per_start_quadrant", "start_quadrant", "independent"),
+                                   ("per_target_quadrant_final", "target_quadrant", "independent_final")):
+            out.setdefault(key, {})[c] = {
+                q: mean_ci([r["metrics"][metric] for r in rows if r[field] == q]).__dict__ for q in QUADRANTS}
         tags = sorted({t for r in rows for t in r["tags"]})
         out["per_tag"][c] = {t: mean_ci([r["metrics"]["independent"] for r in rows if t in r["tags"]]).__dict__ for t in tags}
     return out
@@ -125,37 +129,51 @@ def _p(p: float) -> str:
     return "<0.001" if p < 0.001 else f"{p:.3f}"
 
 
+_NAMES = {"static": "the static prompt", "loop-rule": "the full loop (rule planner)",
+          "loop-no-retry": "the loop without retries", "loop-llm": "the full loop (LLM planner)",
+          "loop-rule-closed": "the closed loop (reading the twin)"}
+
+
+def _sentence(comps: list[dict[str, Any]], a: str, b: str, metric: str, what: str, higher_is_better: bool) -> str | None:
+    c = next((x for x in comps if x["a"] == a and x["b"] == b and x["metric"] == metric), None)
+    if c is None:
+        return None
+    d = c["mean_difference"]
+    better = d["mean"] > 0 if higher_is_better else d["mean"] < 0
+    if c["p_holm"] < 0.05 and d["mean"] != 0:
+        verdict = "**beats**" if better else "**does worse than**"
+    else:
+        verdict = "**does not reliably beat**" if better or d["mean"] == 0 else "**does not reliably differ from (and is, on average, worse than)**"
+    wins, losses = (c["wins"], c["losses"]) if higher_is_better else (c["losses"], c["wins"])
+    return (f"- On {what}, {_NAMES[a]} {verdict} {_NAMES[b]}: mean difference {d['mean']:+.3f} "
+            f"(95 % CI {d['mean'] - d['half_width']:+.3f} to {d['mean'] + d['half_width']:+.3f}); better in {wins}, "
+            f"worse in {losses}, tied in {c['ties']} of {d['n']} paired sessions; Wilcoxon p = {_p(c['p_value'])}, "
+            f"Holm-adjusted {_p(c['p_holm'])}.")
+
+
 def _headline(comps: list[dict[str, Any]], sessions: Sequence[dict[str, Any]], conditions: Sequence[str]) -> list[str]:
-    lines = []
     if "loop-rule" not in conditions or "static" not in conditions:
         return ["The headline comparison needs both `loop-rule` and `static`; this run lacks one."]
-    for metric, what in (("independent", "the independent check along the iso path"),
-                         ("independent_final", "the independent check of the final segment against the target")):
-        c = next(x for x in comps if x["a"] == "loop-rule" and x["b"] == "static" and x["metric"] == metric)
-        d = c["mean_difference"]
-        significant = c["p_holm"] < 0.05
-        if d["mean"] > 0 and significant:
-            verdict = "**beats**"
-        elif d["mean"] < 0 and significant:
-            verdict = "**does worse than**"
+    wanted = [
+        ("loop-rule", "static", "independent", "the independent check along the iso path", True),
+        ("loop-rule", "static", "independent_final", "the independent check of the final segment against the target", True),
+        ("loop-rule", "static", "loop_score", "the loop's own score", True),
+        ("loop-rule", "loop-no-retry", "independent", "the independent check along the iso path", True),
+        ("loop-llm", "loop-rule", "independent", "the independent check along the iso path", True),
+        ("loop-rule-closed", "loop-rule", "twin_distance_final", "the twin's final distance to the target (lower is better)", False),
+        ("loop-rule-closed", "loop-rule", "independent", "the independent check along the iso path", True),
+    ]
+    lines = [line for line in (_sentence(comps, *w) for w in wanted) if line is not None]
+    for metric, what in (("independent", "iso-path check"), ("independent_final", "final-segment check")):
+        groups = subgroup_differences(sessions, "loop-rule", "static", metric)
+        worse = [g for g in groups if g["difference"]["mean"] <= 0]
+        if worse:
+            names = ", ".join(f"{g['group']} ({g['difference']['mean']:+.3f})" for g in worse)
+            lines.append(f"- Where the full loop does not beat the static prompt on the {what} "
+                         f"(mean paired difference ≤ 0): {names}.")
         else:
-            verdict = "**does not reliably beat**"
-        lines.append(
-            f"- On {what}, the full loop (rule planner) {verdict} the static prompt: mean difference "
-            f"{d['mean']:+.3f} (95 % CI {d['mean'] - d['half_width']:+.3f} to {d['mean'] + d['half_width']:+.3f}; "
-            f"{c['wins']} wins, {c['losses']} losses, {c['ties']} ties over {d['n']} paired sessions; "
-            f"Wilcoxon p = {_p(c['p_value'])}, Holm-adjusted {_p(c['p_holm'])})."
-        )
-    worse = [g for g in subgroup_differences(sessions, "loop-rule", "static", "independent") if g["difference"]["mean"] <= 0]
-    if worse:
-        names = ", ".join(f"{g['group']} ({g['difference']['mean']:+.3f})" for g in worse)
-        lines.append(f"- Where it does not help on the iso-path check (mean paired difference ≤ 0): {names}.")
-    else:
-        lines.append("- On the iso-path check, the mean paired difference is positive in every target quadrant, start quadrant and tag.")
-    worse_final = [g for g in subgroup_differences(sessions, "loop-rule", "static", "independent_final") if g["difference"]["mean"] <= 0]
-    if worse_final:
-        names = ", ".join(f"{g['group']} ({g['difference']['mean']:+.3f})" for g in worse_final)
-        lines.append(f"- Where it does not help on the final-segment check: {names}.")
+            lines.append(f"- On the {what}, the full loop's mean paired difference over the static prompt is "
+                         "positive in every target quadrant, start quadrant and sensitivity tag.")
     return lines
 
 
@@ -199,7 +217,7 @@ def _markdown(meta: dict[str, Any], sessions: Sequence[dict[str, Any]], summary:
         lines.append(f"- Fréchet Audio Distance (CLAP embeddings) of `{condition}` against the reference folder: {value:.4f}")
     lines += ["", "## Paired differences (a − b, same scenarios and seeds)", "",
               "Wilcoxon signed-rank test, two-sided; p-values Holm-adjusted over every row of this table.", "",
-              "| a | b | metric | mean difference ± 95 % CI | wins/losses/ties | p | p (Holm) |",
+              "| a | b | metric | mean difference ± 95 % CI | a>b / a<b / equal | p | p (Holm) |",
               "|---|---|---|---|---|---|---|"]
     for c in comps:
         lines.append(f"| {c['a']} | {c['b']} | {c['metric']} | {_fmt(c['mean_difference'])} | "
@@ -208,6 +226,10 @@ def _markdown(meta: dict[str, Any], sessions: Sequence[dict[str, Any]], summary:
               "| target quadrant | " + " | ".join(conditions) + " |", "|" + "---|" * (len(conditions) + 1)]
     for q in QUADRANTS:
         lines.append(f"| {q} ({_QUADRANT_NAMES[q]}) | " + " | ".join(_fmt(summary["per_target_quadrant"][c][q]) for c in conditions) + " |")
+    lines += ["", "| target quadrant: final segment vs target | " + " | ".join(conditions) + " |",
+              "|" + "---|" * (len(conditions) + 1)]
+    for q in QUADRANTS:
+        lines.append(f"| {q} ({_QUADRANT_NAMES[q]}) | " + " | ".join(_fmt(summary["per_target_quadrant_final"][c][q]) for c in conditions) + " |")
     lines += ["", "| start quadrant | " + " | ".join(conditions) + " |", "|" + "---|" * (len(conditions) + 1)]
     for q in QUADRANTS:
         lines.append(f"| {q} ({_QUADRANT_NAMES[q]}) | " + " | ".join(_fmt(summary["per_start_quadrant"][c][q]) for c in conditions) + " |")
@@ -245,3 +267,23 @@ def write_report(folder: Path, meta: dict[str, Any], sessions: list[dict[str, An
     paths.update(plot_all(folder, sessions, summary, conditions))
     atomic_write_bytes(paths["report.md"], _markdown(meta, sessions, summary, comps, conditions).encode())
     return paths
+
+
+def rerender(folder: Path) -> dict[str, Path]:
+    """Rewrite the report and plots of a finished run from its ``results.json`` (same numbers).
+
+    ``python -m promptloop.evaluation.report DIR``
+    """
+    try:
+        data = json.loads((Path(folder) / "results.json").read_text())
+    except (OSError, ValueError) as exc:
+        raise InputError(f"cannot read {Path(folder) / 'results.json'}: {exc}") from exc
+    meta = {k: v for k, v in data["meta"].items() if k != "fingerprint"}
+    conditions = list(meta.get("conditions") or dict.fromkeys(s["condition"] for s in data["sessions"]))
+    return write_report(Path(folder), meta, data["sessions"], conditions)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    import sys
+
+    rerender(Path(sys.argv[1]))
