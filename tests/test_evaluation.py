@@ -421,3 +421,21 @@ def test_clap_evaluator_is_registered_with_a_usability_check(tiny_clap: Path, mo
     result = evaluator.evaluate(_sine(220, 3.0), SR, plan, context)
     assert set(result.components) == {"clap", "affect", "constraints"}
     assert 0.0 <= result.score <= 1.0
+
+
+def test_public_api_is_pinned() -> None:
+    import importlib
+
+    expected = {
+        "scenarios": {"Scenario", "SessionDefaults", "Suite", "load_suite", "quadrant", "resolve_suite_path"},
+        "conditions": {"CONDITIONS", "Condition", "StaticPlanner", "default_conditions", "llm_configured",
+                       "select_conditions"},
+        "stats": {"MeanCI", "PairedResult", "holm", "mean_ci", "paired_test"},
+        "twin": {"DigitalTwin", "TwinParameters", "music_pull"},
+        "clap": {"ClapEvaluator", "ClapMetric", "ClapScorer", "clap_unavailable", "frechet_distance"},
+        "report": {"comparisons", "fingerprint", "rerender", "summarise", "write_report"},
+    }
+    for module, names in expected.items():
+        mod = importlib.import_module(f"promptloop.evaluation.{module}")
+        assert set(mod.__all__) == names
+        assert all(hasattr(mod, n) for n in names)
