@@ -248,6 +248,55 @@ def test_musicgen_generator_fast_decode_matches_stock(tiny, tmp_path: Path) -> N
         np.testing.assert_array_equal(auto, stock)  # auto is the stock path on the CPU
 
 
+def test_sessions_calling_at_once_share_one_musicgen_call(tiny) -> None:
+    musicgen = pytest.importorskip("promptloop.backends.musicgen")
+    from promptloop.interfaces import GenerationRequest, Generator
+    from promptloop.plan import MusicPlan
+
+    model, processor = tiny
+    loaded = musicgen.wrap_loaded(model, processor, "tiny", device=torch.device("cpu"), dtype=torch.float32)
+    real = musicgen.MusicgenGenerator(loaded, decode="fast", top_k=1)
+
+    class Recording(Generator):  # counts the calls that reach the real generator
+        name = "recording"
+        sample_rate = real.sample_rate
+        calls: list[int] = []
+
+        def generate(self, requests):
+            self.calls.append(len(requests))
+            return real.generate(requests)
+
+    inner = Recording()
+    shared = musicgen_fast.BatchingGenerator(inner, window_s=0.5)
+    sessions = [
+        [GenerationRequest(MusicPlan(prompt=TEXTS[0], tempo_bpm=70), 0.3, seed=1)],
+        [GenerationRequest(MusicPlan(prompt=TEXTS[1], tempo_bpm=120), 0.3, seed=2),
+         GenerationRequest(MusicPlan(prompt=TEXTS[2], tempo_bpm=90), 0.3, seed=3)],
+    ]
+    results: dict[int, list[np.ndarray]] = {}
+    ready = threading.Barrier(2)
+
+    def session(i: int) -> None:
+        ready.wait()
+        results[i] = shared.generate(sessions[i])
+
+    threads = [threading.Thread(target=session, args=(i,)) for i in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    shared.close()
+
+    assert inner.calls == [3]
+    assert [len(results[0]), len(results[1])] == [1, 2]
+    for i, requests in enumerate(sessions):
+        alone = real.generate(requests)  # greedy-equivalent (top_k=1): same codes as in the batch
+        for got, want in zip(results[i], alone, strict=True):
+            assert got.shape == (9600,)
+            # EnCodec decodes a batch of 3 with float rounding of ~1e-7; a changed code would be ~1e-1
+            np.testing.assert_allclose(got, want, rtol=0, atol=1e-5)
+
+
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="CUDA graph capture needs a GPU")
 def test_cuda_graph_replay_equals_eager_on_gpu(tiny) -> None:
     model, processor = tiny
@@ -265,6 +314,7 @@ def test_cuda_graph_replay_equals_eager_on_gpu(tiny) -> None:
 
 def test_public_api() -> None:
     assert musicgen_fast.__all__ == [
+        "BatchingGenerator",
         "DecodeBatcher", "DecodeOutput", "DecodeRequest", "FastMusicgenDecoder", "decode_strategy", "fast_generate",
         "run_decode_batch",
     ]

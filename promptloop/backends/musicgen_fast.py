@@ -24,7 +24,7 @@ Example::
     out.audio_values  # (batch, channels, samples), like model.generate's return value
 
 :class:`DecodeBatcher` gathers requests that arrive together (from different sessions) and runs
-them as one batch.
+them as one batch; :class:`BatchingGenerator` applies it to any generator's ``generate`` calls.
 """
 
 from __future__ import annotations
@@ -39,12 +39,15 @@ from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 
 from promptloop.errors import InputError
+from promptloop.interfaces import GenerationRequest, Generator
 
 __all__ = [
+    "BatchingGenerator",
     "DecodeBatcher",
     "DecodeOutput",
     "DecodeRequest",
@@ -193,7 +196,7 @@ class FastMusicgenDecoder:
     ) -> tuple[torch.Tensor, Any]:
         """Audio prompt -> ``(batch * codebooks, frames)`` codes and EnCodec's scales."""
         encoder = self.model.audio_encoder
-        values = input_values.to(self.device)
+        values = input_values.to(self.device, next(encoder.parameters()).dtype)
         kwargs = {} if padding_mask is None else {"padding_mask": padding_mask.to(self.device)}
         if self._channels == 1:
             out = encoder.encode(values, return_dict=True, **kwargs)
@@ -669,3 +672,42 @@ class DecodeBatcher(Generic[R, T]):
                     continue
                 for (_, future), result in zip(chunk, results, strict=True):
                     future.set_result(result)
+
+
+class BatchingGenerator(Generator):
+    """Wraps a generator so that sessions calling ``generate`` at the same time share one call.
+
+    Each ``generate`` call (one session's candidates for a segment) becomes one request of a
+    :class:`DecodeBatcher`; calls arriving within ``window_s`` are concatenated into a single
+    ``inner.generate`` (for ``musicgen``: one batched decode) and the results handed back to each
+    caller. ``max_calls`` bounds how many calls are merged. Only the batcher's thread calls
+    ``inner``. Sampled output then depends on which sessions shared the batch (the inner
+    generator seeds one call from all its requests' seeds).
+    """
+
+    def __init__(self, inner: Generator, *, window_s: float = 0.02, max_calls: int = 8) -> None:
+        self.inner = inner
+        self.name = inner.name
+        self.sample_rate = inner.sample_rate
+        self.prior_seconds = inner.prior_seconds
+        self.window_s = window_s
+        self._batcher: DecodeBatcher[list[GenerationRequest], list[np.ndarray]] = DecodeBatcher(
+            self._run, window_s=window_s, max_batch=max_calls
+        )
+
+    def generate(self, requests: Sequence[GenerationRequest]) -> list[np.ndarray]:
+        return self._batcher.submit(list(requests)).result()
+
+    def describe(self) -> dict[str, Any]:
+        return {**self.inner.describe(), "cross_session_batch_window_s": self.window_s}
+
+    def close(self) -> None:
+        self._batcher.close()
+
+    def _run(self, calls: list[list[GenerationRequest]]) -> list[list[np.ndarray]]:
+        audio = self.inner.generate([request for call in calls for request in call])
+        out, start = [], 0
+        for call in calls:
+            out.append(list(audio[start : start + len(call)]))
+            start += len(call)
+        return out
