@@ -202,6 +202,8 @@ class LoopSession:
         """Ask the planner; a plan that breaks the listener's constraints is replaced."""
         try:
             plan = make(self.planner)
+            if not isinstance(plan, MusicPlan):  # a misbehaving planner is an outage, not a crash
+                raise GenerationError(f"planner {self.planner.name!r} returned {type(plan).__name__}, not a plan")
             check_prompt(plan.prompt, context.preferences.forbidden)
             return plan, None
         except ConstraintViolation as exc:

@@ -29,7 +29,6 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import Float, Integer, func, select
 from sqlalchemy.orm import Mapped, mapped_column
 from sqlalchemy.orm import Session as DB
-from starlette.exceptions import HTTPException
 
 from promptloop.service.errors import ServiceError
 from promptloop.service.store import Base, JobRow, SessionRow, now
@@ -192,36 +191,30 @@ class RequestGuard:
             except RateLimited as exc:
                 await _reply(send, 429, str(exc), {"retry-after": str(exc.retry_after)})
                 return
-        received = 0
+        if declared is None and scope["method"] not in ("GET", "HEAD", "OPTIONS"):
+            # no declared length (chunked): read at most ``limit`` bytes here, then replay them
+            body, more = bytearray(), True
+            while more:
+                message = await receive()
+                if message["type"] != "http.request":
+                    return  # the client went away
+                body += message.get("body", b"")
+                more = message.get("more_body", False)
+                if len(body) > limit:
+                    await _reply(send, 413, f"the request body is over the limit of {limit} bytes")
+                    return
+            replayed = False
 
-        async def bounded_receive() -> Message:
-            nonlocal received
-            message = await receive()
-            if message["type"] == "http.request":
-                received += len(message.get("body", b""))
-                if received > limit:
-                    raise _TooLarge(limit)
-            return message
+            async def replay() -> Message:
+                nonlocal replayed
+                if replayed:
+                    return await receive()
+                replayed = True
+                return {"type": "http.request", "body": bytes(body), "more_body": False}
 
-        started = False
-
-        async def tracking_send(message: Message) -> None:
-            nonlocal started
-            started = started or message["type"] == "http.response.start"
-            await send(message)
-
-        try:
-            await self.app(scope, bounded_receive, tracking_send)
-        except _TooLarge:
-            if not started:
-                await _reply(send, 413, f"the request body is over the limit of {limit} bytes")
-
-
-class _TooLarge(HTTPException):
-    """Raised while FastAPI reads the body, so it becomes a 413 response like any HTTP error."""
-
-    def __init__(self, limit: int) -> None:
-        super().__init__(413, f"the request body is over the limit of {limit} bytes")
+            await self.app(scope, replay, send)
+            return
+        await self.app(scope, receive, send)
 
 
 async def _reply(send: Send, status: int, detail: str, headers: dict[str, str] | None = None) -> None:

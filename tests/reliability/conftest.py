@@ -1,0 +1,78 @@
+"""Fixtures of the reliability suite: services with chosen limits, fake backends registered by name,
+the app served by a real uvicorn (in a thread, or as a ``promptloop serve`` process).
+
+``PROMPTLOOP_SOAK=1`` turns on the long mode: more kill cycles, more requests, more fuzz examples.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "server"))  # reuse the server tests' helpers
+
+from fakes import register_fakes  # noqa: E402
+from srv_support import factory_for  # noqa: E402
+
+from promptloop.builders import Backends, build_backends  # noqa: E402
+from promptloop.interfaces import Generator  # noqa: E402
+from promptloop.service.engine import Service, ServiceConfig  # noqa: E402
+from promptloop.settings import Settings  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def shared_backends() -> Backends:
+    """The embedded default, loaded and run once for the whole run."""
+    from promptloop.affect import Affect
+    from promptloop.loop import LoopSession, SessionSpec
+
+    register_fakes()
+    backends = build_backends(Settings())
+    spec = SessionSpec(start=Affect(0, 0), target=Affect(0, 0), segments=1, segment_seconds=2.0, candidates=1,
+                       max_retries=0, crossfade_seconds=0.0)
+    LoopSession(spec, backends.generator, backends.planner, backends.evaluator).next_segment()
+    return backends
+
+
+@pytest.fixture
+def make_service(tmp_path: Path, shared_backends: Backends) -> Iterator[Callable[..., Service]]:
+    """``make(generator=..., settings={...}, **ServiceConfig fields)``: a warmed service."""
+    made: list[Service] = []
+
+    def make(data_dir: Path | None = None, generator: Generator | None = None,
+             settings: dict[str, Any] | None = None, warm: bool = True, **config: Any) -> Service:
+        service = Service(ServiceConfig(data_dir=data_dir or tmp_path / "data", **config),
+                          Settings(**(settings or {})), backend_factory=factory_for(shared_backends, generator))
+        if warm:
+            service.warm_up()
+        made.append(service)
+        return service
+
+    yield make
+    for service in made:
+        service.close()
+
+
+@pytest.fixture
+def make_client(make_service: Callable[..., Service]) -> Iterator[Callable[..., tuple[Service, Any]]]:
+    """``make(**service args)`` -> (service, TestClient) over a fresh app."""
+    from fastapi.testclient import TestClient
+
+    from server import create_app
+
+    opened: list[TestClient] = []
+
+    def make(**kwargs: Any) -> tuple[Service, TestClient]:
+        service = make_service(**kwargs)
+        client = TestClient(create_app(service, close_service=False))
+        client.__enter__()
+        opened.append(client)
+        return service, client
+
+    yield make
+    for client in opened:
+        client.__exit__(None, None, None)

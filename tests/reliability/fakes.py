@@ -1,0 +1,119 @@
+"""Misbehaving backends, registered by name in the real registry (no patching): a generator that
+raises, one that hangs until released, ones that return garbage; planners that raise or return
+garbage.  Sessions pick them with ``"generator": "rel-raise"`` and so on, as a real backend would be
+picked."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from promptloop.backends.rule_planner import RulePlanner
+from promptloop.errors import GenerationError
+from promptloop.interfaces import Evaluation, GenerationRequest, Generator, PlanContext, Planner
+from promptloop.plan import MusicPlan
+from promptloop.registry import GENERATORS, PLANNERS
+
+RELEASE = threading.Event()  # lets every hanging generator return
+
+
+def _tone(seconds: float, rate: int) -> np.ndarray:
+    t = np.arange(int(seconds * rate)) / rate
+    return (0.2 * np.sin(2 * np.pi * 220 * t)).astype(np.float32)
+
+
+class RaisingGenerator(Generator):
+    name = "rel-raise"
+
+    def generate(self, requests: Sequence[GenerationRequest]) -> list[np.ndarray]:
+        raise RuntimeError("synthetic generator failure")
+
+
+class HangingGenerator(Generator):
+    name = "rel-hang"
+
+    def generate(self, requests: Sequence[GenerationRequest]) -> list[np.ndarray]:
+        RELEASE.wait(timeout=120)
+        return [_tone(r.duration_s, self.sample_rate) for r in requests]
+
+
+class GarbageGenerator(Generator):
+    """``kind``: nan (NaN samples), inf, empty, count (one clip too few), stereo (2-D), text."""
+
+    def __init__(self, kind: str) -> None:
+        self.kind = kind
+        self.name = f"rel-garbage-{kind}"
+
+    def generate(self, requests: Sequence[GenerationRequest]) -> list[Any]:
+        clips = [_tone(r.duration_s, self.sample_rate) for r in requests]
+        if self.kind == "nan":
+            clips[0][100:200] = np.nan
+        elif self.kind == "inf":
+            clips[0][5] = np.inf
+        elif self.kind == "empty":
+            clips = [np.zeros(0, np.float32) for _ in clips]
+        elif self.kind == "count":
+            clips = clips[:-1]
+        elif self.kind == "stereo":
+            clips = [np.stack([c, c]) for c in clips]
+        elif self.kind == "text":
+            clips = ["not audio" for _ in clips]
+        return clips
+
+
+class RaisingPlanner(Planner):
+    """Fails the way a remote planner fails (GenerationError): the loop falls back to the rule planner."""
+
+    name = "rel-plan-raise"
+
+    def draft(self, context: PlanContext) -> MusicPlan:
+        raise GenerationError("synthetic planner outage")
+
+    def revise(self, plan: MusicPlan, evaluation: Evaluation, context: PlanContext) -> MusicPlan:
+        raise GenerationError("synthetic planner outage")
+
+
+class CrashingPlanner(RaisingPlanner):
+    """Fails with a bug (not a GenerationError): the job fails, the worker lives on."""
+
+    name = "rel-plan-crash"
+
+    def draft(self, context: PlanContext) -> MusicPlan:
+        raise ZeroDivisionError("synthetic planner bug")
+
+
+class GarbagePlanner(Planner):
+    """Returns something that is not a plan, or a plan that plays what the listener avoids."""
+
+    def __init__(self, kind: str) -> None:
+        self.kind = kind
+        self.name = f"rel-plan-{kind}"
+        self._rule = RulePlanner()
+
+    def _bad(self, context: PlanContext) -> Any:
+        if self.kind == "notaplan":
+            return {"prompt": 42}
+        good = self._rule.draft(context)
+        avoided = sorted(context.preferences.forbidden) or ["drums"]
+        return good.model_copy(update={"prompt": f"{good.prompt}, loud {avoided[0]}"})
+
+    def draft(self, context: PlanContext) -> Any:
+        return self._bad(context)
+
+    def revise(self, plan: MusicPlan, evaluation: Evaluation, context: PlanContext) -> Any:
+        return self._bad(context)
+
+
+def register_fakes() -> None:
+    GENERATORS.register("rel-raise", RaisingGenerator, description="test: raises")
+    GENERATORS.register("rel-hang", HangingGenerator, description="test: hangs until released")
+    for kind in ("nan", "inf", "empty", "count", "stereo", "text"):
+        GENERATORS.register(f"rel-garbage-{kind}", lambda kind=kind: GarbageGenerator(kind),
+                            description=f"test: returns {kind}")
+    PLANNERS.register("rel-plan-raise", RaisingPlanner, description="test: raises GenerationError")
+    PLANNERS.register("rel-plan-crash", CrashingPlanner, description="test: raises a bug")
+    for kind in ("notaplan", "forbidden"):
+        PLANNERS.register(f"rel-plan-{kind}", lambda kind=kind: GarbagePlanner(kind), description=f"test: {kind}")
