@@ -297,6 +297,24 @@ def test_sessions_calling_at_once_share_one_musicgen_call(tiny) -> None:
             np.testing.assert_allclose(got, want, rtol=0, atol=1e-5)
 
 
+def test_greedy_step_traces_as_one_graph(tiny) -> None:
+    """CPU stand-in for graph capture: no host sync or value-dependent Python in the step."""
+    model, _ = tiny
+    decoder = FastMusicgenDecoder(model)
+    greedy = musicgen_fast._Sampling(False, 1.0, 0, 1.0)
+    st = decoder._state_for(2, True, 64, 8, greedy)
+    st.tokens.fill_(PAD)
+    st.pattern.fill_(-1)
+    torch._dynamo.reset()
+    step = torch.compile(decoder._step, backend="eager", fullgraph=True, dynamic=False)
+    with torch.no_grad():
+        step(st, True, greedy)  # fullgraph=True raises on any graph break
+        step(st, True, greedy)
+    assert int(st.pos) == 2
+    assert int(st.tokens[..., 1:3].min()) >= 0 and int(st.tokens[..., 1:3].max()) < PAD
+    torch._dynamo.reset()
+
+
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="CUDA graph capture needs a GPU")
 def test_cuda_graph_replay_equals_eager_on_gpu(tiny) -> None:
     model, processor = tiny

@@ -484,8 +484,9 @@ def fast_generate(model: Any, input_ids: torch.Tensor, **kwargs: Any) -> DecodeO
     """Decode with the fast path, reusing one :class:`FastMusicgenDecoder` per model."""
     with _decoders_lock:
         decoder = _decoders.get(model)
-        if decoder is None:
-            decoder = _decoders[model] = FastMusicgenDecoder(model)
+        weight = next(model.decoder.parameters())
+        if decoder is None or (decoder.device, decoder.dtype) != (weight.device, weight.dtype):
+            decoder = _decoders[model] = FastMusicgenDecoder(model)  # new, or the model was moved
     return decoder.generate(input_ids, **kwargs)
 
 
