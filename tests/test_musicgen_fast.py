@@ -160,6 +160,8 @@ def test_bad_options_are_input_errors(tiny) -> None:
     kwargs = _inputs(processor, 1, False)
     with pytest.raises(InputError):
         fast_generate(model, **kwargs, max_new_tokens=0)
+    with pytest.raises(InputError, match="too short"):
+        fast_generate(model, **kwargs, max_new_tokens=2)
     with pytest.raises(InputError):
         fast_generate(model, **kwargs, max_new_tokens=8, do_sample=True, top_p=0.0)
     with pytest.raises(InputError):

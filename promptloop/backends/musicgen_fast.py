@@ -409,11 +409,13 @@ class FastMusicgenDecoder:
         max_length = prefix.shape[-1] + max_new_tokens
         prefix, pattern = self.model.decoder.build_delay_pattern_mask(prefix, pad_token_id=start, max_length=max_length)
         n_prefix = prefix.shape[-1]
+        pattern = pattern.reshape(batch, self._codebooks, max_length)
+        if bool((pattern[..., :n_prefix] == -1).any()):  # generate() then skips the delay pattern
+            raise InputError(f"max_new_tokens={max_new_tokens} is too short for {self._codebooks} delayed codebooks")
         length = _bucket(max_length, _LENGTH_BUCKET)
         text_len = _bucket(hidden.shape[1], _TEXT_BUCKET)
         st = self._state_for(batch, cfg, length, text_len, sampling)
 
-        pattern = pattern.reshape(batch, self._codebooks, max_length)
         st.pattern.fill_(-1)
         st.pattern[..., :max_length].copy_(pattern)
         st.tokens.zero_()
