@@ -102,9 +102,21 @@ class SerialEngine(Engine):
 
 
 class LocalEngine(Engine):
-    """A pool of worker processes (spawned, so no thread or GPU state is inherited)."""
+    """A pool of worker processes (spawned, so no thread or GPU state is inherited).
+
+    Each worker gets ``threads_per_worker`` BLAS/OpenMP/torch threads, 1 by default, like a Ray
+    actor asking for one CPU: parallelism comes from workers.  Measured on this 2-core machine
+    under load, a worker with 2 threads made 8 tracks in 46-61 s, with 1 thread in 22 s.
+    """
 
     name = "local"
+
+    def __init__(self, config: BackendConfig, workers: int, threads_per_worker: int | None = None) -> None:
+        super().__init__(config, workers)
+        self.threads = threads_per_worker or 1
+
+    def describe(self) -> dict[str, Any]:
+        return {**super().describe(), "threads_per_worker": self.threads}
 
     def _start(self) -> None:
         import multiprocessing
@@ -116,7 +128,8 @@ class LocalEngine(Engine):
         self._events = context.Queue()
         self._pool = ProcessPoolExecutor(
             max_workers=self.workers, mp_context=context,
-            initializer=worker.init_pool_worker, initargs=(self.config, self._events),
+            initializer=worker.init_pool_worker,
+            initargs=(self.config, self._events, self.threads),
         )
 
     def _close(self) -> None:

@@ -134,9 +134,25 @@ class WorkerState:
 _STATE: WorkerState | None = None
 
 
-def init_pool_worker(config: BackendConfig, events: Any) -> None:
-    """Pool initializer: build the backends once for this process."""
+def limit_threads(threads: int) -> None:
+    """Give this worker ``threads`` threads in torch, BLAS and OpenMP.
+
+    Workers each running every core's worth of threads oversubscribe the machine, and OpenMP's
+    spin-waiting then makes them slower together than one alone; Ray does the same for its
+    workers (OMP_NUM_THREADS = the CPUs an actor asked for).
+    """
+    import torch
+    from threadpoolctl import threadpool_limits
+
+    os.environ["OMP_NUM_THREADS"] = str(threads)  # for libraries that start their pools later
+    torch.set_num_threads(threads)
+    threadpool_limits(threads)
+
+
+def init_pool_worker(config: BackendConfig, events: Any, threads: int) -> None:
+    """Pool initializer: limit threads, then build the backends once for this process."""
     global _STATE
+    limit_threads(threads)
     _STATE = WorkerState(config, "local", emit=events.put)
 
 
