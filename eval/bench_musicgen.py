@@ -77,7 +77,8 @@ def build(args: argparse.Namespace) -> tuple[TimedGenerator, str, float]:
 def run(gen: TimedGenerator, label: str, load_s: float, args: argparse.Namespace) -> dict[str, Any]:
     params = sum(p.numel() for p in gen.loaded.model.decoder.parameters())
     requests = _requests(args.batch, args.seconds, args.prompt_seconds, gen.sample_rate)
-    gen.generate(_requests(args.batch, min(args.seconds, 0.5), args.prompt_seconds, gen.sample_rate))  # warm-up
+    if args.warmup:
+        gen.generate(_requests(args.batch, min(args.seconds, 0.5), args.prompt_seconds, gen.sample_rate))
     walls, rates = [], []
     for _ in range(args.repeats):
         gen.decodes.clear()
@@ -121,6 +122,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--decode", default="stock")
     parser.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
     parser.add_argument("--repeats", type=int, default=2)
+    parser.add_argument("--no-warmup", dest="warmup", action="store_false", help="skip the short warm-up call")
     parser.add_argument("--json", action="store_true", help="one JSON line per run instead of a table")
     args = parser.parse_args(argv)
     if args.tiny:
@@ -128,6 +130,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.threads:
         torch.set_num_threads(args.threads)
     gen, label, load_s = build(args)
+    print(f"# built {label} in {load_s:.1f} s", file=sys.stderr, flush=True)
     rows = []
     for batch in args.batch:
         rows.append(run(gen, label, load_s, argparse.Namespace(**{**vars(args), "batch": batch})))

@@ -242,11 +242,17 @@ def test_session_cli_runs_end_to_end_on_the_tiny_model(tiny_dir: Path, tmp_path:
 
 
 def test_session_cli_missing_model_exits_2_with_the_way_out(tmp_path: Path) -> None:
-    res = _cli("session", "--generator", "musicgen", "--model", "small", "--segments", "1", "--segment-seconds", "2",
-               "--out", str(tmp_path / "s"), env=_env(PROMPTLOOP_MODELS_DIR=str(tmp_path / "empty")))
-    assert res.returncode == 2
-    line = res.stderr.strip().splitlines()[-1]
-    assert "promptloop models pull small" in line and "--generator synth" in line
+    from typer.testing import CliRunner
+
+    from promptloop.cli import app
+
+    clear_model_cache()
+    res = CliRunner().invoke(app, ["session", "--generator", "musicgen", "--model", "small", "--segments", "1",
+                                   "--segment-seconds", "3", "--out", str(tmp_path / "s")],
+                             env={"PROMPTLOOP_MODELS_DIR": str(tmp_path / "empty")})
+    assert res.exit_code == 2
+    line = res.output.strip().splitlines()[-1]
+    assert line.startswith("error:") and "promptloop models pull small" in line and "--generator synth" in line
     assert not (tmp_path / "s" / "session.wav").exists()
 
 
@@ -265,3 +271,12 @@ def test_models_commands(tiny_dir: Path, tmp_path: Path) -> None:
     # HF_HUB_OFFLINE: refused without touching the network, one line and exit 2
     pulled = _cli("models", "pull", "small", env=_env(PROMPTLOOP_MODELS_DIR=str(tmp_path / "empty")))
     assert pulled.returncode == 2 and "internet" in pulled.stderr
+
+
+def test_model_option_needs_a_model_generator(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from promptloop.cli import app
+
+    res = CliRunner().invoke(app, ["session", "--generator", "synth", "--model", "small", "--out", str(tmp_path / "s")])
+    assert res.exit_code == 2 and "--model applies to --generator musicgen" in res.output
