@@ -280,3 +280,20 @@ def test_model_option_needs_a_model_generator(tmp_path: Path) -> None:
 
     res = CliRunner().invoke(app, ["session", "--generator", "synth", "--model", "small", "--out", str(tmp_path / "s")])
     assert res.exit_code == 2 and "--model applies to --generator musicgen" in res.output
+
+
+def test_public_api_is_pinned() -> None:
+    import promptloop.backends.musicgen as musicgen
+    import promptloop.models as models
+
+    assert set(musicgen.__all__) >= {"MusicgenGenerator", "DecodeBatch", "LoadedMusicgen", "SamplingParams",
+                                     "load_musicgen", "register_decode_strategy", "WINDOW_SECONDS"}
+    assert set(models.__all__) >= {"list_models", "pull_model", "verify_model", "random_musicgen"}
+    for module in (musicgen, models):
+        assert all(hasattr(module, name) for name in module.__all__)
+
+
+def test_seam_follows_the_session_crossfade(tiny_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PROMPTLOOP_CROSSFADE_SECONDS", "0.75")
+    gen = GENERATORS.create("musicgen", model=str(tiny_dir))
+    assert gen.seam_seconds == 0.75 and gen.prior_seconds == gen.prompt_seconds + 0.75

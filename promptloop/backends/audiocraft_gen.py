@@ -65,6 +65,7 @@ class AudiocraftGenerator(Generator):
     def from_settings(cls, settings: Any, **options: Any) -> AudiocraftGenerator:
         options.setdefault("model", settings.musicgen_model)
         options.setdefault("device", settings.device)
+        options.setdefault("seam_seconds", settings.crossfade_seconds)
         return cls(**options)
 
     def describe(self) -> dict[str, Any]:

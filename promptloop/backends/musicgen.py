@@ -360,6 +360,8 @@ class MusicgenGenerator(Generator):
         options.setdefault("models_dir", settings.models_dir)
         options.setdefault("device", settings.device)
         options.setdefault("dtype", settings.dtype)
+        # the loop crossfades this long; re-playing the same stretch makes the seam a blend of one moment
+        options.setdefault("seam_seconds", settings.crossfade_seconds)
         return cls(**options)
 
     def describe(self) -> dict[str, Any]:
