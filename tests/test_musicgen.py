@@ -297,3 +297,14 @@ def test_seam_follows_the_session_crossfade(tiny_dir: Path, monkeypatch: pytest.
     monkeypatch.setenv("PROMPTLOOP_CROSSFADE_SECONDS", "0.75")
     gen = GENERATORS.create("musicgen", model=str(tiny_dir))
     assert gen.seam_seconds == 0.75 and gen.prior_seconds == gen.prompt_seconds + 0.75
+
+
+def test_audiocraft_adapter_where_it_installs() -> None:  # pragma: no cover - skipped here
+    pytest.importorskip("audiocraft", reason="audiocraft does not install on Python 3.11 with torch 2.13")
+    from promptloop.backends.audiocraft_gen import AudiocraftGenerator
+
+    gen = AudiocraftGenerator("debug", device="cpu", prompt_seconds=1.0, seam_seconds=0.0)  # audiocraft's offline debug model
+    sr = gen.sample_rate
+    prior = _tone(2.0)[: 2 * sr] if sr == SR else np.zeros(2 * sr, dtype=np.float32)
+    out = gen.generate([GenerationRequest(PLAN, 1.0, seed=1, prior=prior), GenerationRequest(PLAN, 1.0, seed=2, prior=prior)])
+    assert [a.size for a in out] == [sr, sr] and all(np.all(np.isfinite(a)) for a in out)
