@@ -73,6 +73,7 @@ def session(
 def doctor() -> None:
     """List the backends and whether each is usable here."""
     from rich.console import Console
+    from rich.markup import escape
     from rich.table import Table
 
     from promptloop.registry import EVALUATORS, GENERATORS, PLANNERS
@@ -82,7 +83,8 @@ def doctor() -> None:
         table.add_column(column)
     for registry in (GENERATORS, PLANNERS, EVALUATORS):
         for status in registry.status():
-            table.add_row(status.kind, status.name, "yes" if status.usable else "no", status.detail)
+            # escape: details such as "pip install 'promptloop[audiocraft]'" are not rich markup
+            table.add_row(status.kind, status.name, "yes" if status.usable else "no", escape(status.detail))
     Console().print(table)
 
 

@@ -308,3 +308,15 @@ def test_audiocraft_adapter_where_it_installs() -> None:  # pragma: no cover - s
     prior = _tone(2.0)[: 2 * sr] if sr == SR else np.zeros(2 * sr, dtype=np.float32)
     out = gen.generate([GenerationRequest(PLAN, 1.0, seed=1, prior=prior), GenerationRequest(PLAN, 1.0, seed=2, prior=prior)])
     assert [a.size for a in out] == [sr, sr] and all(np.all(np.isfinite(a)) for a in out)
+
+
+def test_doctor_shows_how_to_install_audiocraft() -> None:
+    from typer.testing import CliRunner
+
+    from promptloop.cli import app
+
+    res = CliRunner().invoke(app, ["doctor"], env={"COLUMNS": "200"})
+    assert res.exit_code == 0 and "musicgen" in res.output
+    audiocraft = {s.name: s for s in GENERATORS.status()}["audiocraft"]
+    if not audiocraft.usable:  # the reason keeps the extra's name (not eaten as rich markup)
+        assert "promptloop[audiocraft]" in res.output
