@@ -68,7 +68,7 @@ def build(args: argparse.Namespace) -> tuple[TimedGenerator, str, float]:
         label = args.model
     else:
         device, dtype = resolve_device(args.device, args.dtype)
-        net, processor = random_musicgen(args.size, seed=0)
+        net, processor = random_musicgen(args.size, seed=0, device=device)
         gen = TimedGenerator(wrap_loaded(net, processor, f"random-{args.size}", device=device, dtype=dtype), **options)
         label = f"random-{args.size}"
     return gen, label, time.perf_counter() - t0

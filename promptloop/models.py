@@ -132,11 +132,12 @@ def train_tokenizer(vocab_size: int = 60) -> Any:
     return T5TokenizerFast(tokenizer_object=spm, pad_token="<pad>", eos_token="</s>", unk_token="<unk>", extra_ids=0)
 
 
-def random_musicgen(size: str = "tiny", *, seed: int = 0) -> tuple[Any, Any]:
+def random_musicgen(size: str = "tiny", *, seed: int = 0, device: Any = None) -> tuple[Any, Any]:
     """A randomly initialised ``(MusicgenForConditionalGeneration, MusicgenProcessor)`` of ``size``.
 
     ``small``/``medium``/``large`` have the released decoder, T5 and 32 kHz EnCodec shapes (right for
     speed, silent nonsense for music); ``tiny`` has 4 codebooks of 64 codes and runs in milliseconds.
+    ``device`` builds the weights there directly (initialising ``large`` on a CPU takes minutes).
     """
     import torch
     from transformers import (
@@ -161,7 +162,8 @@ def random_musicgen(size: str = "tiny", *, seed: int = 0) -> tuple[Any, Any]:
                                     pad_token_id=codes, bos_token_id=codes, max_position_embeddings=2048)
     config = MusicgenConfig(text_encoder=t5, audio_encoder=encodec, decoder=decoder)
     torch.manual_seed(seed)
-    model = MusicgenForConditionalGeneration(config).eval()
+    with torch.device(device or "cpu"):
+        model = MusicgenForConditionalGeneration(config).eval()
     with torch.no_grad():  # EnCodec initialises its codebooks to zeros: every code would decode alike
         for layer in model.audio_encoder.quantizer.layers:
             layer.codebook.embed.normal_()

@@ -320,3 +320,18 @@ def test_doctor_shows_how_to_install_audiocraft() -> None:
     audiocraft = {s.name: s for s in GENERATORS.status()}["audiocraft"]
     if not audiocraft.usable:  # the reason keeps the extra's name (not eaten as rich markup)
         assert "promptloop[audiocraft]" in res.output
+
+
+def test_benchmark_script_measures_steps_and_rtf(capsys: pytest.CaptureFixture[str]) -> None:
+    import importlib.util
+
+    path = Path(__file__).resolve().parents[1] / "eval" / "bench_musicgen.py"
+    spec = importlib.util.spec_from_file_location("bench_musicgen", path)
+    assert spec is not None and spec.loader is not None
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    assert bench.main(["--tiny", "--batch", "2", "--seconds", "0.4", "--prompt-seconds", "0.5", "--repeats", "1",
+                       "--no-warmup", "--threads", "1", "--json"]) == 0
+    row = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert row["batch"] == 2 and row["decode_steps_per_s"] > 0 and row["rtf"] > 0
+    assert row["audio_s_per_s"] == pytest.approx(2 * 0.4 / row["wall_s"], rel=0.01)
