@@ -73,3 +73,32 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer
     server = start_server(tmp_path_factory.mktemp("live") / "data")
     yield server
     stop_server(server)
+
+
+@pytest.fixture(scope="session")
+def live_tokens(live_server: LiveServer) -> dict[str, str]:
+    """alice: the token `promptloop serve` printed on its empty store; bob: from `promptloop users add`."""
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "PROMPTLOOP_DATA_DIR": str(live_server.data_dir)}
+    out = subprocess.run([sys.executable, "-m", "promptloop.cli", "users", "add", "bob"], env=env,
+                         capture_output=True, text=True, check=True, timeout=120)
+    return {"alice": live_server.token, "bob": out.stdout.strip()}
+
+
+@pytest.fixture(params=["testclient", "uvicorn"])
+def pair(request: pytest.FixtureRequest) -> Iterator[tuple[Any, Api, Api]]:
+    """(client, alice, bob) through FastAPI's test client or a real uvicorn process on loopback."""
+    import httpx
+
+    if request.param == "testclient":
+        service = request.getfixturevalue("service")
+        client = request.getfixturevalue("client")
+        yield client, Api(client, service.create_user("alice")[1]), Api(client, service.create_user("bob")[1])
+    else:
+        live = request.getfixturevalue("live_server")
+        tokens = request.getfixturevalue("live_tokens")
+        with httpx.Client(base_url=live.base, timeout=30) as client:
+            yield client, Api(client, tokens["alice"]), Api(client, tokens["bob"])

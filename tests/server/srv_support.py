@@ -136,5 +136,7 @@ def stop_server(server: LiveServer) -> None:
     except subprocess.TimeoutExpired:
         server.process.kill()
         server.process.wait()
+    if server.process.stdout is not None:
+        server.process.stdout.close()
 
 
