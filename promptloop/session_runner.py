@@ -76,7 +76,8 @@ def run_cli_session(args: dict[str, Any]) -> None:
         threshold=args["threshold"] if args["threshold"] is not None else settings.threshold,
         max_retries=args["max_retries"] if args["max_retries"] is not None else settings.max_retries,
         max_step=settings.max_step,
-        crossfade_seconds=settings.crossfade_seconds,
+        # The configured crossfade is a default: short segments get a proportionally shorter one.
+        crossfade_seconds=min(settings.crossfade_seconds, args["segment_seconds"] / 4),
     )
     console = Console(stderr=True)
     out = Path(args["out"])
