@@ -1,0 +1,81 @@
+"""The chat page in headless Chromium (Debian's `chromium`, driven by Playwright): send a message,
+a segment arrives, the audio element gets playable audio, and the plot shows a point.
+
+A screenshot is kept in test-artifacts/chat-page.png.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx
+import pytest
+from srv_support import Api
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+
+pytestmark = pytest.mark.skipif(
+    not os.path.exists(CHROMIUM), reason="Debian's chromium is not installed (apt-get install -y chromium)"
+)
+
+
+def test_chat_page_plays_a_segment_and_plots_it(live_server) -> None:
+    sync_api = pytest.importorskip("playwright.sync_api", reason="pip install 'promptloop[test]'")
+    env = {**os.environ, "PROMPTLOOP_DATA_DIR": str(live_server.data_dir)}
+    token = subprocess.run([sys.executable, "-m", "promptloop.cli", "users", "add", "carol"], env=env,
+                           capture_output=True, text=True, check=True, timeout=120).stdout.strip()
+    with httpx.Client(base_url=live_server.base, timeout=60) as client:
+        carol = Api(client, token)
+        session = carol.new_session(start="anxious", target="calm", segments=3, segment_seconds=2.5,
+                                    title="browser test", preferences={"prefer": ["piano"]})
+
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(
+            executable_path=CHROMIUM, headless=True,
+            args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                  "--disable-component-update", "--disable-sync", "--no-first-run",
+                  "--autoplay-policy=no-user-gesture-required"],
+        )
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 800})
+            errors: list[str] = []
+            page.on("pageerror", lambda exc: errors.append(str(exc)))
+            page.goto(f"{live_server.base}/chat#token={token}")
+            page.wait_for_selector("#app:not([hidden])")
+            assert "#token" not in page.url  # the token leaves the address bar at once
+            assert page.locator("#session-select").input_value() == session["id"]
+            assert page.locator("#chips-like .chip").all_inner_texts()[0].startswith("piano")
+
+            page.fill("#message", "no drums please")
+            page.click("#send")
+            page.wait_for_selector(".msg.assistant:has-text('avoiding drums')")
+            page.wait_for_selector(".msg.segment", timeout=90_000)  # the segment arrived
+            assert "Segment 1" in page.locator(".msg.segment").first.inner_text()
+            assert page.locator("#chips-avoid .chip").all_inner_texts()[0].startswith("drums")
+
+            # the plot shows the planned waypoint and the estimate of the first segment
+            assert page.locator("#points circle.estimate").count() >= 1
+            assert page.locator("#points circle.waypoint").count() >= 1
+            cx = float(page.locator("#points circle.estimate").first.get_attribute("cx"))
+            assert -1.0 <= cx <= 1.0
+
+            # the audio element holds the session so far, decoded: metadata and a real duration
+            page.wait_for_function(
+                "() => { const a = document.getElementById('player');"
+                " return a.readyState >= 1 && a.duration > 2 && !a.error; }", timeout=30_000)
+            duration = page.evaluate("document.getElementById('player').duration")
+            assert 2.4 < duration < 2.6 * 3
+            # and live playback scheduled the segment through Web Audio, gapless with the next one
+            page.wait_for_function("() => document.getElementById('live-status').textContent.includes('Playing live')",
+                                   timeout=30_000)
+            ARTIFACTS.mkdir(exist_ok=True)
+            page.screenshot(path=str(ARTIFACTS / "chat-page.png"), full_page=True)
+            assert not errors, errors
+        finally:
+            browser.close()
+    assert (ARTIFACTS / "chat-page.png").stat().st_size > 10_000
