@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 EXTRAS ?= test,server,llm,ray
 
-.PHONY: setup demo test bench clean-venv
+.PHONY: setup demo test bench clean-venv chromium
 
 $(BIN)/promptloop: pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -19,8 +19,15 @@ demo: setup
 	$(BIN)/promptloop session --start anxious --target calm --prefer "piano, soft pads, rain" \
 		--avoid drums --segments 6 --segment-seconds 10 --seed 7 --out out/demo --overwrite
 
-test: setup
+test: setup chromium
 	$(BIN)/python -m pytest
+
+# The chat page's browser test drives Debian's chromium (no browser download); without it, or
+# without root to install it, that one test is skipped and says why.
+chromium:
+	@command -v chromium >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 \
+		&& (apt-get update -qq && apt-get install -y -qq chromium) >/dev/null 2>&1; } \
+		|| echo "note: chromium not installed; tests/server/test_browser.py will be skipped"
 
 bench: setup
 	$(BIN)/python eval/bench_embedded.py
