@@ -4,6 +4,7 @@ condition with a progress bar, and write results and the report atomically."""
 from __future__ import annotations
 
 import datetime as _dt
+import json
 import platform
 import subprocess
 import sys
@@ -106,6 +107,8 @@ def run_eval(
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
+    import promptloop.evaluation.plots  # noqa: F401  (load every module now, not after an hour of runs)
+    from promptloop.audio.io import atomic_write_bytes
     from promptloop.output import staged_output
 
     settings = Settings()
@@ -145,6 +148,10 @@ def run_eval(
                     console.print(f"[{done[0]}/{total}] {what}", highlight=False)
 
             sessions = run_suite(suite, names, seed_list, backends, settings, on_progress=advance)
+        # Keep the raw sessions outside the staging folder until the report is written, so a
+        # failure while reporting loses no runs (promptloop.evaluation.report.rerender reads them).
+        checkpoint = out.parent / f".{out.name}.sessions.json"
+        atomic_write_bytes(checkpoint, json.dumps(sessions).encode())
         example = suite.session_settings(suite.scenarios[0], settings)
         meta = {
             "suite": suite.suite,
@@ -164,5 +171,6 @@ def run_eval(
             "wall_seconds": round(time.perf_counter() - started, 1),
         }
         paths = write_report(staging, meta, sessions, names)
+    checkpoint.unlink(missing_ok=True)
     console.print(f"wrote {len(sessions)} sessions and the report to {out}")
     return {name: out / path.name for name, path in paths.items()}
