@@ -158,13 +158,14 @@ def markdown(report: dict[str, Any]) -> str:
 
 
 def plot_arc(entries: list[dict[str, Any]], segment_seconds: float, path: Path, title: str) -> None:
-    """Valence and arousal over the playlist: the planned waypoints against the measured estimates."""
+    """Valence and arousal over the playlist: the loop's waypoints (each segment's plan, moving in
+    bounded steps) and each track's planned end, against the evaluator's estimates."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    x, planned, measured, bounds = [], [], [], []
+    x, planned, measured, bounds, ends = [], [], [], [], []
     offset = 0.0
     for t in entries:
         for seg in t["segments"]:
@@ -173,11 +174,13 @@ def plot_arc(entries: list[dict[str, Any]], segment_seconds: float, path: Path, 
             measured.append((seg["estimated"]["valence"], seg["estimated"]["arousal"]))
         offset += t["duration_s"]
         bounds.append(offset)
-    p, m = np.array(planned), np.array(measured)
+        ends.append((t["planned"]["end"]["valence"], t["planned"]["end"]["arousal"]))
+    p, m, e = np.array(planned), np.array(measured), np.array(ends)
     fig, axes = plt.subplots(2, 1, figsize=(9, 5), sharex=True)
     for k, (ax, name) in enumerate(zip(axes, ("valence", "arousal"), strict=True)):
-        ax.plot(x, p[:, k], "o-", label="planned")
+        ax.plot(x, p[:, k], "o-", label="planned (segment waypoints)")
         ax.plot(x, m[:, k], "s--", label="measured")
+        ax.plot(bounds, e[:, k], "*", color="green", markersize=10, label="track's planned end")
         for b in bounds[:-1]:
             ax.axvline(b, color="grey", lw=0.8, ls=":")
         ax.set_ylim(-1.05, 1.05)

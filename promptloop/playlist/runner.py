@@ -183,6 +183,7 @@ def run_playlist(
     chosen = _open_engine(engine, backends, workers, address, spec)  # refuses a bad name before writing
     _prepare_out(out)
     manifest = _Manifest(out, spec.fingerprint(backends.to_dict()), spec, backends)
+    manifest.save()  # before any track, so a folder killed early is still recognised as this job's
     _remove_leftovers(out)
     plans = plan_playlist(spec)
     prefs = {listener.id: listener.to_preferences().to_dict() for listener in spec.listeners}

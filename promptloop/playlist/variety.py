@@ -33,7 +33,7 @@ def features(audio: np.ndarray, sample_rate: int) -> tuple[np.ndarray, np.ndarra
     peak = float(mel.max())
     compressed = np.log1p(mel / (peak * 1e-3)) if peak > 0 else mel
     chroma = librosa.feature.chroma_stft(S=power, sr=sample_rate)
-    return compressed, chroma, sample_rate / _HOP
+    return compressed.astype(np.float32), chroma.astype(np.float32), sample_rate / _HOP
 
 
 def _correlation(a: np.ndarray, b: np.ndarray) -> float:
