@@ -307,3 +307,14 @@ def test_a_near_duplicate_is_made_again_with_a_new_seed(tmp_path):
 def test_example_specs_are_valid(path):
     spec = load_spec(path)
     assert sum(len(tracks) for tracks in plan_playlist(spec).values()) == spec.tracks * len(spec.listeners)
+
+
+def test_cancel_stops_after_finished_tracks_and_the_job_resumes(tmp_path):
+    spec = parse_spec({**BASE, "segments_per_track": 1, "track_seconds": 2, "listeners": [{"id": "dee"}]})
+    done: list[str] = []
+    result = run_playlist(spec, tmp_path / "o", "serial", cancel=lambda: bool(done),
+                          on_progress=lambda e: done.append(e["key"]) if e["kind"] == "track_done" else None)
+    assert result.status == "cancelled" and result.made == ["dee/01"] and result.report is None
+    assert not (tmp_path / "o" / "report.json").exists()
+    finished = run_playlist(spec, tmp_path / "o", "serial")
+    assert finished.status == "done" and finished.skipped == ["dee/01"] and finished.made == ["dee/02"]

@@ -228,6 +228,7 @@ def run_playlist(
               "score": output.record["summary"]["mean_score"], "worker": output.worker})
 
     decisions: dict[str, dict[str, Any]] = {}
+    measured: dict[tuple[str, int, str, int], float] = {}  # distances already measured, per render pair
     engine_info: dict[str, Any]
     with chosen as running:
         engine_info = running.describe()
@@ -242,7 +243,7 @@ def run_playlist(
                 if unfinished:  # only a cancelled run leaves tasks unfinished
                     result.status = "cancelled"
                     break
-            todo = _check_variety(spec, plans, features, attempts, decisions, emit)
+            todo = _check_variety(spec, plans, features, attempts, decisions, emit, measured)
             if not todo:
                 break
     if result.status == "done":
@@ -262,16 +263,20 @@ def _open_engine(engine: str | Engine, backends: BackendConfig, workers: int, ad
 
 
 def _check_variety(spec: PlaylistSpec, plans: dict[str, list[TrackPlan]], features: dict[str, Any],
-                   attempts: dict[str, int], decisions: dict[str, dict[str, Any]], emit: Progress) -> list[str]:
+                   attempts: dict[str, int], decisions: dict[str, dict[str, Any]], emit: Progress,
+                   measured: dict[tuple[str, int, str, int], float]) -> list[str]:
     """Accept tracks in order while each is far enough from every earlier one; the first that is
     not is re-rendered with its next seed (the ones after it wait for it).  Returns keys to redo."""
     redo: list[str] = []
     for tracks in plans.values():
         accepted: list[TrackPlan] = []
         for plan in tracks:
-            distances = {
-                other.key: variety.distance(features[plan.key], features[other.key]) for other in accepted
-            }
+            distances = {}
+            for other in accepted:
+                pair = (plan.key, attempts[plan.key], other.key, attempts[other.key])
+                if pair not in measured:
+                    measured[pair] = variety.distance(features[plan.key], features[other.key])
+                distances[other.key] = measured[pair]
             nearest = min(distances.items(), key=lambda kv: kv[1]) if distances else None
             too_close = nearest is not None and nearest[1] < spec.variety.min_distance
             if too_close and attempts[plan.key] + 1 < spec.variety.max_attempts:
