@@ -318,3 +318,10 @@ def test_cancel_stops_after_finished_tracks_and_the_job_resumes(tmp_path):
     assert not (tmp_path / "o" / "report.json").exists()
     finished = run_playlist(spec, tmp_path / "o", "serial")
     assert finished.status == "done" and finished.skipped == ["dee/01"] and finished.made == ["dee/02"]
+
+
+def test_public_api():
+    import promptloop.playlist as playlist
+
+    assert playlist.__all__ == ["PlaylistResult", "PlaylistSpec", "TrackPlan", "load_spec", "parse_spec",
+                                "plan_playlist", "run_playlist", "track_arc"]

@@ -40,6 +40,7 @@ def test_ray_workers_make_the_tracks(tmp_path):
     assert all(w["pid"] != os.getpid() for w in workers)  # made in Ray worker processes
     assert all(len(w["node"]) == 56 for w in workers)  # a Ray node id (hex), not a host name
     assert all(w["loads"] == 1 for w in workers)  # backends built once per actor, not per track
+    assert all(w["gpus"] == [] for w in workers)  # a CPU generator asks Ray for no GPU
     # Progress from inside the actors reached the driver.
     assert {e["key"] for e in events if e["kind"] == "segment_done"} == {"cai/01", "cai/02", "cai/03"}
 
@@ -51,3 +52,27 @@ def test_ray_workers_make_the_tracks(tmp_path):
         audio, rate = sf.read(path)
         assert rate == 32000 and audio.shape[0] == pytest.approx(2 * 32000, abs=2)
         assert float(abs(audio).max()) > 0.01  # music, not silence
+
+
+class _FakeCluster:
+    """Stands in for the ``ray`` module's resource view: a cluster with two GPUs, or none."""
+
+    def __init__(self, gpus: int) -> None:
+        self.gpus = gpus
+
+    def cluster_resources(self) -> dict:
+        return {"CPU": 16.0, "GPU": float(self.gpus)} if self.gpus else {"CPU": 16.0}
+
+
+@pytest.mark.parametrize("generator, setting, gpus, expected", [
+    ("musicgen", None, 2, 1.0),  # a GPU generator gets a whole GPU per actor
+    ("musicgen", None, 0, 0.0),  # ...unless the cluster has none
+    ("synth", None, 2, 0.0),  # CPU generators ask for none
+    ("musicgen", 0.5, 2, 0.5),  # the spec can pack two models per GPU
+])
+def test_gpu_requests_follow_the_generator(generator, setting, gpus, expected):
+    from promptloop.playlist.engines import RayEngine
+    from promptloop.playlist.worker import BackendConfig
+
+    engine = RayEngine(BackendConfig(generator, "rule", "embedding"), 2, gpus_per_worker=setting)
+    assert engine._gpus(_FakeCluster(gpus)) == expected

@@ -175,8 +175,10 @@ class _RayWorker:
     def __init__(self, config: BackendConfig, events: Any) -> None:
         import ray
 
-        node = ray.get_runtime_context().get_node_id()
-        self.state = WorkerState(config, "ray", emit=lambda event: events.put_nowait(event), node=node)
+        context = ray.get_runtime_context()
+        gpus = [str(g) for g in context.get_accelerator_ids().get("GPU", [])]  # what Ray gave this actor
+        self.state = WorkerState(config, "ray", emit=lambda event: events.put_nowait(event),
+                                 node=context.get_node_id(), extra={"gpus": gpus})
 
     def make_track(self, task: TrackTask) -> TrackOutput:
         return self.state.make_track(task)

@@ -82,7 +82,8 @@ Emit = Callable[[dict[str, Any]], None]
 class WorkerState:
     """Backends built once for this worker, plus where progress events go."""
 
-    def __init__(self, config: BackendConfig, engine: str, emit: Emit | None = None, node: str | None = None) -> None:
+    def __init__(self, config: BackendConfig, engine: str, emit: Emit | None = None, node: str | None = None,
+                 extra: dict[str, Any] | None = None) -> None:
         from promptloop.builders import build_backends
         from promptloop.settings import Settings
 
@@ -90,6 +91,7 @@ class WorkerState:
         self.engine = engine
         self.emit = emit or (lambda event: None)
         self.node = node or socket.gethostname()
+        self.extra = extra or {}
         self.backends: Backends = build_backends(
             Settings(), generator=config.generator, planner=config.planner, evaluator=config.evaluator
         )
@@ -125,7 +127,7 @@ class WorkerState:
             data=data,
             record=record.model_dump(mode="json"),
             worker={"engine": self.engine, "pid": os.getpid(), "node": self.node,
-                    "loads": self.loads, "tracks_in_worker": self.tracks},
+                    "loads": self.loads, "tracks_in_worker": self.tracks, **self.extra},
             seconds=round(time.perf_counter() - t0, 3),
         )
 
