@@ -9,11 +9,17 @@ from __future__ import annotations
 import datetime as _dt
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
 from promptloop.loop import LIMITS as LOOP
 from promptloop.service.engine import LIMITS as SERVICE
 
+def _utc(value: _dt.datetime) -> _dt.datetime:
+    return value.replace(tzinfo=_dt.timezone.utc) if value.tzinfo is None else value
+
+
+# The store keeps naive UTC times (SQLite has no time zones); answers carry the zone (RFC 3339).
+Time = Annotated[_dt.datetime, AfterValidator(_utc)]
 Unit = Annotated[float, Field(ge=-1.0, le=1.0, allow_inf_nan=False)]
 Term = Annotated[str, StringConstraints(min_length=1, max_length=40)]
 BackendName = Annotated[str, StringConstraints(min_length=1, max_length=40, pattern=r"^[A-Za-z0-9_-]+$")]
@@ -117,8 +123,8 @@ class BackendsOut(_Out):
 class SessionOut(_Out):
     id: str
     title: str
-    created: _dt.datetime
-    updated: _dt.datetime
+    created: Time
+    updated: Time
     status: Literal["idle", "generating", "complete"]
     active_job: str | None
     segments_done: int
@@ -136,7 +142,7 @@ class SessionOut(_Out):
 
 class SegmentOut(_Out):
     index: int
-    created: _dt.datetime
+    created: Time
     start_s: float
     duration_s: float
     waypoint: AffectOut
@@ -182,7 +188,7 @@ class ReadingsResultOut(_Out):
 
 
 class StoredReadingsOut(_Out):
-    created: _dt.datetime
+    created: Time
     readings: list[dict[str, float | None]]
     baseline: dict[str, float | None] | None
 
@@ -196,7 +202,7 @@ class MessageOut(_Out):
     role: Literal["listener", "assistant"]
     text: str
     changes: list[str]
-    created: _dt.datetime
+    created: Time
 
 
 class ChatReplyOut(_Out):
@@ -219,15 +225,15 @@ class JobOut(_Out):
     done: int
     progress: float
     error: str | None
-    created: _dt.datetime
-    updated: _dt.datetime
+    created: Time
+    updated: Time
 
 
 # -- account -------------------------------------------------------------------------------------
 class UserOut(_Out):
     id: int
     name: str
-    created: _dt.datetime
+    created: Time
 
 
 class ErasedOut(_Out):
@@ -237,7 +243,7 @@ class ErasedOut(_Out):
 
 class ExportOut(_Out):
     format: str
-    exported: _dt.datetime
+    exported: Time
     user: UserOut
     sessions: list[dict[str, Any]]
     jobs: list[JobOut]
