@@ -107,6 +107,26 @@ class GarbagePlanner(Planner):
         return self._bad(context)
 
 
+class EchoPlanner(Planner):
+    """The rule planner's plan with the listener's own extra words added to the prompt, as an LLM
+    planner would write them (so they reach the generator's embedding step)."""
+
+    name = "rel-plan-echo"
+
+    def __init__(self) -> None:
+        self._rule = RulePlanner()
+
+    def _echo(self, plan: MusicPlan, context: PlanContext) -> MusicPlan:
+        extra = ", ".join(context.preferences.extra)
+        return plan.model_copy(update={"prompt": f"{plan.prompt}, {extra}" if extra else plan.prompt})
+
+    def draft(self, context: PlanContext) -> MusicPlan:
+        return self._echo(self._rule.draft(context), context)
+
+    def revise(self, plan: MusicPlan, evaluation: Evaluation, context: PlanContext) -> MusicPlan:
+        return self._echo(self._rule.revise(plan, evaluation, context), context)
+
+
 def register_fakes() -> None:
     GENERATORS.register("rel-raise", RaisingGenerator, description="test: raises")
     GENERATORS.register("rel-hang", HangingGenerator, description="test: hangs until released")
@@ -115,5 +135,6 @@ def register_fakes() -> None:
                             description=f"test: returns {kind}")
     PLANNERS.register("rel-plan-raise", RaisingPlanner, description="test: raises GenerationError")
     PLANNERS.register("rel-plan-crash", CrashingPlanner, description="test: raises a bug")
+    PLANNERS.register("rel-plan-echo", EchoPlanner, description="test: the listener's words in the prompt")
     for kind in ("notaplan", "forbidden"):
         PLANNERS.register(f"rel-plan-{kind}", lambda kind=kind: GarbagePlanner(kind), description=f"test: {kind}")
