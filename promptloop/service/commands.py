@@ -115,6 +115,8 @@ def run_chat(args: dict[str, Any]) -> None:
                 preferences=Preferences.build(args["prefer"], args["avoid"], gentle=args["gentle"]),
                 title="terminal chat", segments=args["segments"], segment_seconds=args["segment_seconds"],
                 seed=args["seed"],
+                # short segments get a shorter crossfade rather than an error
+                crossfade_seconds=min(service.settings.crossfade_seconds, args["segment_seconds"] / 4),
             )
         out = Path(args["out"]) / session["id"]
         out.mkdir(parents=True, exist_ok=True)

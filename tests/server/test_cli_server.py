@@ -1,0 +1,54 @@
+"""`promptloop users add`, `promptloop chat` (terminal) and `promptloop serve` argument errors."""
+
+from __future__ import annotations
+
+import soundfile as sf
+from typer.testing import CliRunner
+
+from promptloop.cli import app
+from promptloop.service.engine import Service, ServiceConfig
+
+runner = CliRunner()
+
+
+def test_users_add_prints_a_token_that_authenticates(tmp_path) -> None:
+    data = tmp_path / "data"
+    result = runner.invoke(app, ["users", "add", "dana", "--data-dir", str(data)])
+    assert result.exit_code == 0, result.output
+    token = result.stdout.strip().splitlines()[0]
+    assert token.startswith("pl_") and len(token) > 40
+    service = Service(ServiceConfig(data_dir=data))
+    try:
+        assert service.authenticate(token).name == "dana"
+    finally:
+        service.close()
+    again = runner.invoke(app, ["users", "add", "dana", "--data-dir", str(data)])
+    assert again.exit_code == 2 and "already exists" in again.output
+    bad = runner.invoke(app, ["users", "add", "../x", "--data-dir", str(data)])
+    assert bad.exit_code == 2 and "user names" in bad.output
+    listed = runner.invoke(app, ["users", "list", "--data-dir", str(data)])
+    assert "\tdana\t" in listed.stdout and token not in listed.stdout
+
+
+def test_serve_refuses_an_unknown_or_unavailable_pool(tmp_path) -> None:
+    result = runner.invoke(app, ["serve", "--workers", "threads", "--data-dir", str(tmp_path)])
+    assert result.exit_code == 2 and "unknown worker pool" in result.output
+
+
+def test_terminal_chat_saves_segments_and_applies_messages(tmp_path) -> None:
+    out = tmp_path / "out"
+    result = runner.invoke(
+        app,
+        ["chat", "--start", "anxious", "--target", "calm", "--prefer", "piano, drums", "--segments", "3",
+         "--segment-seconds", "2", "--out", str(out), "--data-dir", str(tmp_path / "data")],
+        input="no drums please\n\n",
+    )
+    assert result.exit_code == 0, result.output
+    assert "Changed: avoiding drums" in result.stdout
+    folder = next(out.iterdir())
+    names = sorted(p.name for p in folder.iterdir())
+    assert names == ["00.wav", "01.wav", "02.wav", "session.wav"]
+    info = sf.info(str(folder / "session.wav"))
+    assert info.samplerate == 32000 and abs(info.duration - 6.0) < 0.01
+    lines = [line for line in result.stdout.splitlines() if "] score " in line]
+    assert len(lines) == 3 and "drums" in lines[0] and "drums" not in lines[1] and "drums" not in lines[2]
