@@ -9,7 +9,8 @@
   quota survives restarts and deleting sessions; seconds still owed to queued or running jobs count
   against it too, so a burst of jobs cannot overdraw it.
 * **Request size** — a body over ``max_request_bytes`` is refused with 413 while it is being read
-  (the declared ``Content-Length`` first, then the bytes actually received), so memory stays bounded.
+  (the declared ``Content-Length`` first, then the bytes actually received), so memory stays bounded;
+  a JSON body that is not UTF-8 gets the same 422 as any other undecodable JSON.
 
 >>> bucket = TokenBuckets(per_minute=60)
 >>> bucket.take("k") is None
@@ -191,33 +192,39 @@ class RequestGuard:
             except RateLimited as exc:
                 await _reply(send, 429, str(exc), {"retry-after": str(exc.retry_after)})
                 return
-        if declared is None and scope["method"] not in ("GET", "HEAD", "OPTIONS"):
-            # no declared length (chunked): read at most ``limit`` bytes here, then replay them
-            body, more = bytearray(), True
-            while more:
-                message = await receive()
-                if message["type"] != "http.request":
-                    return  # the client went away
-                body += message.get("body", b"")
-                more = message.get("more_body", False)
-                if len(body) > limit:
-                    await _reply(send, 413, f"the request body is over the limit of {limit} bytes")
-                    return
-            replayed = False
-
-            async def replay() -> Message:
-                nonlocal replayed
-                if replayed:
-                    return await receive()
-                replayed = True
-                return {"type": "http.request", "body": bytes(body), "more_body": False}
-
-            await self.app(scope, replay, send)
+        if scope["method"] in ("GET", "HEAD", "OPTIONS"):
+            await self.app(scope, receive, send)
             return
-        await self.app(scope, receive, send)
+        # read the body here (at most ``limit`` bytes, whatever Content-Length claimed), then replay it
+        body, more = bytearray(), True
+        while more:
+            message = await receive()
+            if message["type"] != "http.request":
+                return  # the client went away
+            body += message.get("body", b"")
+            more = message.get("more_body", False)
+            if len(body) > limit:
+                await _reply(send, 413, f"the request body is over the limit of {limit} bytes")
+                return
+        if b"json" in dict(scope.get("headers") or []).get(b"content-type", b""):
+            try:
+                body.decode("utf-8")
+            except UnicodeDecodeError:  # FastAPI would answer an undocumented 400
+                await _reply(send, 422, [{"loc": ["body"], "msg": "the body is not UTF-8 JSON", "type": "json_invalid"}])
+                return
+        replayed = False
+
+        async def replay() -> Message:
+            nonlocal replayed
+            if replayed:
+                return await receive()
+            replayed = True
+            return {"type": "http.request", "body": bytes(body), "more_body": False}
+
+        await self.app(scope, replay, send)
 
 
-async def _reply(send: Send, status: int, detail: str, headers: dict[str, str] | None = None) -> None:
+async def _reply(send: Send, status: int, detail: Any, headers: dict[str, str] | None = None) -> None:
     body = json.dumps({"detail": detail}).encode()
     raw = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
     raw += [(k.encode(), v.encode()) for k, v in (headers or {}).items()]
