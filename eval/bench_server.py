@@ -29,7 +29,10 @@ import httpx
 
 
 def start_server(data: Path, port: int) -> tuple[subprocess.Popen[str], str, list[str]]:
-    env = {**os.environ, "PROMPTLOOP_DATA_DIR": str(data), "PYTHONUNBUFFERED": "1"}
+    # one user sends every request here: lift the per-user rate limit so that throughput, not the
+    # limiter, is measured (tests/reliability checks the limiter)
+    env = {**os.environ, "PROMPTLOOP_DATA_DIR": str(data), "PYTHONUNBUFFERED": "1",
+           "PROMPTLOOP_RATE_LIMIT_PER_MINUTE": "1000000"}
     proc = subprocess.Popen([sys.executable, "-m", "promptloop.cli", "serve", "--host", "127.0.0.1", "--port",
                              str(port)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
     lines: list[str] = []
@@ -70,6 +73,7 @@ def first_audio(base: str, headers: dict[str, str], seconds: float) -> tuple[flo
 async def load(base: str, headers: dict[str, str], path: str, requests: int, concurrency: int) -> dict[str, float]:
     latencies: list[float] = []
     errors = 0
+    failures: dict[int, str] = {}
     queue: asyncio.Queue[int] = asyncio.Queue()
     for i in range(requests):
         queue.put_nowait(i)
@@ -86,12 +90,16 @@ async def load(base: str, headers: dict[str, str], path: str, requests: int, con
                 t = time.perf_counter()
                 r = await client.get(path)
                 latencies.append(time.perf_counter() - t)
-                errors += r.status_code >= 400
+                if r.status_code >= 400:
+                    errors += 1
+                    failures.setdefault(r.status_code, r.text[:200])
 
         started = time.perf_counter()
         await asyncio.gather(*(worker() for _ in range(concurrency)))
         wall = time.perf_counter() - started
     latencies.sort()
+    for status, body in failures.items():
+        print(f"  {path}: HTTP {status}: {body}", file=sys.stderr)
     return {"p50": latencies[len(latencies) // 2] * 1000, "p99": latencies[int(len(latencies) * 0.99) - 1] * 1000,
             "rps": requests / wall, "errors": errors}
 

@@ -4,6 +4,7 @@ thin commands)."""
 from __future__ import annotations
 
 import getpass
+import os
 import re
 import shutil
 import subprocess
@@ -14,7 +15,7 @@ from typing import Any
 import typer
 
 from promptloop.affect import parse_affect
-from promptloop.errors import BackendUnavailable, InputError
+from promptloop.errors import InputError
 from promptloop.preferences import Preferences
 from promptloop.service.engine import Service, ServiceConfig
 from promptloop.service.store import User
@@ -29,7 +30,9 @@ def make_pool(kind: str, config: ServiceConfig) -> WorkerPool | None:
     if kind == "inprocess":
         return None
     if kind == "ray":
-        raise BackendUnavailable("the Ray worker pool is not built yet; use --workers inprocess")
+        from promptloop.service.ray_pool import RayPool
+
+        return RayPool(workers=config.workers, queue_size=config.queue_size, address=os.environ.get("RAY_ADDRESS"))
     raise InputError(f"unknown worker pool {kind!r}; choose inprocess or ray")
 
 

@@ -126,6 +126,10 @@ class Service:
         self.vault = Vault(load_or_create_key(data / "secret.key"))
         self.broker = Broker()
         self.pool = pool or InProcessPool(config.workers, config.queue_size, on_abandon=self._job_abandoned)
+        if pool is not None and hasattr(pool, "set_abandon_hook"):
+            pool.set_abandon_hook(self._job_abandoned)
+        if backend_factory is None and hasattr(self.pool, "backend_factory"):  # generators on Ray actors
+            backend_factory = self.pool.backend_factory(self.settings)
         self.limits = Limits(LimitConfig.from_settings(self.settings))
         self._backend_factory = backend_factory or (
             lambda g, p, e: build_backends(self.settings, generator=g, planner=p, evaluator=e)

@@ -109,6 +109,10 @@ class InProcessPool(WorkerPool):
         self._watchdog = threading.Thread(target=self._watch, name="promptloop-watchdog", daemon=True)
         self._watchdog.start()
 
+    def set_abandon_hook(self, on_abandon: Callable[[str, str], None]) -> None:
+        """Who to tell when a hung job is abandoned (the service marks it failed)."""
+        self._on_abandon = on_abandon
+
     # -- interface -------------------------------------------------------------------------------
     def submit(self, job_id: str, work: Work, deadline_s: float) -> None:
         with self._cond:
