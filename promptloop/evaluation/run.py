@@ -125,6 +125,7 @@ def run_eval(
     total = len(suite.scenarios) * len(seed_list) * len(names)
     console = Console(stderr=True)
     started = time.perf_counter()
+    git = _git_state()  # the code as it was when the runs started
     with staged_output(out, overwrite=overwrite) as staging:
         backends = build_harness_backends(settings, {c.planner for c in chosen}, generator=generator,
                                           evaluator=evaluator)
@@ -158,7 +159,7 @@ def run_eval(
             "command": command or " ".join(["promptloop", *sys.argv[1:]]),
             "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
             "promptloop_version": __version__,
-            "git": _git_state(),
+            "git": git,
             "scenarios": len(suite.scenarios),
             "seeds": seed_list,
             "conditions": {c.name: c.description for c in chosen},
