@@ -229,6 +229,12 @@ class JobOut(_Out):
     updated: Time
 
 
+class PlaylistOut(_Out):
+    job: JobOut
+    report: dict[str, Any] | None = Field(description="report.json once the playlist is written")
+    files: list[str] = Field(description="paths for /v1/playlists/{id}/files/{path}")
+
+
 # -- account -------------------------------------------------------------------------------------
 class UserOut(_Out):
     id: int
@@ -248,6 +254,7 @@ class ExportOut(_Out):
     sessions: list[dict[str, Any]]
     jobs: list[JobOut]
     audit: list[dict[str, Any]]
+    playlists: list[dict[str, Any]] = Field(description="each playlist job's report and file paths")
 
 
 class HealthOut(_Out):

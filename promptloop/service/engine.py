@@ -631,9 +631,13 @@ class Service:
             db.commit()
             audit = [{"action": a.action, "object_type": a.object_type, "object_id": a.object_id, "created": a.created}
                      for a in db.scalars(select(AuditRecord).where(AuditRecord.user_id == user.id).order_by(AuditRecord.id))]
-            return {"format": "promptloop-export/1", "exported": now(),
-                    "user": {"id": user.id, "name": user.name, "created": user.created},
-                    "sessions": sessions, "jobs": jobs, "audit": audit}
+        from promptloop.service.playlists import playlist_report
+
+        made = [playlist_report(self, user, j["id"]) for j in jobs if j["kind"] == "playlist"]
+        return {"format": "promptloop-export/1", "exported": now(),
+                "user": {"id": user.id, "name": user.name, "created": user.created},
+                "sessions": sessions, "jobs": jobs, "audit": audit,
+                "playlists": [{"job_id": p["job"]["id"], "report": p["report"], "files": p["files"]} for p in made]}
 
     def erase(self, user: User) -> dict[str, int]:
         """Delete everything of ``user``: rows, audio files, tokens and the account itself."""
@@ -651,6 +655,7 @@ class Service:
             self.audit(db, user, "erase", "account", str(user.id))
             db.commit()
         shutil.rmtree(SessionFiles(self.config.data_dir, user.id, "_").user_dir, ignore_errors=True)
+        shutil.rmtree(Path(self.config.data_dir) / "playlists" / str(user.id), ignore_errors=True)
         return {"sessions": len(ids)}
 
 

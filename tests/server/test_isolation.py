@@ -16,6 +16,10 @@ BODIES = {
     ("post", "/v1/sessions/{session_id}/messages"): {"text": "too loud"},
     ("patch", "/v1/sessions/{session_id}"): {"target": "sad"},
 }
+PLAYLIST = {
+    "name": "isolation", "tracks": 1, "track_seconds": 4, "segments_per_track": 2, "start": "sad",
+    "target": "calm", "format": "wav", "listeners": [{"id": "ana"}],
+}
 
 
 def _id_endpoints(client) -> list[tuple[str, str]]:
@@ -26,8 +30,8 @@ def _id_endpoints(client) -> list[tuple[str, str]]:
 def test_the_matrix_covers_every_endpoint_with_an_id(client) -> None:
     endpoints = _id_endpoints(client)
     params = {p for _, path in endpoints for p in re.findall(r"{(\w+)}", path)}
-    assert params == {"session_id", "job_id", "index"}
-    assert len(endpoints) >= 17
+    assert params == {"session_id", "job_id", "index", "path"}
+    assert len(endpoints) >= 19
 
 
 def test_other_users_ids_answer_404_and_change_nothing(pair) -> None:
@@ -36,22 +40,26 @@ def test_other_users_ids_answer_404_and_change_nothing(pair) -> None:
     alice.post(f"/v1/sessions/{s['id']}/readings", json={"readings": [{"heart_rate": 90}]})
     alice.post(f"/v1/sessions/{s['id']}/messages", json={"text": "no drums please"})
     job = alice.generate(s["id"])
-    ids = {"session_id": s["id"], "job_id": job["id"], "index": "0"}
+    playlist = alice.post("/v1/playlists", json=PLAYLIST).json()
+    assert alice.wait_job(playlist["id"], timeout=300)["status"] == "succeeded"
+    ids = {"session_id": s["id"], "job_id": job["id"], "index": "0", "path": "report.json"}
     before = alice.get("/v1/me/export").json()["sessions"]
 
     tried = 0
     for method, path in _id_endpoints(client):
-        url = re.sub(r"{(\w+)}", lambda m: ids[m.group(1)], path)
+        # playlist routes take a playlist's job id; the others a generation job's
+        own = {**ids, "job_id": playlist["id"]} if path.startswith("/v1/playlists") else ids
+        url = re.sub(r"{(\w+)}", lambda m: own[m.group(1)], path)
         kwargs = {"json": BODIES[(method, path)]} if (method, path) in BODIES else {}
         r = getattr(bob, method)(url, **kwargs)
         assert r.status_code == 404, (method, path, r.status_code, r.text)
-        assert s["id"] not in r.text and job["id"] not in r.text
+        assert s["id"] not in r.text and job["id"] not in r.text and playlist["id"] not in r.text
         # an id that does not exist at all answers exactly the same
-        missing = re.sub(r"{(\w+)}", lambda m: {"session_id": "s_nope", "job_id": "j_nope", "index": "0"}[m.group(1)], path)
+        missing = re.sub(r"{(\w+)}", lambda m: {"session_id": "s_nope", "job_id": "j_nope", "index": "0", "path": "report.json"}[m.group(1)], path)
         r2 = getattr(bob, method)(missing, **kwargs)
         assert (r2.status_code, r2.json()["detail"]) == (r.status_code, r.json()["detail"])
         tried += 1
-    assert tried >= 17
+    assert tried >= 19
 
     assert s["id"] not in {x["id"] for x in bob.get("/v1/sessions").json()}
     assert job["id"] not in {x["id"] for x in bob.get("/v1/jobs").json()}

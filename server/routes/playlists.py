@@ -1,0 +1,42 @@
+"""/v1/playlists: a playlist spec (docs/playlists.md) runs as a job; its report and files."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, Path
+from fastapi.responses import FileResponse
+
+from promptloop.service import playlists
+from server.deps import CurrentUser, ServiceDep
+from server.routes.sessions import E401, E404, E422, E429
+from server.schemas import JobOut, PlaylistOut
+
+router = APIRouter(prefix="/v1/playlists", tags=["playlists"])
+JobId = Annotated[str, Path(description="the playlist's job id")]
+FILES = {200: {"content": {t: {} for t in sorted(set(playlists.SERVED_SUFFIXES.values()))},
+               "description": "a file of the playlist (range requests honoured)"},
+         206: {"description": "part of the file"}, 416: {"description": "range not satisfiable"}}
+
+
+@router.post("", status_code=202, response_model=JobOut, responses={**E401, **E422, **E429})
+def create_playlist(
+    user: CurrentUser, service: ServiceDep,
+    spec: Annotated[dict[str, Any], Body(description="a playlist spec, as in docs/playlists.md", max_length=64)],
+) -> dict[str, Any]:
+    """Queue a playlist job: tracks for one or more listeners along a planned arc.  Follow it at
+    /v1/jobs/{id}; cancel it there."""
+    return playlists.create_playlist(service, user, spec)
+
+
+@router.get("/{job_id}", response_model=PlaylistOut, responses={**E401, **E404})
+def get_playlist(job_id: JobId, user: CurrentUser, service: ServiceDep) -> dict[str, Any]:
+    """The job, the report once written, and the files made so far."""
+    return playlists.playlist_report(service, user, job_id)
+
+
+@router.get("/{job_id}/files/{path:path}", response_class=FileResponse, responses={**FILES, **E401, **E404})
+def playlist_file(job_id: JobId, path: str, user: CurrentUser, service: ServiceDep) -> FileResponse:
+    """A track (FLAC/WAV), a playlist (M3U8), the report (JSON, Markdown) or the arc plot (PNG)."""
+    file, media_type = playlists.playlist_file(service, user, job_id, path)
+    return FileResponse(file, media_type=media_type, headers={"Cache-Control": "private, no-store"})
