@@ -54,6 +54,13 @@ PER_SESSION_BOUNDS: list[tuple[str, str, str, Any, str]] = [
 ]
 
 
+def _gated() -> GatedGenerator:
+    """A generator the test releases; open while the service warms up, so warm-up does not wait."""
+    generator = GatedGenerator()
+    generator.gate.set()
+    return generator
+
+
 @pytest.fixture
 def alice(make_client):
     service, client = make_client()
@@ -118,8 +125,9 @@ def test_request_bodies_are_bounded(make_client) -> None:
 
 
 def test_a_burst_past_the_queue_gets_429_at_once_and_accepted_jobs_finish(make_service) -> None:
-    generator = GatedGenerator()
+    generator = _gated()
     service = make_service(generator=generator, queue_size=3, workers=1, job_deadline_s=60)
+    generator.gate.clear()
     users = [service.create_user(f"u{i}")[1] for i in range(4)]
     with serve(create_app(service, close_service=False)) as base, httpx.Client(base_url=base, timeout=30) as http:
         apis = [Api(http, t) for t in users]
@@ -193,8 +201,9 @@ def test_quota_of_generated_audio_seconds(make_client, tmp_path) -> None:
 
 
 def test_quota_counts_seconds_still_owed_to_running_jobs(make_service) -> None:
-    generator = GatedGenerator()
+    generator = _gated()
     service = make_service(generator=generator, settings={"audio_quota_seconds": 6.0}, job_deadline_s=60)
+    generator.gate.clear()
     from fastapi.testclient import TestClient
 
     with TestClient(create_app(service, close_service=False)) as client:
