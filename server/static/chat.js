@@ -187,8 +187,14 @@ function showProgress(ev) {
 }
 
 // -- session -------------------------------------------------------------------------------------
+function sessionLabel(s) {
+  return `${s.title || "session"} · ${s.segments_done}/${s.segments} · ${s.created.slice(0, 16).replace("T", " ")}`;
+}
+
 function showSession(session) {
   st.session = session;
+  const option = [...$("session-select").options].find((o) => o.value === session.id);
+  if (option) option.textContent = sessionLabel(session);
   renderChips(session);
   plotGoal(session);
   $("next").disabled = session.status === "complete";
@@ -271,7 +277,7 @@ async function loadSessions(selectId) {
   select.replaceChildren(...sessions.map((s) => {
     const o = document.createElement("option");
     o.value = s.id;
-    o.textContent = `${s.title || "session"} · ${s.segments_done}/${s.segments} · ${s.created.slice(0, 16).replace("T", " ")}`;
+    o.textContent = sessionLabel(s);
     return o;
   }));
   const id = selectId || (sessions[0] && sessions[0].id);
