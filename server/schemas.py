@@ -232,7 +232,7 @@ class JobOut(_Out):
 class PlaylistOut(_Out):
     job: JobOut
     report: dict[str, Any] | None = Field(description="report.json once the playlist is written")
-    files: list[str] = Field(description="paths for /v1/playlists/{id}/files/{path}")
+    files: list[str] = Field(description="paths for /v1/playlists/{id}/file?path=...")
 
 
 # -- account -------------------------------------------------------------------------------------

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Path
+from fastapi import APIRouter, Body, Path, Query
 from fastapi.responses import FileResponse
 
 from promptloop.service import playlists
@@ -35,8 +35,9 @@ def get_playlist(job_id: JobId, user: CurrentUser, service: ServiceDep) -> dict[
     return playlists.playlist_report(service, user, job_id)
 
 
-@router.get("/{job_id}/files/{path:path}", response_class=FileResponse, responses={**FILES, **E401, **E404})
-def playlist_file(job_id: JobId, path: str, user: CurrentUser, service: ServiceDep) -> FileResponse:
+@router.get("/{job_id}/file", response_class=FileResponse, responses={**FILES, **E401, **E404, **E422})
+def playlist_file(job_id: JobId, user: CurrentUser, service: ServiceDep,
+                  path: Annotated[str, Query(min_length=1, max_length=300, description="a path from `files`")]) -> FileResponse:
     """A track (FLAC/WAV), a playlist (M3U8), the report (JSON, Markdown) or the arc plot (PNG)."""
     file, media_type = playlists.playlist_file(service, user, job_id, path)
     return FileResponse(file, media_type=media_type, headers={"Cache-Control": "private, no-store"})

@@ -26,14 +26,14 @@ def test_playlist_job_writes_tracks_served_to_the_owner(service, alice: Api, bob
     assert body["report"]["listeners"][0]["id"] == "ana"
     tracks = [f for f in body["files"] if f.endswith(".wav")]
     assert len(tracks) == 2 and "ana/playlist.m3u8" in body["files"]
-    audio = alice.get(f"/v1/playlists/{job['id']}/files/{tracks[0]}")
+    audio = alice.get(f"/v1/playlists/{job['id']}/file", params={"path": tracks[0]})
     info = sf.info(io.BytesIO(audio.content))
     assert audio.headers["content-type"] == "audio/wav" and abs(info.duration - 4.0) < 0.05
     # nothing outside the folder, and nothing for another user
-    assert alice.get(f"/v1/playlists/{job['id']}/files/../../../secret.key").status_code == 404
-    assert alice.get(f"/v1/playlists/{job['id']}/files/%2e%2e/%2e%2e/%2e%2e/secret.key").status_code == 404
+    for outside in ("../../../secret.key", "/etc/passwd", "ana/../../../../promptloop.db"):
+        assert alice.get(f"/v1/playlists/{job['id']}/file", params={"path": outside}).status_code == 404
     assert bob.get(f"/v1/playlists/{job['id']}").status_code == 404
-    assert bob.get(f"/v1/playlists/{job['id']}/files/{tracks[0]}").status_code == 404
+    assert bob.get(f"/v1/playlists/{job['id']}/file", params={"path": tracks[0]}).status_code == 404
     # the export lists it; erasing the account removes its files
     export = alice.get("/v1/me/export").json()
     assert export["playlists"][0]["job_id"] == job["id"] and export["playlists"][0]["files"] == body["files"]
