@@ -38,7 +38,7 @@ from promptloop.settings import Settings
 if TYPE_CHECKING:
     from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-__all__ = ["Limits", "QuotaExceeded", "RateLimited", "RequestGuard", "TokenBuckets", "UsageRow"]
+__all__ = ["LimitConfig", "Limits", "QuotaExceeded", "RateLimited", "RequestGuard", "TokenBuckets", "UsageRow"]
 
 WINDOW = _dt.timedelta(hours=24)
 UNLIMITED_PATHS = ("/healthz", "/readyz", "/metrics")
