@@ -300,6 +300,11 @@ def test_tiny_run_is_reproducible_and_reports(tmp_path: Path, offline_backends) 
     data = json.loads((out / "results.json").read_text())
     assert data["meta"]["fingerprint"] == fingerprint(first)
     assert (out / "results.csv").read_text().count("\n") == 7
+    # The report can be rewritten from results.json alone, with the same words and numbers.
+    from promptloop.evaluation.report import rerender
+
+    rerender(out)
+    assert (out / "report.md").read_text() == report
 
 
 def test_closed_loop_reads_the_twin(tmp_path: Path, offline_backends) -> None:  # type: ignore[no-untyped-def]
