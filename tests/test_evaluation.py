@@ -101,6 +101,15 @@ def test_a_click_at_a_seam_is_detected_and_a_smooth_seam_is_not() -> None:
     assert seam_quality(clicked, SR, [1.5], 1.0)[0].clicks >= 1
 
 
+def test_a_click_the_segment_already_had_is_not_blamed_on_the_seam() -> None:
+    segment = _sine(220, 4.0)
+    segment[int(2.0 * SR)] += 0.6  # e.g. a drum hit inside the music itself
+    stitched = segment.copy()
+    assert seam_quality(stitched, SR, [1.5], 1.0, sources=[(0.0, segment)])[0].clicks == 0
+    stitched[int(2.2 * SR)] += 0.6  # and one the stitching made
+    assert seam_quality(stitched, SR, [1.5], 1.0, sources=[(0.0, segment)])[0].clicks == 1
+
+
 def test_a_level_step_across_a_seam_is_measured_in_db() -> None:
     audio = np.concatenate([_sine(220, 2.0, amp=0.05), _sine(220, 2.0, amp=0.2)])
     jump = seam_quality(audio, SR, [1.5], 1.0)[0].level_jump_db

@@ -196,7 +196,10 @@ def render(
 
     # Melody / arpeggio: piano, guitar, flute.  Notes land on beats so the pulse is audible.
     scale = _MAJOR_SCALE if params.mode == "major" else _MINOR_SCALE
-    root = 60 + KEYS.index(params.key)
+    # Brightness also moves the melody's register: timbre filtering alone shifted the spectral
+    # centroid too little for "bright" and "dark" plans to measure differently (eval report).
+    register = 12 if params.brightness > 0.65 else -12 if params.brightness < 0.2 else 0
+    root = 60 + KEYS.index(params.key) + register
     for voice in ("piano", "guitar", "flute"):
         if voice not in voices:
             continue
@@ -221,7 +224,8 @@ def render(
                     note = root + scale[degree % 7] + 12 * (degree // 7)
                 accent = (1.0 if b % 4 == 0 else 0.8) * (1.0 if sub == 0 else 0.4)
                 if voice == "piano":
-                    sig = _partials(_midi_hz(note), 1.6, sr, [1.0, 0.45 * velocity, 0.2 * velocity, 0.1 * velocity, 0.05],
+                    tilt = 0.5 + params.brightness
+                    sig = _partials(_midi_hz(note), 1.6, sr, [1.0, 0.45 * velocity * tilt, 0.2 * velocity * tilt, 0.1 * velocity * tilt, 0.05 * tilt],
                                     attack=attack, release=0.15, tau=0.7, partial_decay=1.2)
                 elif voice == "guitar":
                     sig = _partials(_midi_hz(note), 1.2, sr, [1.0, 0.5, 0.33, 0.2, 0.12, 0.08],

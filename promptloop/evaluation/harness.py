@@ -135,7 +135,8 @@ def run_scenario(
             on_segment()
     record = session.record()
     seam_starts = [s.start_s for s in record.segments[1:]]
-    seams = seam_quality(session.final_audio(), sr, seam_starts, spec.crossfade_seconds)
+    sources = [(r.record.start_s, r.audio) for r in session.results]
+    seams = seam_quality(session.final_audio(), sr, seam_starts, spec.crossfade_seconds, sources=sources)
     estimated = [_affect(s.estimated) for s in record.segments]
     metrics = {
         "independent": float(np.mean([s["independent"]["overall"] for s in segments])),

@@ -226,11 +226,25 @@ def _rms_db(x: np.ndarray) -> float:
     return float(10 * np.log10(np.mean(x.astype(np.float64) ** 2) + 1e-12))
 
 
+def _content_clicks(sources: Sequence[tuple[float, np.ndarray]], sample_rate: int, lo: int, hi: int) -> np.ndarray:
+    """Click times (s, session clock) that the unstitched segments already had in [lo, hi)."""
+    found = []
+    for start_s, audio in sources:
+        offset = int(round(start_s * sample_rate))
+        a, b = max(0, lo - offset), min(audio.size, hi - offset)
+        if b > a:
+            found.append(detect_clicks(audio[a:b], sample_rate) + (a + offset) / sample_rate)
+    return np.concatenate(found) if found else np.zeros(0)
+
+
 def seam_quality(audio: np.ndarray, sample_rate: int, seam_starts: Sequence[float],
-                 crossfade_seconds: float, window_seconds: float = 0.5) -> list[SeamQuality]:
+                 crossfade_seconds: float, window_seconds: float = 0.5,
+                 sources: Sequence[tuple[float, np.ndarray]] = ()) -> list[SeamQuality]:
     """Clicks in and around each crossfade, and the level step across it.
 
     ``seam_starts`` are where each crossfade begins in ``audio`` (a segment's ``start_s``).
+    ``sources`` are the unstitched segments as (start_s, audio): a click within 3 ms of one the
+    segment already had (a drum hit, a bell) is the music's, not the seam's, and is not counted.
     """
     out = []
     win = int(window_seconds * sample_rate)
@@ -238,7 +252,11 @@ def seam_quality(audio: np.ndarray, sample_rate: int, seam_starts: Sequence[floa
         a = int(round(start * sample_rate))
         b = a + int(round(crossfade_seconds * sample_rate))
         lo, hi = max(0, a - int(0.05 * sample_rate)), min(audio.size, b + int(0.05 * sample_rate))
-        clicks = int(detect_clicks(audio[lo:hi], sample_rate).size) if hi > lo else 0
+        clicks = 0
+        if hi > lo:
+            stitched = detect_clicks(audio[lo:hi], sample_rate) + lo / sample_rate
+            own = _content_clicks(sources, sample_rate, lo, hi)
+            clicks = int(sum(1 for t in stitched if not np.any(np.abs(own - t) < 0.003)))
         before, after = audio[max(0, a - win):a], audio[b:b + win]
         jump = abs(_rms_db(after) - _rms_db(before)) if before.size and after.size else 0.0
         out.append(SeamQuality(round(start, 4), clicks, round(jump, 3)))
