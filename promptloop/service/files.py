@@ -50,7 +50,9 @@ class SessionFiles:
         return flac
 
     def tidy(self, committed: int) -> None:
-        """Remove files beyond the committed segment count and superseded mixes."""
+        """Remove files beyond the committed segment count and superseded mixes.  The mix before the
+        last one stays: a request may have been handed its path just before this segment committed,
+        and removing it under that request would cut the response short."""
         for sub in ("segments", "mix"):
             folder = self.folder / sub
             if not folder.is_dir():
@@ -61,7 +63,7 @@ class SessionFiles:
                     path.unlink(missing_ok=True)  # a write interrupted by a crash
                 elif stem.isdigit():
                     index = int(stem)
-                    if index >= committed or (sub == "mix" and index != committed - 1):
+                    if index >= committed or (sub == "mix" and index < committed - 2):
                         path.unlink(missing_ok=True)
 
     def remove(self) -> None:
