@@ -47,6 +47,9 @@ class Generator(abc.ABC):
     sample_rate: int = 32000
     #: How many seconds of prior audio the generator wants as its continuation prompt.
     prior_seconds: float = 4.0
+    #: True when one ``generate`` call over many requests costs about as much as one request
+    #: (a batched model decode); the server then merges concurrent sessions' calls.
+    batches_across_sessions: bool = False
 
     @abc.abstractmethod
     def generate(self, requests: Sequence[GenerationRequest]) -> list[np.ndarray]:

@@ -314,6 +314,7 @@ class MusicgenGenerator(Generator):
     """
 
     name = "musicgen"
+    batches_across_sessions = True  # one batched decode serves every request of a call
     #: prompt + new audio per ``generate`` call never exceed this many seconds
     window_seconds: float = WINDOW_SECONDS
 

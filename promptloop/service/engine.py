@@ -169,7 +169,14 @@ class Service:
         key = (generator or self.settings.generator, planner or self.settings.planner, evaluator or self.settings.evaluator)
         with self._backends_lock:
             if key not in self._backends:
-                self._backends[key] = self._backend_factory(*key)
+                backends = self._backend_factory(*key)
+                if backends.generator.batches_across_sessions and self.config.workers > 1:
+                    # Continuous batching: segments of different sessions that are ready at the
+                    # same time share one batched decode (issue 7).
+                    from promptloop.backends.musicgen_fast import BatchingGenerator
+
+                    backends.generator = BatchingGenerator(backends.generator)
+                self._backends[key] = backends
             return self._backends[key]
 
     def warm_up(self) -> None:
