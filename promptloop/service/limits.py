@@ -41,7 +41,6 @@ if TYPE_CHECKING:
 __all__ = ["LimitConfig", "Limits", "QuotaExceeded", "RateLimited", "RequestGuard", "TokenBuckets", "UsageRow"]
 
 WINDOW = _dt.timedelta(hours=24)
-UNLIMITED_PATHS = ("/healthz", "/readyz", "/metrics")
 
 
 class RateLimited(ServiceError):
