@@ -26,6 +26,7 @@ from typing import Any
 
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session as DB
+from sqlalchemy.orm.exc import StaleDataError
 
 from promptloop.affect import Affect
 from promptloop.builders import Backends, build_backends
@@ -540,7 +541,11 @@ class Service:
 
     def _finish_job(self, db: DB, job: JobRow, status: str, error: str | None = None) -> None:
         job.status, job.error, job.updated = status, error, now()
-        db.commit()
+        try:
+            db.commit()
+        except StaleDataError:  # the row is gone: its owner erased the account while it ran
+            db.rollback()
+            return
         self._count_job(status)
         if job.session_id:
             self.broker.publish(job.session_id, {"type": "job", "job": _jsonable(_job_view(job))})
