@@ -10,7 +10,9 @@ The tree::
         ├── Unauthorized           missing, unknown or revoked token → 401
         ├── NotFound               no such object for this user (also: another user's) → 404
         ├── Conflict               the object's state forbids it (session complete, job running) → 409
-        └── QueueFull              the generation queue is full → 429 with Retry-After
+        ├── QueueFull              the generation queue is full → 429 with Retry-After
+        └── RateLimited            (limits.py) too many requests from one user → 429 with Retry-After
+            └── QuotaExceeded      (limits.py) the user's 24 h audio-seconds quota is spent → 429
 
 The server turns each into a JSON problem response; the CLI into one line and an exit code.
 """
