@@ -13,7 +13,7 @@ import hypothesis
 import pytest
 import schemathesis
 from fastapi.testclient import TestClient
-from rel_support import soak
+from rel_support import SOAK, soak
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 from srv_support import GatedGenerator
 
@@ -75,6 +75,8 @@ def _stateful_run(app, alice: str, bob: str) -> list[str]:  # noqa: ANN001
     return shadowed
 
 
+@pytest.mark.skipif(not SOAK, reason="soak mode only (PROMPTLOOP_SOAK=1): the stateful run is not repeatable "
+                    "enough for CI; tests/server/test_isolation.py checks every id-taking endpoint in CI")
 def test_stateful_run_with_a_shadowing_second_user(fresh_app) -> None:
     # The server keeps state across hypothesis examples (sessions, jobs finishing in the background),
     # so hypothesis can find that the same choices led to different rules being available and stop
