@@ -16,9 +16,9 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "server"))  # reuse the server tests' helpers
 
 from fakes import register_fakes  # noqa: E402
-from srv_support import factory_for  # noqa: E402
+from srv_support import factory_for, warmed_backends  # noqa: E402
 
-from promptloop.builders import Backends, build_backends  # noqa: E402
+from promptloop.builders import Backends  # noqa: E402
 from promptloop.interfaces import Generator  # noqa: E402
 from promptloop.service.engine import Service, ServiceConfig  # noqa: E402
 from promptloop.settings import Settings  # noqa: E402
@@ -26,16 +26,9 @@ from promptloop.settings import Settings  # noqa: E402
 
 @pytest.fixture(scope="session")
 def shared_backends() -> Backends:
-    """The embedded default, loaded and run once for the whole run."""
-    from promptloop.affect import Affect
-    from promptloop.loop import LoopSession, SessionSpec
-
+    """The embedded default, loaded and run once for the whole run (fake backends registered)."""
     register_fakes()
-    backends = build_backends(Settings())
-    spec = SessionSpec(start=Affect(0, 0), target=Affect(0, 0), segments=1, segment_seconds=2.0, candidates=1,
-                       max_retries=0, crossfade_seconds=0.0)
-    LoopSession(spec, backends.generator, backends.planner, backends.evaluator).next_segment()
-    return backends
+    return warmed_backends()
 
 
 @pytest.fixture

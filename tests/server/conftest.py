@@ -9,26 +9,18 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from srv_support import Api, LiveServer, factory_for, start_server, stop_server
+from srv_support import Api, LiveServer, factory_for, start_server, stop_server, warmed_backends
 
-from promptloop.builders import Backends, build_backends
+from promptloop.builders import Backends
 from promptloop.interfaces import Generator
 from promptloop.service.engine import Service, ServiceConfig
-from promptloop.settings import Settings
 from server import create_app
 
 
 @pytest.fixture(scope="session")
 def shared_backends() -> Backends:
     """The embedded default, loaded and run once for the whole test session."""
-    service_backends = build_backends(Settings())
-    from promptloop.affect import Affect
-    from promptloop.loop import LoopSession, SessionSpec
-
-    spec = SessionSpec(start=Affect(0, 0), target=Affect(0, 0), segments=1, segment_seconds=2.0, candidates=1,
-                       max_retries=0, crossfade_seconds=0.0)
-    LoopSession(spec, service_backends.generator, service_backends.planner, service_backends.evaluator).next_segment()
-    return service_backends
+    return warmed_backends()
 
 
 @pytest.fixture

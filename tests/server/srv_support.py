@@ -46,6 +46,18 @@ class GatedGenerator(Generator):
         return out
 
 
+def warmed_backends() -> Backends:
+    """The embedded default, built and run once (model load and JIT happen here, not in a test)."""
+    from promptloop.affect import Affect
+    from promptloop.loop import LoopSession, SessionSpec
+
+    backends = build_backends(Settings())
+    spec = SessionSpec(start=Affect(0, 0), target=Affect(0, 0), segments=1, segment_seconds=2.0, candidates=1,
+                       max_retries=0, crossfade_seconds=0.0)
+    LoopSession(spec, backends.generator, backends.planner, backends.evaluator).next_segment()
+    return backends
+
+
 def factory_for(shared: Backends, generator: Generator | None = None) -> Callable[..., Backends]:
     def make(g: str, p: str, e: str) -> Backends:
         if (g, p, e) == ("synth", "rule", "embedding"):
