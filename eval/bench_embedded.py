@@ -26,13 +26,14 @@ def main() -> None:
     args = parser.parse_args()
 
     t0 = time.perf_counter()
-    from promptloop.affect import parse_affect
-    from promptloop.builders import build_backends
-    from promptloop.interfaces import GenerationRequest, PlanContext
-    from promptloop.loop import SessionSpec, run_session
-    from promptloop.plan import MusicPlan
-    from promptloop.preferences import Preferences
-    from promptloop.settings import Settings
+    from promptloop.acquisition.affect import parse_affect
+    from promptloop.feedback.base import PlanContext
+    from promptloop.representation.plan import MusicPlan
+    from promptloop.representation.preferences import Preferences
+    from promptloop.session.loop import SessionSpec, run_session
+    from promptloop.synthesis.base import GenerationRequest
+    from promptloop.wiring.builders import build_backends
+    from promptloop.wiring.settings import Settings
 
     backends = build_backends(Settings())
     prefs = Preferences.build("piano, soft pads, rain", "drums")

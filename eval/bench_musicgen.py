@@ -3,7 +3,7 @@
 Builds a randomly initialised MusicGen of the released architecture (``--size small|medium|large``;
 random weights decode exactly as fast as trained ones) or a tiny one (``--size tiny``), or loads real
 weights (``--model PATH_OR_ID``), and times batched generation through
-:class:`~promptloop.backends.musicgen.MusicgenGenerator`, so the numbers include what a session
+:class:`~promptloop.synthesis.musicgen.generator.MusicgenGenerator`, so the numbers include what a session
 pays: tokenising, EnCodec-encoding the audio prompt, the decode loop, EnCodec decoding.
 
     python eval/bench_musicgen.py --size small --batch 2 --seconds 2 --threads 2      # CPU, here
@@ -26,10 +26,15 @@ from typing import Any
 import numpy as np
 import torch
 
-from promptloop.backends.musicgen import DecodeBatch, MusicgenGenerator, resolve_device, wrap_loaded
-from promptloop.interfaces import GenerationRequest
-from promptloop.models import RANDOM_SIZES, random_musicgen
-from promptloop.plan import MusicPlan
+from promptloop.cli.models import RANDOM_SIZES, random_musicgen
+from promptloop.representation.plan import MusicPlan
+from promptloop.synthesis.base import GenerationRequest
+from promptloop.synthesis.musicgen.generator import (
+    DecodeBatch,
+    MusicgenGenerator,
+    resolve_device,
+    wrap_loaded,
+)
 
 
 class TimedGenerator(MusicgenGenerator):

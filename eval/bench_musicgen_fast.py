@@ -78,7 +78,7 @@ def text_inputs(model: Any, batch: int, device: torch.device) -> dict[str, torch
 
 def parity(model: Any, device: torch.device, tokens: int) -> tuple[float, int]:
     """Greedy tokens of both paths at batch 2 with guidance: (fraction equal, first differing frame)."""
-    from promptloop.backends.musicgen_fast import fast_generate
+    from promptloop.synthesis.musicgen.fast import fast_generate
 
     inputs = text_inputs(model, 2, device)
     stock = model.generate(**inputs, max_new_tokens=tokens, do_sample=False, guidance_scale=3.0,
@@ -125,7 +125,7 @@ def main() -> None:
     if args.tiny:
         args.sizes, args.tokens, args.parity_tokens = ["tiny"], min(args.tokens, 50), min(args.parity_tokens, 50)
 
-    from promptloop.backends.musicgen_fast import fast_generate
+    from promptloop.synthesis.musicgen.fast import fast_generate
 
     if args.threads:
         torch.set_num_threads(args.threads)

@@ -33,7 +33,7 @@ def start_server(data: Path, port: int) -> tuple[subprocess.Popen[str], str, lis
     # limiter, is measured (tests/reliability checks the limiter)
     env = {**os.environ, "PROMPTLOOP_DATA_DIR": str(data), "PYTHONUNBUFFERED": "1",
            "PROMPTLOOP_RATE_LIMIT_PER_MINUTE": "1000000"}
-    proc = subprocess.Popen([sys.executable, "-m", "promptloop.cli", "serve", "--host", "127.0.0.1", "--port",
+    proc = subprocess.Popen([sys.executable, "-m", "promptloop.cli.main", "serve", "--host", "127.0.0.1", "--port",
                              str(port)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
     lines: list[str] = []
     threading.Thread(target=lambda: lines.extend(iter(proc.stdout.readline, "")), daemon=True).start()  # type: ignore[union-attr]

@@ -6,10 +6,9 @@
 >>> session = run_session(spec, backends.generator, backends.planner, backends.evaluator)  # doctest: +SKIP
 """
 
-__version__ = "0.1.0"  # before the imports: promptloop.loop records it in provenance
-
-from promptloop.affect import Affect, parse_affect
-from promptloop.builders import Backends, build_backends
+from promptloop._version import __version__ as __version__
+from promptloop.acquisition.affect import Affect, parse_affect
+from promptloop.acquisition.physio import Baseline, Readings, estimate_affect
 from promptloop.errors import (
     BackendUnavailable,
     ConstraintViolation,
@@ -18,14 +17,21 @@ from promptloop.errors import (
     PromptloopError,
     StorageError,
 )
-from promptloop.interfaces import Evaluation, Evaluator, Feedback, GenerationRequest, Generator, PlanContext, Planner
-from promptloop.loop import LoopSession, SessionSpec, run_session
-from promptloop.physio import Baseline, Readings, estimate_affect
-from promptloop.plan import MusicPlan
-from promptloop.preferences import Preferences
-from promptloop.registry import EVALUATORS, GENERATORS, PLANNERS
-from promptloop.settings import Settings
-from promptloop.trajectory import iso_trajectory
+from promptloop.feedback.base import (
+    Evaluation,
+    Evaluator,
+    Feedback,
+    PlanContext,
+    Planner,
+)
+from promptloop.representation.plan import MusicPlan
+from promptloop.representation.preferences import Preferences
+from promptloop.representation.trajectory import iso_trajectory
+from promptloop.session.loop import LoopSession, SessionSpec, run_session
+from promptloop.synthesis.base import GenerationRequest, Generator
+from promptloop.wiring.builders import Backends, build_backends
+from promptloop.wiring.registry import EVALUATORS, GENERATORS, PLANNERS
+from promptloop.wiring.settings import Settings
 
 __all__ = [
     "EVALUATORS",

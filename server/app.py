@@ -11,7 +11,7 @@ from pathlib import Path
 
 from fastapi import FastAPI
 
-from promptloop import __version__
+from promptloop._version import __version__
 from promptloop.service.engine import Service
 from promptloop.service.limits import RequestGuard
 from server import errors

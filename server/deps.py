@@ -7,8 +7,8 @@ from typing import Annotated
 from fastapi import Depends, Request
 from fastapi.security import APIKeyCookie, HTTPAuthorizationCredentials, HTTPBearer
 
+from promptloop.errors import Unauthorized
 from promptloop.service.engine import Service
-from promptloop.service.errors import Unauthorized
 from promptloop.service.store import User
 
 COOKIE = "promptloop_token"

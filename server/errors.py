@@ -14,9 +14,16 @@ from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
-from promptloop.errors import BackendUnavailable, InputError, PromptloopError, StorageError
-from promptloop.service.errors import QueueFull, ServiceError, Unauthorized
-from promptloop.service.limits import RateLimited
+from promptloop.errors import (
+    BackendUnavailable,
+    InputError,
+    PromptloopError,
+    QueueFull,
+    RateLimited,
+    ServiceError,
+    StorageError,
+    Unauthorized,
+)
 
 
 def _status(exc: PromptloopError) -> int:

@@ -11,8 +11,9 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
-from promptloop.loop import LIMITS as LOOP
 from promptloop.service.engine import LIMITS as SERVICE
+from promptloop.session.loop import LIMITS as LOOP
+
 
 def _utc(value: _dt.datetime) -> _dt.datetime:
     return value.replace(tzinfo=_dt.timezone.utc) if value.tzinfo is None else value

@@ -2,9 +2,14 @@ import math
 
 import pytest
 
-from promptloop.affect import AFFECT_WORDS, Affect, describe_affect, parse_affect
+from promptloop.acquisition.affect import (
+    AFFECT_WORDS,
+    Affect,
+    describe_affect,
+    parse_affect,
+)
 from promptloop.errors import InputError
-from promptloop.trajectory import iso_trajectory
+from promptloop.representation.trajectory import iso_trajectory
 
 
 @pytest.mark.parametrize("word", ["anxious", "stressed", "angry", "sad", "tired", "bored", "neutral", "calm",

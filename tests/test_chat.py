@@ -9,17 +9,18 @@ import numpy as np
 import pytest
 from langchain_core.language_models.fake_chat_models import FakeListChatModel
 
-from promptloop.affect import AFFECT_WORDS, Affect, parse_affect
+from promptloop.acquisition.affect import AFFECT_WORDS, Affect, parse_affect
 from promptloop.audio.analysis import measure
-from promptloop.backends.llm_planner import LLMPlanner
-from promptloop.backends.rule_planner import RulePlanner
-from promptloop.backends.synth import SynthGenerator
-from promptloop.chat import ChatState, ChatUpdate, apply_update, interpret, interpret_rules, sanitize_update
 from promptloop.errors import InputError
-from promptloop.interfaces import Evaluation, Evaluator
-from promptloop.loop import LoopSession, SessionSpec
-from promptloop.plan import MusicPlan
-from promptloop.preferences import Preferences
+from promptloop.feedback.base import ChatState, ChatUpdate, Evaluation, Evaluator
+from promptloop.feedback.chat_rules import interpret_rules, sanitize_update
+from promptloop.feedback.planners.llm import LLMPlanner
+from promptloop.feedback.planners.rule import RulePlanner
+from promptloop.representation.plan import MusicPlan
+from promptloop.representation.preferences import Preferences
+from promptloop.session.chat import apply_update, interpret
+from promptloop.session.loop import LoopSession, SessionSpec
+from promptloop.synthesis.synth import SynthGenerator
 
 
 def state(prefs: Preferences | None = None, segments: int = 2) -> ChatState:

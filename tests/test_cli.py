@@ -13,7 +13,7 @@ from promptloop.audio.mix import integrated_lufs
 
 
 def _cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "promptloop.cli", *args], capture_output=True, text=True,
+    return subprocess.run([sys.executable, "-m", "promptloop.cli.main", *args], capture_output=True, text=True,
                           cwd=cwd, timeout=600)
 
 
@@ -87,7 +87,7 @@ def test_doctor_lists_backends():
 
 
 def test_schema_doc_matches_models():
-    from promptloop.provenance import SessionRecord
+    from promptloop.session.provenance import SessionRecord
 
     committed = json.loads((Path(__file__).parents[1] / "docs" / "session.schema.json").read_text())
     assert committed == SessionRecord.model_json_schema()

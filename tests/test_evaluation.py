@@ -11,10 +11,14 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from promptloop.affect import Affect
+from promptloop.acquisition.affect import Affect
 from promptloop.audio.mix import normalize_loudness
 from promptloop.errors import InputError
-from promptloop.evaluation.conditions import CONDITIONS, StaticPlanner, select_conditions
+from promptloop.evaluation.conditions import (
+    CONDITIONS,
+    StaticPlanner,
+    select_conditions,
+)
 from promptloop.evaluation.metrics import (
     Cues,
     constraint_violations,
@@ -27,7 +31,7 @@ from promptloop.evaluation.metrics import (
 from promptloop.evaluation.scenarios import load_suite, quadrant
 from promptloop.evaluation.stats import holm, mean_ci, paired_test
 from promptloop.evaluation.twin import DigitalTwin
-from promptloop.preferences import Preferences
+from promptloop.representation.preferences import Preferences
 
 SR = 32000
 
@@ -231,8 +235,8 @@ def test_twin_readings_read_back_through_physio() -> None:
 
 # -- conditions --------------------------------------------------------------------------------
 def test_static_planner_writes_one_plan_at_the_target() -> None:
-    from promptloop.backends.rule_planner import RulePlanner
-    from promptloop.interfaces import PlanContext
+    from promptloop.feedback.base import PlanContext
+    from promptloop.feedback.planners.rule import RulePlanner
 
     static = StaticPlanner(RulePlanner())
     contexts = [PlanContext(i, 3, 6.0, waypoint=w, listener=w, target=Affect(0.4, -0.6), preferences=Preferences())
@@ -244,7 +248,7 @@ def test_static_planner_writes_one_plan_at_the_target() -> None:
 
 
 def test_condition_selection() -> None:
-    from promptloop.settings import Settings
+    from promptloop.wiring.settings import Settings
 
     names = [c.name for c in select_conditions(None, Settings())]
     assert names[0] == "static" and "loop-rule" in names and "loop-llm" not in names
@@ -265,10 +269,10 @@ scenarios:
 
 @pytest.fixture(scope="module")
 def offline_backends():  # type: ignore[no-untyped-def]
-    from promptloop.backends.embedding_evaluator import EmbeddingEvaluator
-    from promptloop.backends.rule_planner import RulePlanner
-    from promptloop.backends.synth import SynthGenerator
     from promptloop.evaluation.harness import HarnessBackends
+    from promptloop.feedback.evaluators.embedding import EmbeddingEvaluator
+    from promptloop.feedback.planners.rule import RulePlanner
+    from promptloop.synthesis.synth import SynthGenerator
 
     rule = RulePlanner()
     return HarnessBackends(SynthGenerator(use_embeddings=False), EmbeddingEvaluator(use_embeddings=False),
@@ -279,7 +283,7 @@ def test_tiny_run_is_reproducible_and_reports(tmp_path: Path, offline_backends) 
     from promptloop.evaluation.harness import run_scenario
     from promptloop.evaluation.report import fingerprint, write_report
     from promptloop.evaluation.run import run_suite
-    from promptloop.settings import Settings
+    from promptloop.wiring.settings import Settings
 
     path = tmp_path / "tiny.yaml"
     path.write_text(_TINY)
@@ -318,7 +322,7 @@ def test_tiny_run_is_reproducible_and_reports(tmp_path: Path, offline_backends) 
 
 def test_closed_loop_reads_the_twin(tmp_path: Path, offline_backends) -> None:  # type: ignore[no-untyped-def]
     from promptloop.evaluation.harness import run_scenario
-    from promptloop.settings import Settings
+    from promptloop.wiring.settings import Settings
 
     path = tmp_path / "tiny.yaml"
     path.write_text(_TINY)
@@ -333,7 +337,7 @@ def test_closed_loop_reads_the_twin(tmp_path: Path, offline_backends) -> None:  
 
 
 def test_cli_eval_rejects_a_bad_suite_in_one_line(tmp_path: Path) -> None:
-    from promptloop.cli import app
+    from promptloop.cli.main import app
 
     result = CliRunner().invoke(app, ["eval", str(tmp_path / "missing.yaml"), "--out", str(tmp_path / "o")])
     assert result.exit_code == 2
@@ -380,7 +384,7 @@ def tiny_clap(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def test_tiny_clap_loads_and_embeds(tiny_clap: Path) -> None:
-    from promptloop.evaluation.clap import ClapScorer
+    from promptloop.feedback.evaluators.clap import ClapScorer
 
     scorer = ClapScorer(tiny_clap)
     assert scorer.sample_rate == 48000
@@ -396,7 +400,11 @@ def test_tiny_clap_loads_and_embeds(tiny_clap: Path) -> None:
 
 def test_frechet_distance_and_fad(tiny_clap: Path, tmp_path: Path) -> None:
     from promptloop.audio.io import write_audio
-    from promptloop.evaluation.clap import ClapMetric, ClapScorer, frechet_distance
+    from promptloop.feedback.evaluators.clap import (
+        ClapMetric,
+        ClapScorer,
+        frechet_distance,
+    )
 
     rng = np.random.default_rng(0)
     a = rng.standard_normal((400, 3))
@@ -417,18 +425,19 @@ def test_frechet_distance_and_fad(tiny_clap: Path, tmp_path: Path) -> None:
 
 
 def test_clap_evaluator_is_registered_with_a_usability_check(tiny_clap: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from promptloop.backends.rule_planner import RulePlanner
     from promptloop.errors import BackendUnavailable
-    from promptloop.interfaces import PlanContext
-    from promptloop.registry import EVALUATORS
+    from promptloop.feedback.base import PlanContext
+    from promptloop.feedback.planners.rule import RulePlanner
+    from promptloop.wiring.registry import EVALUATORS
+    from promptloop.wiring.settings import Settings
 
     monkeypatch.delenv("PROMPTLOOP_MODELS_DIR", raising=False)
-    status = next(s for s in EVALUATORS.status() if s.name == "clap")
+    status = next(s for s in EVALUATORS.status(Settings()) if s.name == "clap")
     assert not status.usable and "models" in status.detail.lower()
     with pytest.raises(BackendUnavailable):
-        EVALUATORS.create("clap")
+        EVALUATORS.create("clap", Settings())
     monkeypatch.setenv("PROMPTLOOP_MODELS_DIR", str(tiny_clap.parent))
-    evaluator = EVALUATORS.create("clap")
+    evaluator = EVALUATORS.create("clap", Settings())
     calm = Affect(0.4, -0.6)
     context = PlanContext(0, 1, 3.0, waypoint=calm, listener=calm, target=calm, preferences=Preferences())
     plan = RulePlanner().draft(context)

@@ -3,15 +3,15 @@
 import numpy as np
 import pytest
 
-from promptloop.affect import parse_affect
+from promptloop.acquisition.affect import parse_affect
 from promptloop.audio.analysis import detect_clicks, measure
 from promptloop.audio.mix import integrated_lufs
-from promptloop.builders import build_backends
-from promptloop.interfaces import Evaluation, PlanContext, Planner
-from promptloop.loop import SessionSpec, run_session
-from promptloop.plan import MusicPlan
-from promptloop.preferences import Preferences
-from promptloop.settings import Settings
+from promptloop.feedback.base import Evaluation, PlanContext, Planner
+from promptloop.representation.plan import MusicPlan
+from promptloop.representation.preferences import Preferences
+from promptloop.session.loop import SessionSpec, run_session
+from promptloop.wiring.builders import build_backends
+from promptloop.wiring.settings import Settings
 
 SR = 32000
 
@@ -122,7 +122,7 @@ def test_constraint_breaking_plan_falls_back_and_is_recorded(backends):
 
 
 def test_listener_update_moves_next_waypoint(backends):
-    from promptloop.loop import LoopSession
+    from promptloop.session.loop import LoopSession
 
     spec = SessionSpec(start=parse_affect("anxious"), target=parse_affect("calm"), segments=3, segment_seconds=4)
     session = LoopSession(spec, backends.generator, backends.planner, backends.evaluator,

@@ -15,7 +15,11 @@ import pytest
 import soundfile as sf
 import torch
 
-from promptloop.backends.musicgen import (
+from promptloop.cli.models import save_random_musicgen
+from promptloop.errors import BackendUnavailable, InputError
+from promptloop.representation.plan import MusicPlan
+from promptloop.synthesis.base import GenerationRequest
+from promptloop.synthesis.musicgen.generator import (
     WINDOW_SECONDS,
     DecodeBatch,
     MusicgenGenerator,
@@ -23,11 +27,8 @@ from promptloop.backends.musicgen import (
     clear_model_cache,
     resolve_device,
 )
-from promptloop.errors import BackendUnavailable, InputError
-from promptloop.interfaces import GenerationRequest
-from promptloop.models import save_random_musicgen
-from promptloop.plan import MusicPlan
-from promptloop.registry import GENERATORS
+from promptloop.wiring.registry import GENERATORS
+from promptloop.wiring.settings import Settings
 
 SR = 32000
 HOP = 640  # 32 kHz EnCodec: 50 frames per second
@@ -74,12 +75,12 @@ def _env(**extra: str) -> dict[str, str]:
 
 
 def _cli(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "promptloop.cli", *args], capture_output=True, text=True,
+    return subprocess.run([sys.executable, "-m", "promptloop.cli.main", *args], capture_output=True, text=True,
                           env=env, timeout=600)
 
 
 def test_loads_through_registry_and_is_shared(tiny_dir: Path) -> None:
-    gen = GENERATORS.create("musicgen", model=str(tiny_dir))
+    gen = GENERATORS.create("musicgen", Settings(_env_file=None), model=str(tiny_dir))
     again = MusicgenGenerator(str(tiny_dir))
     assert isinstance(gen, MusicgenGenerator) and gen.sample_rate == SR
     assert again.loaded is gen.loaded  # loaded once per process
@@ -215,14 +216,14 @@ def test_missing_weights_give_a_clear_error(tmp_path: Path) -> None:
 
 
 def test_audiocraft_says_why_it_is_unavailable() -> None:
-    status = {s.name: s for s in GENERATORS.status()}
+    status = {s.name: s for s in GENERATORS.status(Settings(_env_file=None))}
     assert "audiocraft" in status and "musicgen" in status
     try:
         import audiocraft  # noqa: F401
     except Exception:
         assert not status["audiocraft"].usable and "audiocraft" in status["audiocraft"].detail
         with pytest.raises(BackendUnavailable, match="promptloop\\[audiocraft\\]"):
-            GENERATORS.create("audiocraft")
+            GENERATORS.create("audiocraft", Settings(_env_file=None))
     else:  # pragma: no cover - only where audiocraft installs
         assert status["audiocraft"].usable
 
@@ -244,7 +245,7 @@ def test_session_cli_runs_end_to_end_on_the_tiny_model(tiny_dir: Path, tmp_path:
 def test_session_cli_missing_model_exits_2_with_the_way_out(tmp_path: Path) -> None:
     from typer.testing import CliRunner
 
-    from promptloop.cli import app
+    from promptloop.cli.main import app
 
     clear_model_cache()
     res = CliRunner().invoke(app, ["session", "--generator", "musicgen", "--model", "small", "--segments", "1",
@@ -259,7 +260,7 @@ def test_session_cli_missing_model_exits_2_with_the_way_out(tmp_path: Path) -> N
 def test_models_commands(tiny_dir: Path, tmp_path: Path) -> None:
     from typer.testing import CliRunner
 
-    from promptloop.cli import app
+    from promptloop.cli.main import app
 
     runner = CliRunner()
     listed = runner.invoke(app, ["models", "list", "--models-dir", str(tmp_path / "empty")])
@@ -276,15 +277,15 @@ def test_models_commands(tiny_dir: Path, tmp_path: Path) -> None:
 def test_model_option_needs_a_model_generator(tmp_path: Path) -> None:
     from typer.testing import CliRunner
 
-    from promptloop.cli import app
+    from promptloop.cli.main import app
 
     res = CliRunner().invoke(app, ["session", "--generator", "synth", "--model", "small", "--out", str(tmp_path / "s")])
     assert res.exit_code == 2 and "--model applies to --generator musicgen" in res.output
 
 
 def test_public_api_is_pinned() -> None:
-    import promptloop.backends.musicgen as musicgen
-    import promptloop.models as models
+    import promptloop.cli.models as models
+    import promptloop.synthesis.musicgen.generator as musicgen
 
     assert set(musicgen.__all__) >= {"MusicgenGenerator", "DecodeBatch", "LoadedMusicgen", "SamplingParams",
                                      "load_musicgen", "register_decode_strategy", "WINDOW_SECONDS"}
@@ -295,13 +296,13 @@ def test_public_api_is_pinned() -> None:
 
 def test_seam_follows_the_session_crossfade(tiny_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PROMPTLOOP_CROSSFADE_SECONDS", "0.75")
-    gen = GENERATORS.create("musicgen", model=str(tiny_dir))
+    gen = GENERATORS.create("musicgen", Settings(_env_file=None), model=str(tiny_dir))
     assert gen.seam_seconds == 0.75 and gen.prior_seconds == gen.prompt_seconds + 0.75
 
 
 def test_audiocraft_adapter_where_it_installs() -> None:  # pragma: no cover - skipped here
     pytest.importorskip("audiocraft", reason="audiocraft does not install on Python 3.11 with torch 2.13")
-    from promptloop.backends.audiocraft_gen import AudiocraftGenerator
+    from promptloop.synthesis.audiocraft import AudiocraftGenerator
 
     gen = AudiocraftGenerator("debug", device="cpu", prompt_seconds=1.0, seam_seconds=0.0)  # audiocraft's offline debug model
     sr = gen.sample_rate
@@ -313,11 +314,11 @@ def test_audiocraft_adapter_where_it_installs() -> None:  # pragma: no cover - s
 def test_doctor_shows_how_to_install_audiocraft() -> None:
     from typer.testing import CliRunner
 
-    from promptloop.cli import app
+    from promptloop.cli.main import app
 
     res = CliRunner().invoke(app, ["doctor"], env={"COLUMNS": "200"})
     assert res.exit_code == 0 and "musicgen" in res.output
-    audiocraft = {s.name: s for s in GENERATORS.status()}["audiocraft"]
+    audiocraft = {s.name: s for s in GENERATORS.status(Settings(_env_file=None))}["audiocraft"]
     if not audiocraft.usable:  # the reason keeps the extra's name (not eaten as rich markup)
         assert "promptloop[audiocraft]" in res.output
 

@@ -12,15 +12,15 @@ import torch
 transformers = pytest.importorskip("transformers")
 tokenizers = pytest.importorskip("tokenizers")
 
-from promptloop.backends import musicgen_fast  # noqa: E402
-from promptloop.backends.musicgen_fast import (  # noqa: E402
+from promptloop.errors import InputError  # noqa: E402
+from promptloop.synthesis.musicgen import fast as musicgen_fast  # noqa: E402
+from promptloop.synthesis.musicgen.fast import (  # noqa: E402
     DecodeBatcher,
     DecodeRequest,
     FastMusicgenDecoder,
     fast_generate,
     run_decode_batch,
 )
-from promptloop.errors import InputError  # noqa: E402
 
 PAD = 64  # codebook size of the tiny EnCodec; MusicGen's pad/start token is one past it
 BOOKS = 4
@@ -228,9 +228,9 @@ def test_batcher_keeps_incompatible_requests_apart_and_reports_failures() -> Non
 
 def test_musicgen_generator_fast_decode_matches_stock(tiny, tmp_path: Path) -> None:
     """Through the ``musicgen`` generator: with top_k=1 both strategies are deterministic."""
-    musicgen = pytest.importorskip("promptloop.backends.musicgen")
-    from promptloop.interfaces import GenerationRequest
-    from promptloop.plan import MusicPlan
+    musicgen = pytest.importorskip("promptloop.synthesis.musicgen.generator")
+    from promptloop.representation.plan import MusicPlan
+    from promptloop.synthesis.base import GenerationRequest
 
     model, processor = tiny
     loaded = musicgen.wrap_loaded(model, processor, "tiny", device=torch.device("cpu"), dtype=torch.float32)
@@ -251,9 +251,9 @@ def test_musicgen_generator_fast_decode_matches_stock(tiny, tmp_path: Path) -> N
 
 
 def test_sessions_calling_at_once_share_one_musicgen_call(tiny) -> None:
-    musicgen = pytest.importorskip("promptloop.backends.musicgen")
-    from promptloop.interfaces import GenerationRequest, Generator
-    from promptloop.plan import MusicPlan
+    musicgen = pytest.importorskip("promptloop.synthesis.musicgen.generator")
+    from promptloop.representation.plan import MusicPlan
+    from promptloop.synthesis.base import GenerationRequest, Generator
 
     model, processor = tiny
     loaded = musicgen.wrap_loaded(model, processor, "tiny", device=torch.device("cpu"), dtype=torch.float32)

@@ -6,11 +6,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from promptloop.affect import parse_affect
+from promptloop.acquisition.affect import parse_affect
 from promptloop.audio.io import load_audio, write_audio
+from promptloop.cli.session import load_readings
 from promptloop.errors import InputError
-from promptloop.output import staged_output
-from promptloop.session_runner import load_readings
+from promptloop.session.output import staged_output
 
 
 def test_staged_output_leaves_nothing_when_the_block_fails(tmp_path):
@@ -58,7 +58,7 @@ def test_load_audio_resamples_and_downmixes(tmp_path):
 
 
 def test_readings_file_moves_the_start_state(tmp_path):
-    from promptloop.physio import estimate_affect
+    from promptloop.acquisition.physio import estimate_affect
 
     path = tmp_path / "r.json"
     path.write_text(json.dumps({"readings": {"heart_rate": 96, "skin_conductance": 9},

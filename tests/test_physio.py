@@ -2,9 +2,9 @@ import math
 
 import pytest
 
-from promptloop.affect import Affect
+from promptloop.acquisition.affect import Affect
+from promptloop.acquisition.physio import Baseline, Readings, estimate_affect
 from promptloop.errors import InputError
-from promptloop.physio import Baseline, Readings, estimate_affect
 
 
 def test_heart_rate_above_baseline_raises_arousal():

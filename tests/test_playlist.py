@@ -17,14 +17,20 @@ import pytest
 import soundfile as sf
 import yaml
 
-from promptloop.affect import Affect, parse_affect
+from promptloop.acquisition.affect import Affect, parse_affect
 from promptloop.audio.mix import integrated_lufs
-from promptloop.backends.synth import SynthGenerator
 from promptloop.errors import InputError
-from promptloop.loop import seed_for
-from promptloop.playlist import load_spec, parse_spec, plan_playlist, run_playlist, track_arc
+from promptloop.playlist import (
+    load_spec,
+    parse_spec,
+    plan_playlist,
+    run_playlist,
+    track_arc,
+    variety,
+)
 from promptloop.playlist.planner import track_seed
-from promptloop.playlist import variety
+from promptloop.session.loop import seed_for
+from promptloop.synthesis.synth import SynthGenerator
 
 SR = 32000
 BASE = {
@@ -43,7 +49,7 @@ BASE = {
 
 
 def _cli(*args: str, **kwargs) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "promptloop.cli", *args], capture_output=True, text=True,
+    return subprocess.run([sys.executable, "-m", "promptloop.cli.main", *args], capture_output=True, text=True,
                           timeout=600, **kwargs)
 
 
@@ -131,7 +137,7 @@ def killed_and_resumed(tmp_path_factory):
     spec_path = root / "spec.yaml"
     spec_path.write_text(yaml.safe_dump(BASE))
     out = root / "out"
-    args = [sys.executable, "-m", "promptloop.cli", "playlist", str(spec_path), "--out", str(out),
+    args = [sys.executable, "-m", "promptloop.cli.main", "playlist", str(spec_path), "--out", str(out),
             "--engine", "local", "--workers", "1"]
     job = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
     manifest = out / "manifest.json"
@@ -248,10 +254,11 @@ def test_report_tracks_tags_and_playlists(killed_and_resumed):
 # -- variety ----------------------------------------------------------------------------------------
 
 def _render(prompt_affect: str, seed: int, seconds: float = 6.0) -> np.ndarray:
-    from promptloop.backends.rule_planner import RulePlanner
-    from promptloop.backends.synth import SynthGenerator
-    from promptloop.interfaces import GenerationRequest, PlanContext
-    from promptloop.preferences import Preferences
+    from promptloop.feedback.base import PlanContext
+    from promptloop.feedback.planners.rule import RulePlanner
+    from promptloop.representation.preferences import Preferences
+    from promptloop.synthesis.base import GenerationRequest
+    from promptloop.synthesis.synth import SynthGenerator
 
     a = parse_affect(prompt_affect)
     plan = RulePlanner().draft(PlanContext(0, 1, seconds, a, a, a, Preferences()))
@@ -279,16 +286,17 @@ class CoarseSeedSynth(SynthGenerator):
 
 
 def test_a_near_duplicate_is_made_again_with_a_new_seed(tmp_path):
-    from promptloop.registry import GENERATORS
+    from promptloop.wiring.registry import Registries
 
-    GENERATORS.register("coarse-synth", lambda: CoarseSeedSynth(use_embeddings=False))
+    registries = Registries.with_builtins()
+    registries.generators.register("coarse-synth", lambda settings: CoarseSeedSynth(use_embeddings=False))
     effective = lambda spec_seed, index, attempt: seed_for(track_seed(spec_seed, "ana", index, attempt), 0, 0, 0) % 2  # noqa: E731
     # A playlist seed whose second track first renders as a copy of the first, then differs.
     seed = next(s for s in range(1000) if effective(s, 0, 0) == effective(s, 1, 0) != effective(s, 1, 1))
     spec = parse_spec({**BASE, "seed": seed, "arc": "hold", "segments_per_track": 1, "track_seconds": 3,
                        "listeners": [{"id": "ana"}], "backends": {"generator": "coarse-synth"}})
     events: list[dict] = []
-    result = run_playlist(spec, tmp_path / "o", "serial", on_progress=events.append)
+    result = run_playlist(spec, tmp_path / "o", "serial", on_progress=events.append, registries=registries)
     retries = [e for e in events if e["kind"] == "variety_retry"]
     assert len(retries) == 1 and retries[0]["key"] == "ana/02" and retries[0]["distance"] < 0.02
     second = result.report["listeners"][0]["tracks"][1]

@@ -1,8 +1,8 @@
 import pytest
 
 from promptloop.errors import ConstraintViolation, InputError
-from promptloop.plan import check_prompt
-from promptloop.preferences import Preferences
+from promptloop.representation.plan_checks import check_prompt
+from promptloop.representation.preferences import Preferences
 
 
 def test_build_sorts_terms_and_resolves_aliases():

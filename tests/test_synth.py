@@ -4,10 +4,10 @@ import numpy as np
 import pytest
 
 from promptloop.audio.analysis import measure
-from promptloop.backends.synth import SynthGenerator, render
-from promptloop.backends.synth_prompt import read_prompt
-from promptloop.interfaces import GenerationRequest
-from promptloop.plan import MusicPlan
+from promptloop.representation.plan import MusicPlan
+from promptloop.synthesis.base import GenerationRequest
+from promptloop.synthesis.synth import SynthGenerator, render
+from promptloop.synthesis.synth_prompt import read_prompt
 
 SR = 32000
 

@@ -4,7 +4,7 @@ import re
 
 import pytest
 
-from promptloop.templates import (
+from promptloop.feedback.templates import (
     PROMPTS_DIR,
     TemplateError,
     clean_untrusted,
@@ -106,16 +106,22 @@ def test_listener_text_cannot_close_its_field_or_inject_markup():
 
 
 def test_public_api_of_the_planner_modules_is_pinned():
-    import promptloop.backends.llm_planner as llm
-    import promptloop.chat as chat
-    import promptloop.templates as templates
+    import promptloop.feedback.chat_rules as chat_rules
+    import promptloop.feedback.planners.llm as llm
+    import promptloop.feedback.planners.llm_chat as llm_chat
+    import promptloop.feedback.planners.llm_models as llm_models
+    import promptloop.feedback.templates as templates
+    import promptloop.session.chat as chat
 
     assert set(templates.__all__) == {"PROMPTS_DIR", "PromptTemplate", "RenderedPrompt", "TemplateError",
                                       "clean_untrusted", "load_template", "parse_template", "template_versions"}
-    assert set(chat.__all__) == {"MAX_MESSAGE_CHARS", "ChatInterpreter", "ChatState", "ChatUpdate", "apply_update",
-                                 "interpret", "interpret_rules", "sanitize_update"}
-    assert set(llm.__all__) == {"PROVIDERS", "TEMPLATE_NAMES", "ChatDraft", "LLMPlanner", "PlanDraft", "PlanRejected",
-                                "checked_plan", "llm_options", "loudest_dynamics", "make_chat_model",
-                                "planner_options_for", "tempo_window"}
-    for module in (templates, chat, llm):
+    assert set(chat.__all__) == {"MAX_MESSAGE_CHARS", "apply_update", "chat_state", "interpret"}
+    assert set(chat_rules.__all__) == {"LOUDNESS_STEP_DB", "MAX_MESSAGE_CHARS", "SOUNDS", "interpret_rules",
+                                       "sanitize_update"}
+    assert set(llm.__all__) == {"TEMPLATE_NAMES", "LLMPlanner", "PlanDraft", "PlanRejected", "checked_plan",
+                                "tempo_window"}
+    assert set(llm_models.__all__) == {"PLAIN_CHAT_TEMPLATE", "PROVIDERS", "CallTimedOut", "call_with_timeout",
+                                       "invoke_untraced", "loads_json", "make_chat_model", "text_of"}
+    assert set(llm_chat.__all__) == {"ChatDraft", "affect_text", "chat_prompt_variables", "update_from_draft"}
+    for module in (templates, chat, chat_rules, llm, llm_models, llm_chat):
         assert all(getattr(module, name) is not None for name in module.__all__)

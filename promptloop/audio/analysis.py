@@ -10,7 +10,7 @@ import numpy as np
 import scipy.signal
 
 from promptloop.audio.mix import integrated_lufs
-from promptloop.plan import KEYS
+from promptloop.audio.pitch import KEYS
 
 __all__ = ["Descriptors", "detect_clicks", "high_frequency_ratio", "measure", "sharp_transients"]
 

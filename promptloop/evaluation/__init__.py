@@ -4,7 +4,7 @@ Scenario suites (:mod:`~promptloop.evaluation.scenarios`), the conditions compar
 (:mod:`~promptloop.evaluation.conditions`), metrics including an independent literature-based check
 (:mod:`~promptloop.evaluation.metrics`), statistics (:mod:`~promptloop.evaluation.stats`), a
 simulated listener (:mod:`~promptloop.evaluation.twin`), an optional CLAP metric
-(:mod:`~promptloop.evaluation.clap`) and the report (:mod:`~promptloop.evaluation.report`).
+(:mod:`~promptloop.feedback.evaluators.clap`) and the report (:mod:`~promptloop.evaluation.report`).
 ``promptloop eval SUITE --out DIR`` runs it all (:func:`~promptloop.evaluation.run.run_eval`).
 """
 

@@ -16,9 +16,9 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from promptloop.errors import InputError
-from promptloop.interfaces import Evaluation, PlanContext, Planner
-from promptloop.plan import MusicPlan
-from promptloop.settings import Settings
+from promptloop.feedback.base import Evaluation, PlanContext, Planner
+from promptloop.representation.plan import MusicPlan
+from promptloop.wiring.settings import Settings
 
 __all__ = ["CONDITIONS", "Condition", "StaticPlanner", "default_conditions", "llm_configured", "select_conditions"]
 
@@ -88,11 +88,11 @@ CONDITIONS: dict[str, Condition] = {
 def llm_configured(settings: Settings) -> bool:
     """True when an LLM was set up (provider or model given in the environment or ``.env``) and
     its extra is installed; the defaults alone (a local Ollama) do not count."""
-    from promptloop.registry import PLANNERS
+    from promptloop.wiring.registry import PLANNERS
 
     if not ({"llm_provider", "llm_model", "llm_base_url"} & settings.model_fields_set):
         return False
-    return any(s.name == "llm" and s.usable for s in PLANNERS.status())
+    return any(s.name == "llm" and s.usable for s in PLANNERS.status(settings))
 
 
 def default_conditions(settings: Settings) -> list[str]:

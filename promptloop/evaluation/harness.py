@@ -15,8 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from promptloop.affect import Affect
-from promptloop.evaluation.clap import ClapMetric
+from promptloop.acquisition.affect import Affect
 from promptloop.evaluation.conditions import Condition, StaticPlanner
 from promptloop.evaluation.metrics import (
     constraint_violations,
@@ -28,9 +27,11 @@ from promptloop.evaluation.metrics import (
 )
 from promptloop.evaluation.scenarios import Scenario, Suite
 from promptloop.evaluation.twin import DigitalTwin
-from promptloop.interfaces import Evaluator, Generator, Planner
-from promptloop.loop import LoopSession, SessionSpec
-from promptloop.trajectory import iso_trajectory
+from promptloop.feedback.base import Evaluator, Planner
+from promptloop.feedback.evaluators.clap import ClapMetric
+from promptloop.representation.trajectory import iso_trajectory
+from promptloop.session.loop import LoopSession, SessionSpec
+from promptloop.synthesis.base import Generator
 
 __all__ = ["HarnessBackends", "run_scenario", "session_seed"]
 

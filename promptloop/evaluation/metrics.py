@@ -23,12 +23,16 @@ from dataclasses import asdict, dataclass
 import librosa
 import numpy as np
 
-from promptloop.affect import Affect
-from promptloop.audio.analysis import detect_clicks, high_frequency_ratio, sharp_transients
+from promptloop.acquisition.affect import Affect
+from promptloop.audio.analysis import (
+    detect_clicks,
+    high_frequency_ratio,
+    sharp_transients,
+)
 from promptloop.audio.mix import integrated_lufs
 from promptloop.errors import ConstraintViolation
-from promptloop.plan import check_prompt
-from promptloop.preferences import Preferences
+from promptloop.representation.plan_checks import check_prompt
+from promptloop.representation.preferences import Preferences
 
 __all__ = [
     "CUE_TOLERANCE",

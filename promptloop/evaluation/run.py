@@ -14,13 +14,17 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from promptloop import __version__
-from promptloop.evaluation.conditions import CONDITIONS, llm_configured, select_conditions
+from promptloop._version import __version__
+from promptloop.errors import InputError
+from promptloop.evaluation.conditions import (
+    CONDITIONS,
+    llm_configured,
+    select_conditions,
+)
 from promptloop.evaluation.harness import HarnessBackends, run_scenario
 from promptloop.evaluation.report import write_report
-from promptloop.errors import InputError
 from promptloop.evaluation.scenarios import Suite, load_suite
-from promptloop.settings import Settings
+from promptloop.wiring.settings import Settings
 
 __all__ = ["build_harness_backends", "package_versions", "run_eval", "run_suite"]
 
@@ -51,21 +55,21 @@ def _git_state() -> str:
 
 def build_harness_backends(settings: Settings, planner_names: set[str], *, generator: str | None = None,
                            evaluator: str | None = None) -> HarnessBackends:
-    from promptloop.registry import EVALUATORS, GENERATORS, PLANNERS
+    from promptloop.wiring.registry import EVALUATORS, GENERATORS, PLANNERS
 
     planners = {}
     for name in sorted(planner_names):
         options: dict[str, Any] = {}
         if name == "llm":
-            from promptloop.backends.llm_planner import llm_options
+            from promptloop.wiring.options import llm_options
 
             options = llm_options(settings)
-        planners[name] = PLANNERS.create(name, **options)
+        planners[name] = PLANNERS.create(name, settings, **options)
     return HarnessBackends(
-        generator=GENERATORS.create(generator or settings.generator),
-        evaluator=EVALUATORS.create(evaluator or settings.evaluator),
+        generator=GENERATORS.create(generator or settings.generator, settings),
+        evaluator=EVALUATORS.create(evaluator or settings.evaluator, settings),
         planners=planners,
-        fallback_planner=PLANNERS.create("rule"),
+        fallback_planner=PLANNERS.create("rule", settings),
     )
 
 
@@ -105,11 +109,18 @@ def run_eval(
 ) -> dict[str, Path]:
     """Run a suite and write results.json, results.csv, report.md and the plots into ``out``."""
     from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
 
     import promptloop.evaluation.plots  # noqa: F401  (load every module now, not after an hour of runs)
     from promptloop.audio.io import atomic_write_bytes
-    from promptloop.output import staged_output
+    from promptloop.session.output import staged_output
 
     settings = Settings()
     suite = load_suite(suite_name)
@@ -134,7 +145,7 @@ def run_eval(
         warm = suite.session_settings(suite.scenarios[0], settings) | {"segments": 1}
         run_scenario(suite, suite.scenarios[0], seed_list[0], chosen[0], backends, warm)
         if clap_dir is not None:
-            from promptloop.evaluation.clap import ClapMetric, ClapScorer
+            from promptloop.feedback.evaluators.clap import ClapMetric, ClapScorer
 
             backends.clap = ClapMetric(ClapScorer(clap_dir), reference_dir)
         with Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),

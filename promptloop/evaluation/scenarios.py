@@ -16,13 +16,23 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
-from promptloop.affect import Affect, parse_affect
+from promptloop.acquisition.affect import Affect, parse_affect
 from promptloop.errors import InputError
-from promptloop.loop import LIMITS
-from promptloop.preferences import DEFAULT_LOUDNESS_CEILING_LUFS, Preferences
-from promptloop.settings import Settings
+from promptloop.representation.preferences import (
+    DEFAULT_LOUDNESS_CEILING_LUFS,
+    Preferences,
+)
+from promptloop.session.loop import LIMITS
+from promptloop.wiring.settings import Settings
 
 __all__ = ["Scenario", "SessionDefaults", "Suite", "load_suite", "quadrant", "resolve_suite_path"]
 

@@ -2,7 +2,7 @@
 
 The twin has a latent affect (valence, arousal) that moves toward what the music it hears
 expresses, with a first-order lag and noise, and it emits physiological readings that
-:mod:`promptloop.physio` can turn back into an affect estimate — so a session can read the twin
+:mod:`promptloop.acquisition.physio` can turn back into an affect estimate — so a session can read the twin
 exactly as it would read a wearable.
 
 Model (documented with sources in docs/evaluation.md):
@@ -28,7 +28,7 @@ Model (documented with sources in docs/evaluation.md):
 * readings: heart rate = rest + 15·arousal, skin conductance = 5·exp(0.6·arousal) µS,
   RMSSD = 40·exp(−0.5·arousal) ms, frontal alpha asymmetry = 0.8·valence, each with sensor noise.
 
-The readout gains are chosen so that :func:`promptloop.physio.estimate_affect` recovers roughly
+The readout gains are chosen so that :func:`promptloop.acquisition.physio.estimate_affect` recovers roughly
 0.85× the twin's arousal and 0.5× its valence: a wearable sees the state, blurred and shrunk toward
 neutral.  The twin is a test bed for the control loop, not a model of any real person.
 """
@@ -40,9 +40,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from promptloop.affect import Affect
+from promptloop.acquisition.affect import Affect
+from promptloop.acquisition.physio import Baseline, Readings, estimate_affect
 from promptloop.evaluation.metrics import Cues
-from promptloop.physio import Baseline, Readings, estimate_affect
 
 __all__ = ["DigitalTwin", "TwinParameters", "music_pull"]
 

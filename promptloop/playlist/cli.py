@@ -15,7 +15,13 @@ __all__ = ["run_cli_playlist"]
 def run_cli_playlist(spec_path: Path, out: Path, engine: str, workers: int, address: str | None) -> int:
     """Run the playlist; returns the exit code (0 done, 130 interrupted with finished tracks kept)."""
     from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+    )
     from rich.table import Table
 
     spec = load_spec(spec_path)

@@ -21,8 +21,18 @@ from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
-from promptloop.errors import BackendUnavailable, GenerationError, InputError, PromptloopError
-from promptloop.playlist.worker import BackendConfig, TrackOutput, TrackTask, WorkerState
+from promptloop.errors import (
+    BackendUnavailable,
+    GenerationError,
+    InputError,
+    PromptloopError,
+)
+from promptloop.playlist.worker import (
+    BackendConfig,
+    TrackOutput,
+    TrackTask,
+    WorkerState,
+)
 
 __all__ = ["ENGINES", "GPU_GENERATORS", "Engine", "LocalEngine", "RayEngine", "SerialEngine", "make_engine"]
 

@@ -8,7 +8,7 @@ from the track's start to its end in bounded steps, segment by segment.
 ``hold`` keeps every track at the target affect (for a state to maintain, such as calm before
 sleep or focus while working); the start affect is not used.
 
->>> from promptloop.affect import Affect
+>>> from promptloop.acquisition.affect import Affect
 >>> arc = track_arc(Affect(-0.6, 0.6), Affect(0.4, -0.4), tracks=3, arc="iso")
 >>> [(round(a.valence, 2), round(b.valence, 2)) for a, b in arc]
 [(-0.6, -0.6), (-0.6, -0.1), (-0.1, 0.4)]
@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from promptloop.affect import Affect, describe_affect
+from promptloop.acquisition.affect import Affect, describe_affect
 from promptloop.playlist.spec import ListenerSpec, PlaylistSpec
 
 __all__ = ["TrackPlan", "plan_playlist", "track_arc", "track_seed"]

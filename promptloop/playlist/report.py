@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from promptloop import __version__
+from promptloop._version import __version__
 from promptloop.audio.io import atomic_write_bytes
 from promptloop.playlist.planner import TrackPlan
 from promptloop.playlist.spec import PlaylistSpec

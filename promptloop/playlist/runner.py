@@ -18,6 +18,7 @@ as an uninterrupted one, whatever the engine or the number of workers.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import io
 import json
@@ -29,7 +30,7 @@ from typing import Any
 
 import numpy as np
 
-from promptloop import __version__
+from promptloop._version import __version__
 from promptloop.audio.io import atomic_write_bytes
 from promptloop.errors import InputError, StorageError
 from promptloop.playlist import variety
@@ -37,6 +38,7 @@ from promptloop.playlist.engines import Engine, make_engine
 from promptloop.playlist.planner import TrackPlan, plan_playlist, track_seed
 from promptloop.playlist.spec import PlaylistSpec
 from promptloop.playlist.worker import BackendConfig, TrackOutput, TrackTask
+from promptloop.wiring.registry import Registries
 
 __all__ = ["MANIFEST", "PlaylistResult", "resolve_backends", "run_playlist"]
 
@@ -61,12 +63,12 @@ class PlaylistResult:
 def resolve_backends(spec: PlaylistSpec, settings: Any | None = None) -> BackendConfig:
     """Backend names from the spec, falling back to the installation's settings."""
     if settings is None:
-        from promptloop.settings import Settings
+        from promptloop.wiring.settings import Settings
 
         settings = Settings()
     b = spec.backends
     return BackendConfig(b.generator or settings.generator, b.planner or settings.planner,
-                         b.evaluator or settings.evaluator)
+                         b.evaluator or settings.evaluator, settings)
 
 
 def _sha256(data: bytes) -> str:
@@ -167,19 +169,23 @@ def run_playlist(
     settings: Any | None = None,
     on_progress: Progress | None = None,
     cancel: Callable[[], bool] | None = None,
+    registries: Registries | None = None,
 ) -> PlaylistResult:
     """Make (or finish making) every track of ``spec`` under ``out_dir``.
 
     ``engine`` is ``"local"``, ``"ray"``, ``"serial"`` or a ready :class:`Engine`.  ``on_progress``
     receives small event dicts (``planned``, ``track_skipped``, ``segment_done``, ``track_done``,
     ``variety_retry``, ``done``); ``cancel`` is polled and, once true, the run stops after writing
-    the tracks already finished and returns with ``status="cancelled"``.
+    the tracks already finished and returns with ``status="cancelled"``.  ``registries`` (in-process
+    engines only) replaces the global backend tables, as tests do with their fakes.
     """
     t0 = time.perf_counter()
     out = Path(out_dir)
     emit = on_progress or (lambda event: None)
     cancelled = cancel or (lambda: False)
     backends = resolve_backends(spec, settings)
+    if registries is not None:
+        backends = dataclasses.replace(backends, registries=registries)
     chosen = _open_engine(engine, backends, workers, address, spec)  # refuses a bad name before writing
     _prepare_out(out)
     manifest = _Manifest(out, spec.fingerprint(backends.to_dict()), spec, backends)

@@ -27,12 +27,22 @@ import re
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
-from promptloop.affect import Affect, parse_affect
+from promptloop.acquisition.affect import Affect, parse_affect
 from promptloop.errors import InputError
-from promptloop.loop import LIMITS
-from promptloop.preferences import DEFAULT_LOUDNESS_CEILING_LUFS, Preferences
+from promptloop.representation.preferences import (
+    DEFAULT_LOUDNESS_CEILING_LUFS,
+    Preferences,
+)
+from promptloop.session.loop import LIMITS
 
 __all__ = [
     "BackendChoice",

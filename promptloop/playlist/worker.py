@@ -18,10 +18,12 @@ from typing import Any
 
 import numpy as np
 
-from promptloop.affect import Affect
-from promptloop.builders import Backends
-from promptloop.loop import SessionSpec, run_session
-from promptloop.preferences import Preferences
+from promptloop.acquisition.affect import Affect
+from promptloop.representation.preferences import Preferences
+from promptloop.session.loop import SessionSpec, run_session
+from promptloop.wiring.builders import Backends
+from promptloop.wiring.registry import Registries
+from promptloop.wiring.settings import Settings
 
 __all__ = ["BackendConfig", "TrackOutput", "TrackTask", "WorkerState", "encode_audio"]
 
@@ -33,6 +35,10 @@ class BackendConfig:
     generator: str
     planner: str
     evaluator: str
+    #: The entry point's settings, shipped to worker processes so they never re-read the environment.
+    settings: Settings | None = field(default=None, compare=False, repr=False)
+    #: Backend tables for in-process engines (tests' fakes); None means the global ones.
+    registries: Registries | None = field(default=None, compare=False, repr=False)
 
     def to_dict(self) -> dict[str, str]:
         return {"generator": self.generator, "planner": self.planner, "evaluator": self.evaluator}
@@ -84,8 +90,7 @@ class WorkerState:
 
     def __init__(self, config: BackendConfig, engine: str, emit: Emit | None = None, node: str | None = None,
                  extra: dict[str, Any] | None = None) -> None:
-        from promptloop.builders import build_backends
-        from promptloop.settings import Settings
+        from promptloop.wiring.builders import build_backends
 
         self.config = config
         self.engine = engine
@@ -93,7 +98,8 @@ class WorkerState:
         self.node = node or socket.gethostname()
         self.extra = extra or {}
         self.backends: Backends = build_backends(
-            Settings(), generator=config.generator, planner=config.planner, evaluator=config.evaluator
+            config.settings or Settings(), generator=config.generator, planner=config.planner,
+            evaluator=config.evaluator, registries=config.registries,
         )
         self.loads = 1
         self.tracks = 0

@@ -15,8 +15,7 @@ import secrets
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from promptloop.errors import InputError
-from promptloop.service.errors import Conflict, Unauthorized
+from promptloop.errors import Conflict, InputError, Unauthorized
 from promptloop.service.store import TokenRow, User, now
 
 __all__ = ["authenticate", "create_user", "digest", "issue_token", "revoke_tokens"]

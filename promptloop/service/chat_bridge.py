@@ -1,13 +1,13 @@
-"""The seam between the service and the chat interpreter (:mod:`promptloop.chat`).
+"""The seam between the service and the chat interpreter (:mod:`promptloop.session.chat`).
 
-The interpreting belongs to :mod:`promptloop.chat`; this only turns its list of changes into the
+The interpreting belongs to :mod:`promptloop.session.chat`; this only turns its list of changes into the
 one-line reply the listener sees.
 """
 
 from __future__ import annotations
 
-from promptloop.chat import apply_update, interpret
-from promptloop.loop import LoopSession
+from promptloop.session.chat import apply_update, interpret
+from promptloop.session.loop import LoopSession
 
 __all__ = ["interpret_and_apply"]
 

@@ -14,13 +14,13 @@ from typing import Any
 
 import typer
 
-from promptloop.affect import parse_affect
-from promptloop.errors import InputError
-from promptloop.preferences import Preferences
+from promptloop.acquisition.affect import parse_affect
+from promptloop.errors import BackendUnavailable, InputError
+from promptloop.representation.preferences import Preferences
 from promptloop.service.engine import Service, ServiceConfig
 from promptloop.service.store import User
 from promptloop.service.workers import WorkerPool
-from promptloop.settings import Settings
+from promptloop.wiring.settings import Settings
 
 __all__ = ["make_pool", "open_service", "run_chat", "run_serve", "users_add", "users_list"]
 
@@ -48,10 +48,9 @@ def _local_name() -> str:
 
 
 def run_serve(host: str, port: int, workers: str, data_dir: Path | None, database_url: str | None) -> None:
-    import uvicorn
-
-    from server import create_app
-
+    """Run the HTTP server.  The server is an app on top of the library, found through the
+    ``promptloop.apps`` entry point ``serve`` so that nothing in promptloop imports it."""
+    serve = _app_entry_point("serve")
     service = open_service(data_dir, database_url, workers)
     base = f"http://{host if ':' not in host else f'[{host}]'}:{port}"
     if service.user_count() == 0:
@@ -61,7 +60,19 @@ def run_serve(host: str, port: int, workers: str, data_dir: Path | None, databas
     else:
         typer.echo(f"open {base}/chat and sign in with your token")
     typer.echo(f"data: {service.config.data_dir}  workers: {service.pool.kind}")
-    uvicorn.run(create_app(service), host=host, port=port, log_level="info", timeout_graceful_shutdown=5)
+    serve(service, host=host, port=port)
+
+
+def _app_entry_point(name: str) -> Any:
+    from importlib.metadata import entry_points
+
+    found = entry_points(group="promptloop.apps", name=name)
+    if not found:
+        raise BackendUnavailable(f"no {name!r} app is installed: pip install 'promptloop[server]'")
+    try:
+        return next(iter(found)).load()
+    except ImportError as exc:
+        raise BackendUnavailable(f"the {name!r} app needs {exc.name}: pip install 'promptloop[server]'") from exc
 
 
 def users_add(name: str, data_dir: Path | None, database_url: str | None) -> None:

@@ -4,7 +4,7 @@
 method takes the acting :class:`~promptloop.service.store.User` and only ever sees that user's
 objects: another user's id is indistinguishable from an id that does not exist (:class:`NotFound`).
 
-A live session is a :class:`~promptloop.loop.LoopSession` kept in memory; the database is the
+A live session is a :class:`~promptloop.session.loop.LoopSession` kept in memory; the database is the
 truth.  After each segment the audio files are written atomically and then the segment row and the
 session's between-segment state are committed in one transaction.  A
 session not in memory (after a restart, or evicted) is rebuilt from its committed segments and
@@ -28,19 +28,14 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session as DB
 from sqlalchemy.orm.exc import StaleDataError
 
-from promptloop.affect import Affect
-from promptloop.builders import Backends, build_backends
-from promptloop.chat import MAX_MESSAGE_CHARS
-from promptloop.errors import InputError
-from promptloop.loop import LoopSession, SegmentResult, SessionSpec
-from promptloop.physio import Baseline, Readings, estimate_affect
-from promptloop.preferences import Preferences
-from promptloop.provenance import SegmentRecord
+from promptloop.acquisition.affect import Affect
+from promptloop.acquisition.physio import Baseline, Readings, estimate_affect
+from promptloop.errors import Conflict, InputError, JobCancelled, NotFound
+from promptloop.representation.preferences import Preferences
 from promptloop.service import accounts
 from promptloop.service.chat_bridge import interpret_and_apply
 from promptloop.service.crypto import Vault, load_or_create_key
 from promptloop.service.erasure import forget_sessions, forget_user
-from promptloop.service.errors import Conflict, JobCancelled, NotFound
 from promptloop.service.events import Broker
 from promptloop.service.files import SessionFiles
 from promptloop.service.limits import LimitConfig, Limits
@@ -61,11 +56,15 @@ from promptloop.service.store import (
     sqlite_url,
 )
 from promptloop.service.workers import InProcessPool, JobContext, WorkerPool
-from promptloop.settings import Settings
+from promptloop.session.chat import MAX_MESSAGE_CHARS
+from promptloop.session.loop import LoopSession, SegmentResult, SessionSpec
+from promptloop.session.provenance import SegmentRecord
+from promptloop.wiring.builders import Backends, build_backends, spec_from_settings
+from promptloop.wiring.settings import Settings
 
 __all__ = ["LIMITS", "Service", "ServiceConfig"]
 
-# Bounds the service adds to the loop's own (promptloop.loop.LIMITS).
+# Bounds the service adds to the loop's own (promptloop.session.loop.LIMITS).
 LIMITS = {
     "segments_per_job": 16,
     "readings_per_request": 500,
@@ -174,7 +173,7 @@ class Service:
                 if backends.generator.batches_across_sessions and self.config.workers > 1:
                     # Continuous batching: segments of different sessions that are ready at the
                     # same time share one batched decode (issue 7).
-                    from promptloop.backends.musicgen_fast import BatchingGenerator
+                    from promptloop.synthesis.musicgen.fast import BatchingGenerator
 
                     backends.generator = BatchingGenerator(backends.generator)
                 self._backends[key] = backends
@@ -233,13 +232,8 @@ class Service:
         evaluator: str | None = None,
         **settings: Any,
     ) -> dict[str, Any]:
-        values = {
-            "candidates": self.settings.candidates, "threshold": self.settings.threshold,
-            "max_retries": self.settings.max_retries, "max_step": self.settings.max_step,
-            "crossfade_seconds": self.settings.crossfade_seconds,
-        }
-        values.update({k: v for k, v in settings.items() if v is not None})
-        spec = SessionSpec(start=start, target=target, preferences=preferences, **values)  # validates
+        spec = spec_from_settings(self.settings, start=start, target=target, preferences=preferences,
+                                  **settings)  # validates
         names = {"generator": generator, "planner": planner, "evaluator": evaluator}
         backends = self.backends_for(generator, planner, evaluator)  # unknown names fail here, not later
         with self.db() as db:

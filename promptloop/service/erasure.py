@@ -48,7 +48,7 @@ def _strings(value: Any) -> Iterable[str]:
 
 
 def _forget_embeddings(texts: set[str]) -> int:
-    from promptloop.embedding import get_embedder
+    from promptloop.representation.text_embedding import get_embedder
 
     if not texts or get_embedder.cache_info().currsize == 0:
         return 0  # never loaded in this process: nothing cached

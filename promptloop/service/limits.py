@@ -31,30 +31,16 @@ from sqlalchemy import Float, Integer, func, select
 from sqlalchemy.orm import Mapped, mapped_column
 from sqlalchemy.orm import Session as DB
 
-from promptloop.service.errors import ServiceError
+from promptloop.errors import QuotaExceeded, RateLimited
 from promptloop.service.store import Base, JobRow, SessionRow, now
-from promptloop.settings import Settings
+from promptloop.wiring.settings import Settings
 
 if TYPE_CHECKING:
     from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-__all__ = ["LimitConfig", "Limits", "QuotaExceeded", "RateLimited", "RequestGuard", "TokenBuckets", "UsageRow"]
+__all__ = ["LimitConfig", "Limits", "RequestGuard", "TokenBuckets", "UsageRow"]
 
 WINDOW = _dt.timedelta(hours=24)
-
-
-class RateLimited(ServiceError):
-    """Too many requests from one caller; try again after ``retry_after`` seconds (429)."""
-
-    status = 429
-
-    def __init__(self, message: str, retry_after: int) -> None:
-        super().__init__(message)
-        self.retry_after = retry_after
-
-
-class QuotaExceeded(RateLimited):
-    """The user's quota of generated audio seconds for the last 24 hours is spent (429)."""
 
 
 class UsageRow(Base):

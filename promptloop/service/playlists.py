@@ -14,8 +14,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from promptloop.errors import InputError
-from promptloop.service.errors import NotFound
+from promptloop.errors import InputError, NotFound
 from promptloop.service.store import JobRow, User, new_id, now
 from promptloop.service.workers import JobContext
 

@@ -3,7 +3,7 @@
 Each actor loads one generator once (GPU-aware: a MusicGen actor asks Ray for a GPU when the
 cluster has one) and serves ``generate`` calls.  The service keeps the rest of the loop here: the
 planner and the evaluator are light, and the session state, the database and the files stay in one
-place.  The service sees the actors through the ordinary :class:`~promptloop.interfaces.Generator`
+place.  The service sees the actors through the ordinary :class:`~promptloop.synthesis.base.Generator`
 interface (:class:`RayGenerator`), so jobs, the bounded queue, cancel and deadlines work exactly as
 with the in-process pool: :class:`RayPool` is that pool, with one orchestrating thread per actor.
 """
@@ -18,12 +18,12 @@ from typing import Any
 
 import numpy as np
 
-from promptloop.builders import Backends
 from promptloop.errors import BackendUnavailable, GenerationError
-from promptloop.interfaces import GenerationRequest, Generator
-from promptloop.registry import EVALUATORS, PLANNERS
 from promptloop.service.workers import InProcessPool
-from promptloop.settings import Settings
+from promptloop.synthesis.base import GenerationRequest, Generator
+from promptloop.wiring.builders import Backends
+from promptloop.wiring.registry import EVALUATORS, PLANNERS
+from promptloop.wiring.settings import Settings
 
 __all__ = ["GPU_GENERATORS", "RayGenerator", "RayPool"]
 
@@ -33,10 +33,10 @@ GPU_GENERATORS = frozenset({"musicgen", "audiocraft"})
 class _GeneratorActor:
     """Lives in a Ray worker process: one loaded generator."""
 
-    def __init__(self, name: str, options: dict[str, Any]) -> None:
-        from promptloop.registry import GENERATORS
+    def __init__(self, name: str, options: dict[str, Any], settings: Settings) -> None:
+        from promptloop.wiring.registry import GENERATORS
 
-        self.generator = GENERATORS.create(name, **options)
+        self.generator = GENERATORS.create(name, settings, **options)
 
     def info(self) -> dict[str, Any]:
         import ray
@@ -105,13 +105,13 @@ class RayPool(InProcessPool):
         self._build_lock = threading.Lock()
         super().__init__(workers, queue_size, on_abandon)
 
-    def remote_generator(self, name: str, options: dict[str, Any] | None = None) -> RayGenerator:
+    def remote_generator(self, name: str, settings: Settings, options: dict[str, Any] | None = None) -> RayGenerator:
         with self._build_lock:
             if name not in self._generators:
                 ray = self._ray
                 gpus = 1.0 if name in GPU_GENERATORS and ray.cluster_resources().get("GPU", 0) >= 1 else 0.0
                 actor = ray.remote(_GeneratorActor).options(num_cpus=1, num_gpus=gpus, max_restarts=0)
-                actors = [actor.remote(name, options or {}) for _ in range(self._actor_count)]
+                actors = [actor.remote(name, options or {}, settings) for _ in range(self._actor_count)]
                 self._actors += actors
                 self._generators[name] = RayGenerator(ray, name, actors)
             return self._generators[name]
@@ -120,8 +120,8 @@ class RayPool(InProcessPool):
         """Planner and evaluator built here; the generator lives on the actors."""
 
         def make(generator: str, planner: str, evaluator: str) -> Backends:
-            return Backends(self.remote_generator(generator), PLANNERS.create(planner),
-                            EVALUATORS.create(evaluator), PLANNERS.create("rule"))
+            return Backends(self.remote_generator(generator, settings), PLANNERS.create(planner, settings),
+                            EVALUATORS.create(evaluator, settings), PLANNERS.create("rule", settings))
 
         return make
 

@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from promptloop.service.errors import JobCancelled, QueueFull
+from promptloop.errors import JobCancelled, QueueFull
 
 __all__ = ["InProcessPool", "JobContext", "Work", "WorkerPool"]
 

@@ -10,8 +10,8 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Path, Query, Request, Response
 from fastapi.responses import FileResponse, StreamingResponse
 
-from promptloop.affect import Affect, parse_affect
-from promptloop.preferences import Preferences
+from promptloop.acquisition.affect import Affect, parse_affect
+from promptloop.representation.preferences import Preferences
 from server.deps import CurrentUser, ServiceDep
 from server.schemas import (
     AffectIn,

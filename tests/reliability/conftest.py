@@ -16,18 +16,18 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "server"))  # reuse the server tests' helpers
 
 from fakes import register_fakes  # noqa: E402
-from srv_support import factory_for, warmed_backends  # noqa: E402
+from srv_support import TEST_REGISTRIES, factory_for, warmed_backends  # noqa: E402
 
-from promptloop.builders import Backends  # noqa: E402
-from promptloop.interfaces import Generator  # noqa: E402
 from promptloop.service.engine import Service, ServiceConfig  # noqa: E402
-from promptloop.settings import Settings  # noqa: E402
+from promptloop.synthesis.base import Generator  # noqa: E402
+from promptloop.wiring.builders import Backends  # noqa: E402
+from promptloop.wiring.settings import Settings  # noqa: E402
 
 
 @pytest.fixture(scope="session")
 def shared_backends() -> Backends:
     """The embedded default, loaded and run once for the whole run (fake backends registered)."""
-    register_fakes()
+    register_fakes(TEST_REGISTRIES)
     return warmed_backends()
 
 

@@ -11,11 +11,12 @@ from typing import Any
 
 import numpy as np
 
-from promptloop.backends.rule_planner import RulePlanner
 from promptloop.errors import GenerationError
-from promptloop.interfaces import Evaluation, GenerationRequest, Generator, PlanContext, Planner
-from promptloop.plan import MusicPlan
-from promptloop.registry import GENERATORS, PLANNERS
+from promptloop.feedback.base import Evaluation, PlanContext, Planner
+from promptloop.feedback.planners.rule import RulePlanner
+from promptloop.representation.plan import MusicPlan
+from promptloop.synthesis.base import GenerationRequest, Generator
+from promptloop.wiring.registry import Registries
 
 RELEASE = threading.Event()  # lets every hanging generator return
 
@@ -127,14 +128,16 @@ class EchoPlanner(Planner):
         return self._echo(self._rule.revise(plan, evaluation, context), context)
 
 
-def register_fakes() -> None:
-    GENERATORS.register("rel-raise", RaisingGenerator, description="test: raises")
-    GENERATORS.register("rel-hang", HangingGenerator, description="test: hangs until released")
+def register_fakes(registries: Registries) -> None:
+    """Register the misbehaving backends in ``registries`` (a fresh table, never the global one)."""
+    generators, planners = registries.generators, registries.planners
+    generators.register("rel-raise", lambda settings: RaisingGenerator(), description="test: raises")
+    generators.register("rel-hang", lambda settings: HangingGenerator(), description="test: hangs until released")
     for kind in ("nan", "inf", "empty", "count", "stereo", "text"):
-        GENERATORS.register(f"rel-garbage-{kind}", lambda kind=kind: GarbageGenerator(kind),
+        generators.register(f"rel-garbage-{kind}", lambda settings, kind=kind: GarbageGenerator(kind),
                             description=f"test: returns {kind}")
-    PLANNERS.register("rel-plan-raise", RaisingPlanner, description="test: raises GenerationError")
-    PLANNERS.register("rel-plan-crash", CrashingPlanner, description="test: raises a bug")
-    PLANNERS.register("rel-plan-echo", EchoPlanner, description="test: the listener's words in the prompt")
+    planners.register("rel-plan-raise", lambda settings: RaisingPlanner(), description="test: raises GenerationError")
+    planners.register("rel-plan-crash", lambda settings: CrashingPlanner(), description="test: raises a bug")
+    planners.register("rel-plan-echo", lambda settings: EchoPlanner(), description="test: the listener's words in the prompt")
     for kind in ("notaplan", "forbidden"):
-        PLANNERS.register(f"rel-plan-{kind}", lambda kind=kind: GarbagePlanner(kind), description=f"test: {kind}")
+        planners.register(f"rel-plan-{kind}", lambda settings, kind=kind: GarbagePlanner(kind), description=f"test: {kind}")

@@ -203,7 +203,7 @@ def test_sigkill_of_playlist_jobs_leaves_only_whole_tracks(tmp_path: Path) -> No
     spec = tmp_path / "spec.yaml"
     spec.write_text(yaml.safe_dump(SPEC))
     out = tmp_path / "out"
-    args = [sys.executable, "-m", "promptloop.cli", "playlist", str(spec), "--out", str(out), "--engine", "serial"]
+    args = [sys.executable, "-m", "promptloop.cli.main", "playlist", str(spec), "--out", str(out), "--engine", "serial"]
     rng = random.Random(5)
     finished = []
     for _ in range(soak(2, 6)):
@@ -229,8 +229,8 @@ def test_restart_sweeps_what_a_kill_can_leave_behind(make_service, tmp_path: Pat
     """The states a kill can leave (seen above only when the kill lands mid-write), made on purpose:
     a temporary file, audio of a segment whose row never committed, the folder of a session whose
     deletion was cut short.  A restart removes them and keeps every committed file."""
-    from promptloop.affect import Affect
-    from promptloop.preferences import Preferences
+    from promptloop.acquisition.affect import Affect
+    from promptloop.representation.preferences import Preferences
     from promptloop.service.files import SessionFiles
 
     data = tmp_path / "sweep"

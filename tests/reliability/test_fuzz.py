@@ -26,10 +26,10 @@ from hypothesis import strategies as st
 from rel_support import Api, soak
 
 from promptloop.audio.io import MAX_INPUT_SECONDS, load_audio
+from promptloop.cli.session import load_readings
 from promptloop.errors import InputError
 from promptloop.evaluation.scenarios import load_suite
 from promptloop.playlist.spec import MAX_SPEC_BYTES, load_spec, parse_spec
-from promptloop.session_runner import load_readings
 
 SR = 32000
 FUZZ = settings(max_examples=soak(30, 600), deadline=None, database=None,
@@ -233,7 +233,7 @@ def readings_api(tmp_path_factory, shared_backends):
     from srv_support import factory_for
 
     from promptloop.service.engine import Service, ServiceConfig
-    from promptloop.settings import Settings
+    from promptloop.wiring.settings import Settings
     from server import create_app
 
     service = Service(ServiceConfig(data_dir=tmp_path_factory.mktemp("fuzz") / "data"),

@@ -194,7 +194,7 @@ def test_listener_data_is_not_readable_from_the_raw_database(world, tmp_path: Pa
 
 
 def test_erasure_removes_rows_files_and_cached_embeddings(world) -> None:
-    from promptloop.embedding import get_embedder
+    from promptloop.representation.text_embedding import get_embedder
 
     service, client, user, alice = world
     data = Path(service.config.data_dir)

@@ -9,11 +9,18 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from srv_support import Api, LiveServer, factory_for, start_server, stop_server, warmed_backends
+from srv_support import (
+    Api,
+    LiveServer,
+    factory_for,
+    start_server,
+    stop_server,
+    warmed_backends,
+)
 
-from promptloop.builders import Backends
-from promptloop.interfaces import Generator
 from promptloop.service.engine import Service, ServiceConfig
+from promptloop.synthesis.base import Generator
+from promptloop.wiring.builders import Backends
 from server import create_app
 
 
@@ -75,7 +82,7 @@ def live_tokens(live_server: LiveServer) -> dict[str, str]:
     import sys
 
     env = {**os.environ, "PROMPTLOOP_DATA_DIR": str(live_server.data_dir)}
-    out = subprocess.run([sys.executable, "-m", "promptloop.cli", "users", "add", "bob"], env=env,
+    out = subprocess.run([sys.executable, "-m", "promptloop.cli.main", "users", "add", "bob"], env=env,
                          capture_output=True, text=True, check=True, timeout=120)
     return {"alice": live_server.token, "bob": out.stdout.strip()}
 

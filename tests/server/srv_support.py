@@ -18,9 +18,10 @@ import httpx
 import numpy as np
 from fastapi.testclient import TestClient
 
-from promptloop.builders import Backends, build_backends
-from promptloop.interfaces import GenerationRequest, Generator
-from promptloop.settings import Settings
+from promptloop.synthesis.base import GenerationRequest, Generator
+from promptloop.wiring.builders import Backends, build_backends
+from promptloop.wiring.registry import Registries
+from promptloop.wiring.settings import Settings
 
 # Short sessions keep generation in tests to a fraction of a second per segment.
 SHORT = {"segments": 3, "segment_seconds": 2.5, "candidates": 1, "max_retries": 0, "crossfade_seconds": 0.5}
@@ -48,8 +49,8 @@ class GatedGenerator(Generator):
 
 def warmed_backends() -> Backends:
     """The embedded default, built and run once (model load and JIT happen here, not in a test)."""
-    from promptloop.affect import Affect
-    from promptloop.loop import LoopSession, SessionSpec
+    from promptloop.acquisition.affect import Affect
+    from promptloop.session.loop import LoopSession, SessionSpec
 
     backends = build_backends(Settings())
     spec = SessionSpec(start=Affect(0, 0), target=Affect(0, 0), segments=1, segment_seconds=2.0, candidates=1,
@@ -58,11 +59,15 @@ def warmed_backends() -> Backends:
     return backends
 
 
+#: The tests' own backend tables: the built-ins plus whatever fakes a suite registers (never the global ones).
+TEST_REGISTRIES = Registries.with_builtins()
+
+
 def factory_for(shared: Backends, generator: Generator | None = None) -> Callable[..., Backends]:
     def make(g: str, p: str, e: str) -> Backends:
         if (g, p, e) == ("synth", "rule", "embedding"):
             return Backends(generator or shared.generator, shared.planner, shared.evaluator, shared.fallback_planner)
-        return build_backends(Settings(), generator=g, planner=p, evaluator=e)
+        return build_backends(Settings(), generator=g, planner=p, evaluator=e, registries=TEST_REGISTRIES)
 
     return make
 
@@ -118,7 +123,7 @@ def start_server(data_dir: Path, port: int | None = None, extra_env: dict[str, s
     port = port or free_port()
     env = {**os.environ, "PROMPTLOOP_DATA_DIR": str(data_dir), "PYTHONUNBUFFERED": "1", **(extra_env or {})}
     process = subprocess.Popen(
-        [sys.executable, "-m", "promptloop.cli", "serve", "--host", "127.0.0.1", "--port", str(port)],
+        [sys.executable, "-m", "promptloop.cli.main", "serve", "--host", "127.0.0.1", "--port", str(port)],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
     )
     lines: list[str] = []

@@ -10,7 +10,7 @@ import numpy as np
 from fastapi.testclient import TestClient
 from srv_support import Api, GatedGenerator
 
-from promptloop.interfaces import GenerationRequest
+from promptloop.synthesis.base import GenerationRequest
 from server import create_app
 
 

@@ -27,7 +27,7 @@ pytestmark = pytest.mark.skipif(
 def test_chat_page_plays_a_segment_and_plots_it(live_server) -> None:
     sync_api = pytest.importorskip("playwright.sync_api", reason="pip install 'promptloop[test]'")
     env = {**os.environ, "PROMPTLOOP_DATA_DIR": str(live_server.data_dir)}
-    token = subprocess.run([sys.executable, "-m", "promptloop.cli", "users", "add", "carol"], env=env,
+    token = subprocess.run([sys.executable, "-m", "promptloop.cli.main", "users", "add", "carol"], env=env,
                            capture_output=True, text=True, check=True, timeout=120).stdout.strip()
     with httpx.Client(base_url=live_server.base, timeout=60) as client:
         carol = Api(client, token)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import soundfile as sf
 from typer.testing import CliRunner
 
-from promptloop.cli import app
+from promptloop.cli.main import app
 from promptloop.service.engine import Service, ServiceConfig
 
 runner = CliRunner()

@@ -6,7 +6,6 @@ from __future__ import annotations
 import io
 
 import soundfile as sf
-
 from srv_support import Api
 
 SPEC = {

@@ -6,7 +6,7 @@ import time
 
 import pytest
 from fastapi.testclient import TestClient
-from srv_support import GatedGenerator, Api
+from srv_support import Api, GatedGenerator
 
 from server import create_app
 

@@ -22,8 +22,8 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from promptloop.affect import parse_affect
-from promptloop.preferences import Preferences
+from promptloop.acquisition.affect import parse_affect
+from promptloop.representation.preferences import Preferences
 from server import create_app
 
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance,

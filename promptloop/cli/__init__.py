@@ -1,0 +1,1 @@
+"""The `promptloop` command line: session, chat, doctor, models, playlist, eval, serve, users."""

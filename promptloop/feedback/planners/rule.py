@@ -1,0 +1,159 @@
+"""The embedded default planner: deterministic prompt writing and rewriting.
+
+Drafting maps the segment's waypoint on the circumplex to tempo, mode, dynamics, density and
+brightness (:mod:`promptloop.representation.plan`), picks instruments from the listener's preferences (never an
+avoided one), keeps the key across segments (moving to the relative major/minor when the mode
+changes, so the notes stay shared), and writes a MusicGen-style text prompt.  Revising applies the
+evaluator's feedback: measured too fast → slower and sparser; too activating → softer, darker...
+"""
+
+from __future__ import annotations
+
+from promptloop.feedback.base import Evaluation, PlanContext, Planner
+from promptloop.representation.plan import KEYS, MusicPlan, dynamics_for, tempo_for
+from promptloop.representation.plan_checks import check_prompt, enforce_constraints
+from promptloop.representation.vocabulary import TEXTURES
+
+__all__ = ["RulePlanner", "write_prompt"]
+
+_DYNAMICS = ("pp", "p", "mp", "mf", "f")
+_DYNAMIC_WORDS = {"pp": "very soft", "p": "soft", "mp": "moderate volume", "mf": "strong", "f": "loud"}
+
+
+def _clip(value: float, low: float = 0.05, high: float = 0.95) -> float:
+    return round(max(low, min(high, value)), 3)
+
+
+def _mood_words(valence: float, arousal: float) -> str:
+    if arousal >= 0.3:
+        return "tense, restless" if valence < 0 else "uplifting, energetic"
+    if arousal <= -0.3:
+        return "melancholic, still" if valence < 0 else "peaceful, calm"
+    return "pensive" if valence < 0 else "warm, hopeful"
+
+
+def write_prompt(plan: MusicPlan, gentle: bool) -> str:
+    """MusicGen-style prompt text for a plan (mood, genre, instruments, tempo, key, dynamics...)."""
+    voices = list(plan.instruments)
+    textures = list(plan.textures)
+    parts = [f"{_mood_words(plan.target_valence, plan.target_arousal)} {plan.genre or 'instrumental'} music"]
+    if voices:
+        parts.append("with " + " and ".join(voices))
+    if textures:
+        parts.append("over " + " and ".join(textures))
+    parts.append(f"{plan.tempo_bpm:.0f} bpm")
+    parts.append(f"{plan.key} {plan.mode}")
+    parts.append(_DYNAMIC_WORDS[plan.dynamics])
+    parts.append("sparse" if plan.density < 0.35 else "flowing" if plan.density < 0.65 else "busy")
+    parts.append("dark" if plan.brightness < 0.25 else "warm" if plan.brightness < 0.5 else "clear" if plan.brightness < 0.7 else "bright")
+    if gentle:
+        parts.append("gentle, smooth, soft attacks")
+    return ", ".join(parts)
+
+
+class RulePlanner(Planner):
+    """Registered as ``rule``."""
+
+    name = "rule"
+
+    def _instruments(self, context: PlanContext) -> tuple[tuple[str, ...], tuple[str, ...]]:
+        prefs, w = context.preferences, context.waypoint
+        forbidden = prefs.forbidden
+        liked = [i for i in prefs.instruments if i not in forbidden]
+        voices = [i for i in liked if i not in TEXTURES]
+        textures = [i for i in liked if i in TEXTURES]
+        if not voices:
+            voices = ["piano", "bass", "drums"] if w.arousal > 0.45 else ["piano", "pads"]
+            if w.arousal > 0.45 and w.valence < 0:
+                voices.append("strings")
+        voices = [v for v in voices if v not in forbidden] or [
+            v for v in ("pads", "piano", "strings", "guitar") if v not in forbidden
+        ][:1]
+        return tuple(voices), tuple(textures)
+
+    def _key(self, mode: str, previous: MusicPlan | None) -> str:
+        if previous is None:
+            return "C" if mode == "major" else "A"
+        if previous.mode == mode:
+            return previous.key
+        shift = 3 if mode == "major" else -3  # relative major / minor share every note
+        return KEYS[(KEYS.index(previous.key) + shift) % 12]
+
+    def draft(self, context: PlanContext) -> MusicPlan:
+        w, prefs = context.waypoint, context.preferences
+        mode = "major" if w.valence >= 0 else "minor"
+        voices, textures = self._instruments(context)
+        genre = next((g for g in prefs.genres if g not in prefs.forbidden), None)
+        if genre is None:
+            genre = "ambient" if w.arousal < 0.2 else "cinematic"
+        brightness = 0.45 + 0.25 * w.valence + 0.2 * w.arousal
+        if prefs.gentle:
+            brightness = min(brightness, 0.35)
+        plan = MusicPlan(
+            prompt="draft",
+            tempo_bpm=tempo_for(w.arousal),
+            key=self._key(mode, context.previous_plan),
+            mode=mode,
+            instruments=voices,
+            textures=textures,
+            genre=genre,
+            dynamics=dynamics_for(w.arousal),  # type: ignore[arg-type]
+            density=_clip(0.5 + 0.4 * w.arousal),
+            brightness=_clip(brightness),
+            target_valence=w.valence,
+            target_arousal=w.arousal,
+            rationale=f"iso step {context.segment_index + 1}/{context.segments} toward the target",
+        )
+        return self._finish(plan, context)
+
+    def _finish(self, plan: MusicPlan, context: PlanContext) -> MusicPlan:
+        # The shared check repairs the fields first (dynamics under the ceiling, gentle brightness),
+        # so the words written from them already keep every constraint.
+        plan, _ = enforce_constraints(plan.model_copy(update={"prompt": "draft"}), context.preferences)
+        prompt = write_prompt(plan, context.preferences.gentle)
+        check_prompt(prompt, context.preferences.forbidden)
+        return plan.model_copy(update={"prompt": prompt})
+
+    def revise(self, plan: MusicPlan, evaluation: Evaluation, context: PlanContext) -> MusicPlan:
+        tempo, density, brightness = plan.tempo_bpm, plan.density, plan.brightness
+        dyn = _DYNAMICS.index(plan.dynamics)
+        mode, instruments = plan.mode, list(plan.instruments)
+        notes = []
+        for fb in evaluation.feedback:
+            if fb.attribute == "tempo" and isinstance(fb.measured, float):
+                step = min(12.0, abs(fb.measured - plan.tempo_bpm) / 2)
+                tempo += -step if fb.direction == "lower" else step
+                notes.append(f"tempo {fb.direction}")
+            elif fb.attribute == "arousal":
+                sign = -1 if fb.direction == "lower" else 1
+                density += 0.15 * sign
+                brightness += 0.1 * sign
+                dyn = max(0, min(len(_DYNAMICS) - 1, dyn + sign))
+                notes.append(f"arousal {fb.direction}")
+            elif fb.attribute == "valence":
+                if fb.direction == "higher":
+                    mode, brightness = "major", brightness + 0.1
+                else:
+                    mode, brightness = "minor", brightness - 0.1
+                notes.append(f"valence {fb.direction}")
+            elif fb.attribute == "transients":
+                instruments = [i for i in instruments if i not in ("drums", "bells", "guitar")] or ["pads"]
+                density -= 0.2
+                notes.append("fewer transients")
+            elif fb.attribute == "brightness":
+                brightness -= 0.2
+                notes.append("darker")
+        if context.preferences.gentle:
+            brightness = min(brightness, 0.35)
+        key = plan.key if mode == plan.mode else self._key(mode, plan)
+        revised = plan.model_copy(update={
+            "tempo_bpm": max(40.0, min(180.0, round(tempo))),
+            "density": _clip(density),
+            "brightness": _clip(brightness),
+            "dynamics": _DYNAMICS[dyn],
+            "mode": mode,
+            "key": key,
+            "instruments": tuple(instruments),
+            "rationale": ("revised: " + ", ".join(notes)) if notes else "revised: new seed only",
+        })
+        return self._finish(revised, context)

@@ -1,0 +1,415 @@
+"""The iterative loop: plan → generate K candidates → evaluate → keep the best → retry with a
+rewritten prompt when under the threshold → stitch with an equal-power crossfade, loudness
+normalisation and a safety limiter → record provenance.
+
+The loop receives ready backend objects (see :mod:`promptloop.wiring.builders`) and never reads settings
+or the environment.  :class:`LoopSession` produces one segment at a time so that the CLI, the
+server and the chat can all drive it; :func:`run_session` runs a whole session.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import numpy as np
+
+from promptloop._version import __version__
+from promptloop.acquisition.affect import Affect
+from promptloop.audio.mix import (
+    crossfade_append,
+    integrated_lufs,
+    normalize_loudness,
+    safety_limit,
+)
+from promptloop.errors import ConstraintViolation, GenerationError, InputError
+from promptloop.feedback.base import Evaluation, Evaluator, PlanContext, Planner
+from promptloop.representation.plan import DYNAMICS_LUFS, MusicPlan
+from promptloop.representation.plan_checks import HEADROOM_LU, enforce_constraints
+from promptloop.representation.preferences import Preferences
+from promptloop.representation.trajectory import next_waypoint
+from promptloop.session.provenance import (
+    AffectRecord,
+    AttemptRecord,
+    CandidateRecord,
+    SegmentRecord,
+    SessionRecord,
+    SessionSummary,
+)
+from promptloop.session.defaults import LIMITS, LOOP_DEFAULTS
+from promptloop.synthesis.base import GenerationRequest, Generator
+
+__all__ = ["LIMITS", "LoopSession", "SegmentResult", "SessionSpec", "run_session"]
+
+PEAK_CEILING_DB = -1.0
+
+
+@dataclass(frozen=True)
+class SessionSpec:
+    """Everything that defines a session's music (backends excluded)."""
+
+    start: Affect
+    target: Affect
+    preferences: Preferences = field(default_factory=Preferences)
+    segments: int = 6
+    segment_seconds: float = 10.0
+    seed: int = 0
+    candidates: int = int(LOOP_DEFAULTS["candidates"])
+    threshold: float = LOOP_DEFAULTS["threshold"]
+    max_retries: int = int(LOOP_DEFAULTS["max_retries"])
+    max_step: float = LOOP_DEFAULTS["max_step"]
+    crossfade_seconds: float = LOOP_DEFAULTS["crossfade_seconds"]
+    prior: np.ndarray | None = field(default=None, repr=False, compare=False)
+    prior_name: str | None = None
+
+    def __post_init__(self) -> None:
+        for name, (low, high) in LIMITS.items():
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not np.isfinite(value):
+                raise InputError(f"{name} must be a number, got {value!r}")
+            if not low <= value <= high:
+                raise InputError(f"{name} must be within [{low}, {high}], got {value}")
+        if not isinstance(self.seed, int) or not 0 <= self.seed < 2**32:
+            raise InputError(f"seed must be an integer in [0, 2**32), got {self.seed!r}")
+        if self.crossfade_seconds >= self.segment_seconds / 2:
+            raise InputError("crossfade must be shorter than half a segment")
+
+    def settings(self) -> dict[str, Any]:
+        return {
+            "segments": self.segments,
+            "segment_seconds": self.segment_seconds,
+            "candidates": self.candidates,
+            "threshold": self.threshold,
+            "max_retries": self.max_retries,
+            "max_step": self.max_step,
+            "crossfade_seconds": self.crossfade_seconds,
+        }
+
+
+@dataclass
+class SegmentResult:
+    """One finished segment: its audio (as chosen, before stitching) and its record."""
+
+    audio: np.ndarray
+    record: SegmentRecord
+
+
+def seed_for(seed: int, segment: int, attempt: int, candidate: int) -> int:
+    """A distinct, reproducible seed per (session seed, segment, attempt, candidate)."""
+    return int(np.random.SeedSequence([seed, segment, attempt, candidate]).generate_state(1)[0])
+
+
+def _affect(a: Affect) -> AffectRecord:
+    return AffectRecord(valence=round(a.valence, 4), arousal=round(a.arousal, 4))
+
+
+Event = Callable[[str, dict[str, Any]], None]
+
+
+class LoopSession:
+    """A session in progress; :meth:`next_segment` adds one segment."""
+
+    def __init__(
+        self,
+        spec: SessionSpec,
+        generator: Generator,
+        planner: Planner,
+        evaluator: Evaluator,
+        *,
+        fallback_planner: Planner | None = None,
+        on_event: Event | None = None,
+    ) -> None:
+        self.spec = spec
+        self.generator = generator
+        self.planner = planner
+        self.evaluator = evaluator
+        self.fallback_planner = fallback_planner
+        self.on_event = on_event or (lambda kind, payload: None)
+        self.sample_rate = generator.sample_rate
+        self.audio = np.zeros(0, dtype=np.float32)
+        self.results: list[SegmentResult] = []
+        self.listener = spec.start
+        self.target = spec.target
+        self.preferences = spec.preferences
+        self._listener_fresh = True
+        self._pending_events: list[dict[str, Any]] = []
+        self._last_waypoint: Affect | None = None
+        self._last_plan: MusicPlan | None = None
+        self._started = time.perf_counter()
+        self._created = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+
+    # -- updates between segments (biofeedback, chat) ------------------------------------------
+    def update_listener(self, affect: Affect, source: str) -> None:
+        """A new estimate of the listener's state; the next segment meets it (iso principle)."""
+        self.listener = affect
+        self._listener_fresh = True
+        self._pending_events.append({"kind": "listener", "source": source, **affect.to_dict()})
+
+    def update_target(self, affect: Affect, source: str) -> None:
+        self.target = affect
+        self._pending_events.append({"kind": "target", "source": source, **affect.to_dict()})
+
+    def update_preferences(self, preferences: Preferences, source: str) -> None:
+        self.preferences = preferences
+        self._pending_events.append({"kind": "preferences", "source": source})
+
+    @property
+    def done(self) -> bool:
+        return len(self.results) >= self.spec.segments
+
+    # -- saving and resuming between segments (the server keeps sessions across restarts) -------
+    def between_segments(self) -> dict[str, Any]:
+        """The state that updates changed since the last segment, as JSON-ready data."""
+        return {
+            "listener": self.listener.to_dict(),
+            "target": self.target.to_dict(),
+            "preferences": self.preferences.to_dict(),
+            "listener_fresh": self._listener_fresh,
+            "pending_events": list(self._pending_events),
+        }
+
+    def resume(self, results: list[SegmentResult], audio: np.ndarray, state: dict[str, Any]) -> None:
+        """Continue a saved session: its finished segments, the stitched audio so far and the
+        :meth:`between_segments` state.  The next segment follows on from the last one."""
+        self.results = list(results)
+        self.audio = np.asarray(audio, dtype=np.float32)
+        self.listener = Affect(**state["listener"])
+        self.target = Affect(**state["target"])
+        self.preferences = Preferences.from_dict(state["preferences"])
+        self._listener_fresh = bool(state["listener_fresh"])
+        self._pending_events = list(state["pending_events"])
+        if self.results:
+            last = self.results[-1].record
+            self._last_waypoint = Affect(last.waypoint.valence, last.waypoint.arousal)
+            self._last_plan = MusicPlan.model_validate(last.attempts[last.chosen_attempt].plan)
+
+    # -- one segment ---------------------------------------------------------------------------
+    def _waypoint(self, index: int) -> Affect:
+        if index == 0 or self._last_waypoint is None:
+            return self.listener
+        base = self.listener if self._listener_fresh else self._last_waypoint
+        remaining = max(1, self.spec.segments - index)
+        step = min(self.spec.max_step, base.distance(self.target) / remaining) or self.spec.max_step
+        return next_waypoint(base, self.target, step)
+
+    def _checked_plan(self, make: Callable[[Planner], MusicPlan], context: PlanContext) -> tuple[MusicPlan, str | None]:
+        """Ask the planner; a plan that breaks the listener's constraints is replaced."""
+        try:
+            plan = make(self.planner)
+            if not isinstance(plan, MusicPlan):  # a misbehaving planner is an outage, not a crash
+                raise GenerationError(f"planner {self.planner.name!r} returned {type(plan).__name__}, not a plan")
+            plan, _ = enforce_constraints(plan, context.preferences)
+            return plan, None
+        except ConstraintViolation as exc:
+            reason = f"constraint: {exc}"
+        except GenerationError as exc:
+            reason = f"planner error: {exc}"
+        if self.fallback_planner is None:
+            raise GenerationError(f"planner {self.planner.name!r} failed and no fallback is set: {reason}")
+        plan, _ = enforce_constraints(make(self.fallback_planner), context.preferences)
+        return plan, reason
+
+    def _prior_tail(self) -> np.ndarray | None:
+        source = self.audio if self.audio.size else self.spec.prior
+        if source is None or source.size == 0:
+            return None
+        return source[-int(self.generator.prior_seconds * self.sample_rate) :]
+
+    def _target_lufs(self, plan: MusicPlan) -> float:
+        return min(DYNAMICS_LUFS[plan.dynamics], self.preferences.loudness_ceiling_lufs - HEADROOM_LU)
+
+    def next_segment(self) -> SegmentResult:
+        if self.done:
+            raise InputError("the session already has all its segments")
+        spec, index = self.spec, len(self.results)
+        waypoint = self._waypoint(index)
+        context = PlanContext(
+            segment_index=index,
+            segments=spec.segments,
+            segment_seconds=spec.segment_seconds,
+            waypoint=waypoint,
+            listener=self.listener,
+            target=self.target,
+            preferences=self.preferences,
+            previous_plan=self._last_plan,
+            max_step=spec.max_step,
+        )
+        self.on_event("segment_start", {"index": index, "waypoint": waypoint.to_dict()})
+        overlap = spec.crossfade_seconds if self.audio.size else 0.0
+        prior = self._prior_tail()
+
+        attempts: list[AttemptRecord] = []
+        best_audio: np.ndarray | None = None
+        best_eval: Evaluation | None = None
+        best_where = (0, 0)
+        t0 = time.perf_counter()
+        plan, fallback = self._checked_plan(lambda p: p.draft(context), context)
+        plan_time = time.perf_counter() - t0
+        for attempt in range(spec.max_retries + 1):
+            seeds = [seed_for(spec.seed, index, attempt, k) for k in range(spec.candidates)]
+            requests = [
+                GenerationRequest(plan, spec.segment_seconds + overlap, s, prior, self._last_plan)
+                for s in seeds
+            ]
+            t1 = time.perf_counter()
+            raw = self.generator.generate(requests)
+            t2 = time.perf_counter()
+            if len(raw) != len(requests):
+                raise GenerationError(f"generator {self.generator.name!r} returned {len(raw)} clips for {len(requests)} requests")
+            candidates, evaluations = [], []
+            for audio in raw:
+                audio = np.asarray(audio, dtype=np.float32)
+                if audio.ndim != 1 or audio.size == 0 or not np.all(np.isfinite(audio)):
+                    raise GenerationError(f"generator {self.generator.name!r} returned unusable audio")
+                audio = self._fit_length(audio, spec.segment_seconds + overlap)
+                audio = safety_limit(normalize_loudness(audio, self.sample_rate, self._target_lufs(plan)),
+                                     self.sample_rate, PEAK_CEILING_DB)
+                candidates.append(audio)
+                evaluations.append(self.evaluator.evaluate(audio, self.sample_rate, plan, context))
+            t3 = time.perf_counter()
+            best = int(np.argmax([e.score for e in evaluations]))
+            attempts.append(AttemptRecord(
+                attempt=attempt,
+                planner=self.planner.name if fallback is None else f"{self.fallback_planner.name} (fallback)",  # type: ignore[union-attr]
+                fallback=fallback,
+                plan=plan.model_dump(mode="json"),
+                prompt=plan.prompt,
+                candidates=[
+                    CandidateRecord(seed=s, score=e.score, components=e.components,
+                                    descriptors=e.descriptors.to_dict(), estimated=_affect(e.estimated),
+                                    caption=e.caption, violations=list(e.violations))
+                    for s, e in zip(seeds, evaluations, strict=True)
+                ],
+                best=best,
+                feedback=[f.to_dict() for f in evaluations[best].feedback],
+                timings={"plan": round(plan_time, 4), "generate": round(t2 - t1, 4), "evaluate": round(t3 - t2, 4)},
+            ))
+            self.on_event("attempt", {"index": index, "attempt": attempt, "score": evaluations[best].score})
+            if best_eval is None or evaluations[best].score > best_eval.score:
+                best_eval, best_audio, best_where = evaluations[best], candidates[best], (attempt, best)
+            if evaluations[best].score >= spec.threshold or attempt == spec.max_retries:
+                break
+            t0 = time.perf_counter()
+            plan, fallback = self._checked_plan(lambda p: p.revise(plan, evaluations[best], context), context)
+            plan_time = time.perf_counter() - t0
+
+        assert best_audio is not None and best_eval is not None
+        chosen_attempt, chosen_index = best_where
+        chosen_plan = MusicPlan.model_validate(attempts[chosen_attempt].plan)
+        start_s = max(0.0, self.audio.size / self.sample_rate - overlap)
+        if self.audio.size:
+            self.audio = crossfade_append(self.audio, best_audio, self.sample_rate, overlap)
+        else:
+            self.audio = _fade_in(best_audio, self.sample_rate)
+        record = SegmentRecord(
+            index=index,
+            file=f"segments/{index:02d}.wav",
+            start_s=round(start_s, 4),
+            duration_s=round(best_audio.size / self.sample_rate, 4),
+            waypoint=_affect(waypoint),
+            listener=_affect(self.listener),
+            estimated=_affect(best_eval.estimated),
+            score=best_eval.score,
+            prompt=chosen_plan.prompt,
+            chosen_attempt=chosen_attempt,
+            chosen_seed=attempts[chosen_attempt].candidates[chosen_index].seed,
+            attempts=attempts,
+            loudness_lufs=round(best_eval.descriptors.loudness_lufs, 3),
+            events=self._pending_events,
+        )
+        self._pending_events = []
+        self._listener_fresh = False
+        self._last_waypoint = waypoint
+        self._last_plan = chosen_plan
+        result = SegmentResult(best_audio, record)
+        self.results.append(result)
+        self.on_event("segment_done", {"index": index, "score": best_eval.score, "record": record})
+        return result
+
+    def _fit_length(self, audio: np.ndarray, seconds: float) -> np.ndarray:
+        n = int(round(seconds * self.sample_rate))
+        if audio.size >= n:
+            return audio[:n]
+        if audio.size < n * 0.9:
+            raise GenerationError(
+                f"generator {self.generator.name!r} returned {audio.size / self.sample_rate:.2f} s, "
+                f"asked for {seconds:.2f} s"
+            )
+        return np.pad(audio, (0, n - audio.size))
+
+    # -- the whole session ---------------------------------------------------------------------
+    def final_audio(self) -> np.ndarray:
+        """The stitched session through the safety limiter."""
+        return safety_limit(self.audio, self.sample_rate, PEAK_CEILING_DB)
+
+    def record(self) -> SessionRecord:
+        records = [r.record for r in self.results]
+        summary = None
+        if records:
+            gen = sum(a.timings["generate"] for r in records for a in r.attempts)
+            ev = sum(a.timings["evaluate"] for r in records for a in r.attempts)
+            summary = SessionSummary(
+                segments=len(records),
+                duration_s=round(self.audio.size / self.sample_rate, 3),
+                mean_score=round(float(np.mean([r.score for r in records])), 4),
+                final_estimated=records[-1].estimated,
+                target=_affect(self.target),
+                trajectory_error=round(float(np.mean([
+                    Affect(r.waypoint.valence, r.waypoint.arousal).distance(Affect(r.estimated.valence, r.estimated.arousal))
+                    for r in records])), 4),
+                loudness_lufs=round(integrated_lufs(self.audio, self.sample_rate), 3),
+                max_segment_loudness_lufs=max(r.loudness_lufs for r in records),
+                retries=sum(len(r.attempts) - 1 for r in records),
+                wall_seconds=round(time.perf_counter() - self._started, 3),
+                generate_seconds=round(gen, 3),
+                evaluate_seconds=round(ev, 3),
+            )
+        return SessionRecord(
+            promptloop_version=__version__,
+            created=self._created,
+            sample_rate=self.sample_rate,
+            seed=self.spec.seed,
+            settings=self.spec.settings(),
+            backends={
+                "generator": self.generator.describe(),
+                "planner": self.planner.describe(),
+                "evaluator": self.evaluator.describe(),
+            },
+            start=_affect(self.spec.start),
+            target=_affect(self.target),
+            preferences=self.preferences.to_dict(),
+            prior={"name": self.spec.prior_name, "seconds": round(self.spec.prior.size / self.sample_rate, 3)}
+            if self.spec.prior is not None else None,
+            segments=records,
+            summary=summary,
+        )
+
+
+def _fade_in(audio: np.ndarray, sample_rate: int, seconds: float = 0.05) -> np.ndarray:
+    n = min(audio.size, int(seconds * sample_rate))
+    out = audio.copy()
+    out[:n] *= np.linspace(0.0, 1.0, n, dtype=np.float32)
+    return out
+
+
+def run_session(
+    spec: SessionSpec,
+    generator: Generator,
+    planner: Planner,
+    evaluator: Evaluator,
+    *,
+    fallback_planner: Planner | None = None,
+    on_event: Event | None = None,
+) -> LoopSession:
+    """Run every segment of ``spec`` and return the finished session."""
+    session = LoopSession(spec, generator, planner, evaluator, fallback_planner=fallback_planner, on_event=on_event)
+    while not session.done:
+        session.next_segment()
+    return session
+
+
+def with_prior(spec: SessionSpec, prior: np.ndarray, name: str) -> SessionSpec:
+    return replace(spec, prior=prior, prior_name=name)
