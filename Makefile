@@ -2,7 +2,7 @@
 PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-EXTRAS ?= test,server,llm,ray
+EXTRAS ?= test,server,postgresql,llm,ray
 
 .PHONY: setup demo test bench clean-venv chromium
 

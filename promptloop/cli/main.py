@@ -224,6 +224,7 @@ def eval_(
     out: Annotated[Path, typer.Option(help="folder for results.json/csv, report.md and plots")] = Path("out/eval"),
     conditions: Annotated[list[str] | None, typer.Option(help="conditions to compare (repeat or comma-separate): static, loop-no-retry, loop-rule, loop-llm, loop-rule-closed")] = None,
     seeds: Annotated[int | None, typer.Option(help="seeds per scenario (default: the suite's list)")] = None,
+    scenarios: Annotated[int | None, typer.Option(help="run only the suite's first N scenarios (a quick check)")] = None,
     generator: Annotated[str | None, typer.Option(help="generator backend")] = None,
     evaluator: Annotated[str | None, typer.Option(help="evaluator backend")] = None,
     clap: Annotated[Path | None, typer.Option(help="local folder with a saved ClapModel: adds CLAP similarity")] = None,
@@ -234,7 +235,7 @@ def eval_(
     from promptloop.evaluation.run import run_eval
 
     run_eval(suite, out, conditions=conditions, seeds=seeds, generator=generator, evaluator=evaluator,
-             overwrite=overwrite, clap_dir=clap, reference_dir=reference)
+             overwrite=overwrite, clap_dir=clap, reference_dir=reference, scenarios=scenarios)
 
 
 def main() -> None:  # pragma: no cover - console entry point

@@ -12,8 +12,9 @@ from fastapi.responses import FileResponse, StreamingResponse
 
 from promptloop.acquisition.affect import Affect, parse_affect
 from promptloop.representation.preferences import Preferences
-from server.deps import CurrentUser, ServiceDep
-from server.schemas import (
+
+from ..deps import CurrentUser, ServiceDep
+from ..schemas import (
     AffectIn,
     ChatReplyOut,
     ErrorOut,

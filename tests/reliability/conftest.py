@@ -55,7 +55,7 @@ def make_client(make_service: Callable[..., Service]) -> Iterator[Callable[..., 
     """``make(**service args)`` -> (service, TestClient) over a fresh app."""
     from fastapi.testclient import TestClient
 
-    from server import create_app
+    from promptloop_server import create_app
 
     opened: list[TestClient] = []
 

@@ -231,7 +231,7 @@ def readings_api(tmp_path_factory, shared_backends):
 
     from promptloop.service.engine import Service, ServiceConfig
     from promptloop.wiring.settings import Settings
-    from server import create_app
+    from promptloop_server import create_app
 
     service = Service(ServiceConfig(data_dir=tmp_path_factory.mktemp("fuzz") / "data"),
                       Settings(rate_limit_per_minute=100_000), backend_factory=factory_for(shared_backends))

@@ -21,7 +21,7 @@ from srv_support import (
 from promptloop.service.engine import Service, ServiceConfig
 from promptloop.synthesis.base import Generator
 from promptloop.wiring.builders import Backends
-from server import create_app
+from promptloop_server import create_app
 
 
 @pytest.fixture(scope="session")

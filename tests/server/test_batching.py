@@ -11,7 +11,7 @@ from fastapi.testclient import TestClient
 from srv_support import Api, GatedGenerator
 
 from promptloop.synthesis.base import GenerationRequest
-from server import create_app
+from promptloop_server import create_app
 
 
 class BatchedGated(GatedGenerator):

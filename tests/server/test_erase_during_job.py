@@ -7,7 +7,7 @@ import time
 from fastapi.testclient import TestClient
 from srv_support import Api, GatedGenerator
 
-from server import create_app
+from promptloop_server import create_app
 
 
 def test_account_erased_mid_job_does_not_break_the_worker(make_service) -> None:

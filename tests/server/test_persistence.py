@@ -12,7 +12,7 @@ import soundfile as sf
 from fastapi.testclient import TestClient
 from srv_support import SHORT, Api
 
-from server import create_app
+from promptloop_server import create_app
 
 READING = {"heart_rate": 123.4567, "skin_conductance": 17.891}
 SECRET_TEXT = "too loud, and I really don't like violins at all"

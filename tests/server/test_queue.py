@@ -8,7 +8,7 @@ import pytest
 from fastapi.testclient import TestClient
 from srv_support import Api, GatedGenerator
 
-from server import create_app
+from promptloop_server import create_app
 
 
 @pytest.fixture

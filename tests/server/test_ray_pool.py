@@ -11,7 +11,7 @@ from fastapi.testclient import TestClient
 from srv_support import Api
 
 from promptloop.service.engine import Service, ServiceConfig
-from server import create_app
+from promptloop_server import create_app
 
 ray = pytest.importorskip("ray", reason="pip install 'promptloop[ray]'")
 

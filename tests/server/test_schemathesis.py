@@ -24,7 +24,7 @@ from schemathesis.specs.openapi.checks import (
 
 from promptloop.acquisition.affect import parse_affect
 from promptloop.representation.preferences import Preferences
-from server import create_app
+from promptloop_server import create_app
 
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance,
           response_headers_conformance, response_schema_conformance]
