@@ -6,7 +6,7 @@ EXTRAS ?= test,server,postgresql,llm,ray
 
 .PHONY: setup demo test bench clean-venv chromium
 
-$(BIN)/promptloop: pyproject.toml
+$(BIN)/promptloop: pyproject.toml setup.py
 	$(PY) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet torch==2.13.0

@@ -15,6 +15,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "server"))  # reuse the server tests' helpers
 
+from dbs import database_for  # noqa: E402
 from fakes import register_fakes  # noqa: E402
 from srv_support import TEST_REGISTRIES, factory_for, warmed_backends  # noqa: E402
 
@@ -38,7 +39,9 @@ def make_service(tmp_path: Path, shared_backends: Backends) -> Iterator[Callable
 
     def make(data_dir: Path | None = None, generator: Generator | None = None,
              settings: dict[str, Any] | None = None, warm: bool = True, **config: Any) -> Service:
-        service = Service(ServiceConfig(data_dir=data_dir or tmp_path / "data", **config),
+        data_dir = data_dir or tmp_path / "data"
+        config.setdefault("database_url", database_for(data_dir))  # SQLite, or PostgreSQL (tests/dbs.py)
+        service = Service(ServiceConfig(data_dir=data_dir, **config),
                           Settings(**(settings or {})), backend_factory=factory_for(shared_backends, generator))
         if warm:
             service.warm_up()
@@ -54,7 +57,6 @@ def make_service(tmp_path: Path, shared_backends: Backends) -> Iterator[Callable
 def make_client(make_service: Callable[..., Service]) -> Iterator[Callable[..., tuple[Service, Any]]]:
     """``make(**service args)`` -> (service, TestClient) over a fresh app."""
     from fastapi.testclient import TestClient
-
     from promptloop_server import create_app
 
     opened: list[TestClient] = []

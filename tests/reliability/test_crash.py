@@ -19,7 +19,6 @@ import json
 import os
 import random
 import signal
-import sqlite3
 import subprocess
 import sys
 import threading
@@ -30,6 +29,7 @@ from typing import Any
 import httpx
 import soundfile as sf
 import yaml
+from dbs import integrity_problems, query
 from rel_support import Api, soak, start_server, stop_server
 
 KILLS = soak(2, 8)
@@ -37,17 +37,15 @@ ENV = {"PROMPTLOOP_CANDIDATES": "1", "PROMPTLOOP_MAX_RETRIES": "0"}
 SEGMENTS = 6
 
 
-def _integrity(db: Path) -> None:
-    with sqlite3.connect(db) as con:
-        assert con.execute("PRAGMA integrity_check").fetchall() == [("ok",)]
-        assert con.execute("PRAGMA foreign_key_check").fetchall() == []
+def _integrity(data: Path) -> None:
+    """The database as the kill left it passes its server's integrity check (tests/dbs.py)."""
+    assert integrity_problems(data) == []
 
 
 def _check_files(data: Path) -> dict[str, int]:
     """Every committed segment has its audio and the session its mix; nothing else is on disk."""
-    with sqlite3.connect(data / "promptloop.db") as con:
-        sessions = {sid: (uid, done) for sid, uid, done in con.execute("SELECT id, user_id, segments_done FROM sessions")}
-        segments = con.execute("SELECT session_id, \"index\" FROM segments").fetchall()
+    sessions = {sid: (uid, done) for sid, uid, done in query(data, "SELECT id, user_id, segments_done FROM sessions")}
+    segments = query(data, 'SELECT session_id, "index" FROM segments')
     expected: set[Path] = set()
     for sid, index in segments:
         uid, done = sessions[sid]
@@ -137,7 +135,7 @@ def test_sigkill_of_the_server_mid_session_loses_nothing(tmp_path: Path) -> None
                     mine[sid] += n
             acknowledged.jobs.update(work.jobs)
             partial = len(list((data / "audio").rglob(".*.part"))) if (data / "audio").exists() else 0
-            _integrity(data / "promptloop.db")  # the file as the kill left it
+            _integrity(data)  # the file as the kill left it
 
             server = start_server(data, extra_env=ENV)
             http = httpx.Client(base_url=server.base, timeout=30)
@@ -168,7 +166,7 @@ def test_sigkill_of_the_server_mid_session_loses_nothing(tmp_path: Path) -> None
         if server.process.poll() is None:
             stop_server(server)
         server.process.stdout.close()  # type: ignore[union-attr]
-    _integrity(data / "promptloop.db")
+    _integrity(data)
     print("\nserver kill cycles:", json.dumps(figures))
 
 

@@ -20,6 +20,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 import yaml
+from dbs import database_for
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from rel_support import SOAK, Api, soak
@@ -227,13 +228,14 @@ def test_readings_files(data: Any) -> None:
 @pytest.fixture(scope="module")
 def readings_api(tmp_path_factory, shared_backends):
     from fastapi.testclient import TestClient
+    from promptloop_server import create_app
     from srv_support import factory_for
 
     from promptloop.service.engine import Service, ServiceConfig
     from promptloop.wiring.settings import Settings
-    from promptloop_server import create_app
 
-    service = Service(ServiceConfig(data_dir=tmp_path_factory.mktemp("fuzz") / "data"),
+    data = tmp_path_factory.mktemp("fuzz") / "data"
+    service = Service(ServiceConfig(data_dir=data, database_url=database_for(data)),
                       Settings(rate_limit_per_minute=100_000), backend_factory=factory_for(shared_backends))
     service.warm_up()
     with TestClient(create_app(service)) as client:

@@ -1,7 +1,8 @@
 """The public names of the service package and of the server edge are pinned."""
 
-import promptloop.service
 import promptloop_server
+
+import promptloop.service
 
 
 def test_service_public_api() -> None:

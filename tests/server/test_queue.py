@@ -6,9 +6,8 @@ import time
 
 import pytest
 from fastapi.testclient import TestClient
-from srv_support import Api, GatedGenerator
-
 from promptloop_server import create_app
+from srv_support import Api, GatedGenerator
 
 
 @pytest.fixture
