@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from alembic import context
 from sqlalchemy import engine_from_config, pool
+from sqlalchemy.engine import Connection
 
 from promptloop.service.store import Base
 
@@ -12,7 +13,7 @@ config = context.config
 connection = config.attributes.get("connection")
 
 
-def _run(con: object) -> None:
+def _run(con: Connection) -> None:
     # render_as_batch: SQLite cannot ALTER most things; batch mode rebuilds the table instead
     context.configure(connection=con, target_metadata=Base.metadata, render_as_batch=True, compare_type=True)
     with context.begin_transaction():
