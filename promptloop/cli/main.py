@@ -193,6 +193,19 @@ def users_list(data_dir: _DATA_DIR = None, database_url: _DB_URL = None) -> None
     list_users(data_dir, database_url)
 
 
+keys_app = typer.Typer(no_args_is_help=True, help="The encryption key of the server's data folder.")
+app.add_typer(keys_app, name="keys")
+
+
+@keys_app.command("rotate")
+@handle_errors
+def keys_rotate(data_dir: _DATA_DIR = None, database_url: _DB_URL = None) -> None:
+    """Seal all listener data with a new key and drop the old one (stop the server first)."""
+    from promptloop.service.commands import keys_rotate as rotate
+
+    rotate(data_dir, database_url)
+
+
 @app.command()
 @handle_errors
 def chat(

@@ -85,6 +85,15 @@ def users_add(name: str, data_dir: Path | None, database_url: str | None) -> Non
         service.close()
 
 
+def keys_rotate(data_dir: Path | None, database_url: str | None) -> None:
+    from promptloop.service.rotation import rotate_keys
+
+    config = ServiceConfig.from_settings(Settings(), data_dir=data_dir, database_url=database_url)
+    counts = rotate_keys(config.data_dir, config.database_url)
+    typer.echo(f"re-sealed {counts['readings']} readings, {counts['messages']} messages and {counts['files']} files "
+               f"with a new key; {counts['old_keys']} old key(s) removed from {Path(config.data_dir) / 'secret.key'}")
+
+
 def users_list(data_dir: Path | None, database_url: str | None) -> None:
     service = open_service(data_dir, database_url)
     try:

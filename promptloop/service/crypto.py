@@ -12,7 +12,7 @@ its number plus a last-chunk flag, so chunks cannot be reordered, dropped or cut
 byte range is read by opening only the chunks it covers (range requests on audio).  Tink's streaming
 AEAD does the same but brings protobuf along and has no random access in Python.
 
-Rotation (:mod:`promptloop.service.rotation`) puts a new key first, re-seals every value and file with
+Rotation (:mod:`promptloop.service.rotation`, ``promptloop keys rotate``) puts a new key first, re-seals every value and file with
 it, and only then drops the old keys: a crash in between leaves a key file that still opens all.
 """
 
@@ -35,7 +35,7 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from promptloop.errors import StorageError
 
-__all__ = ["CHUNK", "Keyring", "Vault", "load_or_create_key", "load_or_create_keyring", "write_keyring"]
+__all__ = ["CHUNK", "Keyring", "Vault", "load_or_create_key", "load_or_create_keyring", "sealed_key_id", "write_keyring"]
 
 MAGIC = b"PLSEAL01"
 CHUNK = 64 * 1024
@@ -204,10 +204,14 @@ class Vault:
             yield self._open_chunk(aead, blob[offset:offset + CHUNK + _TAG], i, count, header)
 
 
-def is_sealed(path: Path) -> bool:
-    """Whether the file at ``path`` starts like a sealed file."""
+def sealed_key_id(path: Path) -> bytes | None:
+    """The id of the key that sealed the file at ``path``; None when it is not a sealed file."""
     with Path(path).open("rb") as handle:
-        return handle.read(len(MAGIC)) == MAGIC
+        header = handle.read(_HEADER.size)
+    if len(header) < _HEADER.size or not header.startswith(MAGIC):
+        return None
+    key_id: bytes = _HEADER.unpack(header)[1]
+    return key_id
 
 
 def _plain_size(size: int) -> int:

@@ -52,9 +52,14 @@ def data_vault(root: Path) -> Vault:
 
 
 def private_folder(folder: Path) -> Path:
-    """``folder`` and any missing parents, readable by the owner only."""
+    """``folder`` and any missing parents, readable by the owner only (mkdir gives ``mode`` to the
+    last folder alone, so each missing one is made in turn)."""
+    missing = [p for p in (folder, *folder.parents) if not p.exists()][::-1]
     try:
-        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+        for path in missing:
+            path.mkdir(mode=0o700, exist_ok=True)
+        if folder not in missing:
+            folder.chmod(0o700)
     except OSError as exc:
         raise StorageError(f"cannot write to {folder}: {exc.strerror or exc}") from exc
     return folder

@@ -15,10 +15,10 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "server"))  # reuse the server tests' helpers
 
-from dbs import database_for  # noqa: E402
 from fakes import register_fakes  # noqa: E402
 from srv_support import TEST_REGISTRIES, factory_for, warmed_backends  # noqa: E402
 
+from dbs import database_for  # noqa: E402
 from promptloop.service.engine import Service, ServiceConfig  # noqa: E402
 from promptloop.synthesis.base import Generator  # noqa: E402
 from promptloop.wiring.builders import Backends  # noqa: E402
@@ -57,6 +57,7 @@ def make_service(tmp_path: Path, shared_backends: Backends) -> Iterator[Callable
 def make_client(make_service: Callable[..., Service]) -> Iterator[Callable[..., tuple[Service, Any]]]:
     """``make(**service args)`` -> (service, TestClient) over a fresh app."""
     from fastapi.testclient import TestClient
+
     from promptloop_server import create_app
 
     opened: list[TestClient] = []

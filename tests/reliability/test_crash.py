@@ -29,8 +29,10 @@ from typing import Any
 import httpx
 import soundfile as sf
 import yaml
-from dbs import integrity_problems, query
 from rel_support import Api, soak, start_server, stop_server
+
+from dbs import integrity_problems, query
+from promptloop.service.files import data_vault
 
 KILLS = soak(2, 8)
 ENV = {"PROMPTLOOP_CANDIDATES": "1", "PROMPTLOOP_MAX_RETRIES": "0"}
@@ -63,8 +65,8 @@ def _check_files(data: Path) -> dict[str, int]:
     assert not [p for p in on_disk if p.name.endswith(".part")], "partial files survived the restart"
     assert expected <= on_disk, sorted(str(p) for p in expected - on_disk)
     assert on_disk <= expected | {p.with_suffix(".flac") for p in expected}, sorted(str(p) for p in on_disk - expected)
-    for path in expected:
-        assert sf.info(str(path)).frames > 0
+    for path in expected:  # sealed at rest: whole, and decodes with the data folder's key
+        assert sf.info(io.BytesIO(data_vault(data).read_file(path))).frames > 0
     return {"segments": len(segments), "files": len(on_disk)}
 
 

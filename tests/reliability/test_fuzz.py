@@ -20,11 +20,11 @@ import numpy as np
 import pytest
 import soundfile as sf
 import yaml
-from dbs import database_for
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from rel_support import SOAK, Api, soak
 
+from dbs import database_for
 from promptloop.audio.io import MAX_INPUT_SECONDS, load_audio
 from promptloop.cli.session import load_readings
 from promptloop.errors import InputError
@@ -228,11 +228,11 @@ def test_readings_files(data: Any) -> None:
 @pytest.fixture(scope="module")
 def readings_api(tmp_path_factory, shared_backends):
     from fastapi.testclient import TestClient
-    from promptloop_server import create_app
     from srv_support import factory_for
 
     from promptloop.service.engine import Service, ServiceConfig
     from promptloop.wiring.settings import Settings
+    from promptloop_server import create_app
 
     data = tmp_path_factory.mktemp("fuzz") / "data"
     service = Service(ServiceConfig(data_dir=data, database_url=database_for(data)),

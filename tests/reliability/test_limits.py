@@ -10,13 +10,13 @@ from typing import Any
 
 import httpx
 import pytest
-from promptloop_server import create_app
 from rel_support import SHORT, Api, serve, until
 from srv_support import GatedGenerator
 
 from promptloop.errors import InputError
 from promptloop.playlist.spec import MAX_TRACKS, parse_spec
 from promptloop.service.engine import LIMITS
+from promptloop_server import create_app
 
 LONG = "x" * 5000
 

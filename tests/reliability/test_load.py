@@ -19,9 +19,9 @@ from pathlib import Path
 
 import httpx
 import numpy as np
-from dbs import database_for
 from rel_support import soak, start_server, stop_server
 
+from dbs import database_for
 from promptloop.service.engine import Service, ServiceConfig
 
 REQUESTS = soak(600, 6000)

@@ -15,10 +15,10 @@ from typing import Any
 
 import jsonschema
 import pytest
-from dbs import database_for, query, raw_bytes
 from rel_support import Api
 from sqlalchemy import select
 
+from dbs import database_for, query, raw_bytes
 from promptloop.errors import StorageError
 from promptloop.service import accounts
 from promptloop.service.engine import Service

@@ -13,10 +13,11 @@ import hypothesis
 import pytest
 import schemathesis
 from fastapi.testclient import TestClient
-from promptloop_server import create_app
 from rel_support import SOAK, soak
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 from srv_support import GatedGenerator
+
+from promptloop_server import create_app
 
 
 @pytest.fixture

@@ -8,9 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from dbs import database_for
 from fastapi.testclient import TestClient
-from promptloop_server import create_app
 from srv_support import (
     Api,
     LiveServer,
@@ -20,9 +18,11 @@ from srv_support import (
     warmed_backends,
 )
 
+from dbs import database_for
 from promptloop.service.engine import Service, ServiceConfig
 from promptloop.synthesis.base import Generator
 from promptloop.wiring.builders import Backends
+from promptloop_server import create_app
 
 
 @pytest.fixture(scope="session")

@@ -16,9 +16,9 @@ from typing import Any
 
 import httpx
 import numpy as np
-from dbs import database_for
 from fastapi.testclient import TestClient
 
+from dbs import database_for
 from promptloop.synthesis.base import GenerationRequest, Generator
 from promptloop.wiring.builders import Backends, build_backends
 from promptloop.wiring.registry import Registries

@@ -8,10 +8,10 @@ from collections.abc import Sequence
 
 import numpy as np
 from fastapi.testclient import TestClient
-from promptloop_server import create_app
 from srv_support import Api, GatedGenerator
 
 from promptloop.synthesis.base import GenerationRequest
+from promptloop_server import create_app
 
 
 class BatchedGated(GatedGenerator):

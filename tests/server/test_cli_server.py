@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import soundfile as sf
-from dbs import database_for
 from typer.testing import CliRunner
 
+from dbs import database_for
 from promptloop.cli.main import app
 from promptloop.service.engine import Service, ServiceConfig
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 import time
 
 from fastapi.testclient import TestClient
-from promptloop_server import create_app
 from srv_support import Api, GatedGenerator
+
+from promptloop_server import create_app
 
 
 def test_account_erased_mid_job_does_not_break_the_worker(make_service) -> None:

@@ -8,10 +8,11 @@ import logging
 
 import numpy as np
 import soundfile as sf
-from dbs import query, raw_bytes
 from fastapi.testclient import TestClient
-from promptloop_server import create_app
 from srv_support import SHORT, Api
+
+from dbs import query, raw_bytes
+from promptloop_server import create_app
 
 READING = {"heart_rate": 123.4567, "skin_conductance": 17.891}
 SECRET_TEXT = "too loud, and I really don't like violins at all"

@@ -1,8 +1,7 @@
 """The public names of the service package and of the server edge are pinned."""
 
-import promptloop_server
-
 import promptloop.service
+import promptloop_server
 
 
 def test_service_public_api() -> None:

@@ -6,8 +6,9 @@ import time
 
 import pytest
 from fastapi.testclient import TestClient
-from promptloop_server import create_app
 from srv_support import Api, GatedGenerator
+
+from promptloop_server import create_app
 
 
 @pytest.fixture

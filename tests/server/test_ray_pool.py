@@ -7,12 +7,12 @@ import os
 import time
 
 import pytest
-from dbs import database_for
 from fastapi.testclient import TestClient
-from promptloop_server import create_app
 from srv_support import Api
 
+from dbs import database_for
 from promptloop.service.engine import Service, ServiceConfig
+from promptloop_server import create_app
 
 ray = pytest.importorskip("ray", reason="pip install 'promptloop[ray]'")
 

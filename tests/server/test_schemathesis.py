@@ -13,9 +13,7 @@ import collections
 import itertools
 
 import pytest
-from dbs import database_for
 from hypothesis import HealthCheck, settings
-from promptloop_server import create_app
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import (
     content_type_conformance,
@@ -24,8 +22,10 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
+from dbs import database_for
 from promptloop.acquisition.affect import parse_affect
 from promptloop.representation.preferences import Preferences
+from promptloop_server import create_app
 
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance,
           response_headers_conformance, response_schema_conformance]
