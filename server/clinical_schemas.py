@@ -23,7 +23,7 @@ from server.schemas import AffectOut, Time, _In, _Out
 
 __all__ = [
     "AccessOut", "ClientOut", "ConsentIn", "ConsentOut", "ConsentPatch", "DecisionIn", "InvitationCreated",
-    "InvitationIn", "InvitationOut", "MyProgrammeOut", "PendingOut", "PhysiologyOut", "ProgrammeIn", "ProgrammeOut",
+    "InvitationIn", "InvitationOut", "MyProgrammeOut", "PendingOut", "PhysiologyOut", "PlaylistIn", "ProgrammeIn", "ProgrammeOut",
     "ProgressOut", "ProposalOut", "RoleIn", "RoleOut", "SelfReportIn", "SelfReportOut", "SessionProgrammeOut",
     "StartStepIn", "ClientSessionOut", "ClientMessageOut",
 ]
@@ -205,6 +205,10 @@ class MyProgrammeOut(_Out):
     therapist: str
     created: Time
     steps: list[MyStepOut]
+
+
+class PlaylistIn(_In):
+    tracks: int = Field(default=3, ge=1, le=12, description="tracks along the step's arc")
 
 
 class StartStepIn(_In):

@@ -24,6 +24,7 @@ from server.clinical_schemas import (
     InvitationOut,
     PendingOut,
     PhysiologyOut,
+    PlaylistIn,
     ProgrammeIn,
     ProgrammeOut,
     ProgressOut,
@@ -33,8 +34,8 @@ from server.clinical_schemas import (
     SelfReportOut,
 )
 from server.deps import CurrentUser
-from server.routes.sessions import E401, E404, E409, E422, E503
-from server.schemas import ErrorOut, SessionOut
+from server.routes.sessions import E401, E404, E409, E422, E429, E503
+from server.schemas import ErrorOut, JobOut, SessionOut
 
 E403 = {403: {"model": ErrorOut, "description": "not a therapist, or the consent lacks the scope"}}
 ClientId = Annotated[str, Path(max_length=32, description="the client's consent id (GET /v1/clients)")]
@@ -187,6 +188,15 @@ def delete_programme(client_id: ClientId, programme_id: ProgrammeId, user: Curre
                      clinical: ClinicalDep) -> Response:
     clinical.oversight.delete_programme(user, client_id, programme_id)
     return Response(status_code=204)
+
+
+@router.post("/clients/{client_id}/programmes/{programme_id}/steps/{step}/playlist", status_code=202,
+             response_model=JobOut, responses={**ERR, **E422, **E429})
+def playlist(client_id: ClientId, programme_id: ProgrammeId, step: Step, user: CurrentUser, clinical: ClinicalDep,
+             body: PlaylistIn | None = None) -> dict[str, Any]:
+    """A playlist of tracks prepared from the step (its arc, sounds and limits); the job and its files
+    belong to the client, who finds them among their playlists."""
+    return clinical.oversight.playlist(user, client_id, programme_id, step, (body or PlaylistIn()).tracks)
 
 
 @router.post("/clients/{client_id}/programmes/{programme_id}/steps/{step}/proposal", status_code=201,

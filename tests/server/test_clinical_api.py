@@ -136,3 +136,21 @@ def test_export_erase_and_encryption_cover_the_clinical_data(service, client, al
         assert db.execute(text("select count(*) from clinical_access where subject_id != "
                                "(select id from users where name='bob')")).scalar() == 0
     assert [c["name"] for c in tina.get("/v1/clients").json()] == ["bob"]
+
+
+def test_a_playlist_from_a_programme_step_belongs_to_the_client(service, client, alice: Api) -> None:
+    tina = therapist(service, client)
+    cid = link(tina, alice, ["prescribe"])
+    programme = tina.post(f"/v1/clients/{cid}/programmes", json=PROGRAMME).json()
+    r = tina.post(f"/v1/clients/{cid}/programmes/{programme['id']}/steps/0/playlist", json={"tracks": 2})
+    assert r.status_code == 202, r.text
+    job = alice.wait_job(r.json()["id"], timeout=300)
+    assert job["status"] == "succeeded" and job["kind"] == "playlist" and job["total"] == 2
+    assert tina.get(f"/v1/jobs/{job['id']}").status_code == 404  # the client's, not the therapist's
+    report = alice.get(f"/v1/playlists/{job['id']}").json()
+    tracks = [f for f in report["files"] if f.endswith(".flac")]
+    assert len(tracks) == 2
+    listener = report["report"]["listeners"][0]
+    prompts = [seg["prompt"] for track in listener["tracks"] for seg in track["segments"]]
+    assert len(prompts) == 4 and not any("drum" in p.lower() for p in prompts)  # the step's forbidden sound
+    assert (listener["start"], listener["target"]) == ({"valence": -0.6, "arousal": 0.7}, {"valence": 0.4, "arousal": -0.6})

@@ -31,13 +31,15 @@ SCOPE: dict[tuple[str, str], str | None] = {
     ("get", C + "/programmes"): "prescribe",
     ("get", P): "prescribe",
     ("post", P + "/steps/{step}/proposal"): "prescribe",
+    ("post", P + "/steps/{step}/playlist"): "prescribe",
     ("get", P + "/proposals"): "prescribe",
     ("post", P + "/proposals/{proposal_id}/decision"): "prescribe",
     ("put", P): "prescribe",  # after the decision: replacing a programme drops its proposals
     ("delete", P): "prescribe",  # last: it removes the programme the others use
 }
 BODIES = {("post", C + "/programmes"): PROGRAMME, ("put", P): PROGRAMME,
-          ("post", P + "/proposals/{proposal_id}/decision"): {"action": "approve"}}
+          ("post", P + "/proposals/{proposal_id}/decision"): {"action": "approve"},
+          ("post", P + "/steps/{step}/playlist"): {"tracks": 1}}
 # listener-side endpoints that take another id than a session's (those are in test_isolation.py)
 LISTENER_SIDE = {("patch", "/v1/consents/{consent_id}"): {"scopes": ["sessions"]},
                  ("delete", "/v1/consents/{consent_id}"): None,
@@ -102,7 +104,7 @@ def test_therapists_see_exactly_what_the_consent_grants(service, client, alice: 
         assert alice.patch(f"/v1/consents/{client_id}", json={"scopes": [scope] if scope else []}).status_code == 200
         before = len(audit_entries(alice, "tina"))
         r = _call(tina, method, path, ids)
-        assert r.status_code in (200, 201, 204), (path, r.status_code, r.text)
+        assert r.status_code in (200, 201, 202, 204), (path, r.status_code, r.text)
         entries = audit_entries(alice, "tina")
         assert len(entries) > before and entries[0]["action"] != "denied", path
         assert all(e["scope"] == scope for e in entries[: len(entries) - before]), path

@@ -17,7 +17,7 @@ from promptloop.errors import Conflict, NotFound
 from promptloop.service.clinical import consent as grants
 from promptloop.service.clinical.models import ConsentRow, ProgrammeRow, ProposalRow
 from promptloop.service.clinical.outcomes import self_reports
-from promptloop.service.clinical.programmes import ProgrammeSpec
+from promptloop.service.clinical.programmes import ProgrammeSpec, playlist_spec
 from promptloop.service.clinical.progress import (
     _physiology,
     client_progress,
@@ -238,6 +238,16 @@ class Oversight:
             proposal.sealed, proposal.decided = self.vault.seal({**body, "note": note}), now()
             db.commit()
             return proposal_view(self.vault, proposal)
+
+    def playlist(self, therapist: User, client_id: str, programme_id: str, step: int, tracks: int) -> dict[str, Any]:
+        """A playlist job made from a programme step, owned by the client (their jobs, export, erase)."""
+        from promptloop.service.playlists import create_playlist
+
+        with self.service.db() as db:
+            _grant, listener = self._access(db, therapist, client_id, "prescribe", "create", "playlist", programme_id)
+            spec = programme_spec(self.vault, programme_of(db, listener.id, programme_id))
+            step_of(spec, step)
+        return create_playlist(self.service, listener, playlist_spec(spec, step, tracks))
 
     def pending(self, therapist: User) -> list[dict[str, Any]]:
         """Proposals awaiting this therapist's decision, across clients whose consent allows it."""

@@ -29,7 +29,8 @@ from promptloop.representation.preferences import (
 from promptloop.service.clinical.locks import LOCKABLE, Locks
 from promptloop.session.loop import LIMITS as LOOP
 
-__all__ = ["MAX_STEPS", "ProgrammeSpec", "Questionnaire", "QuestionnaireItem", "StepSpec", "parse_programme"]
+__all__ = ["MAX_STEPS", "ProgrammeSpec", "Questionnaire", "QuestionnaireItem", "StepSpec", "parse_programme",
+           "playlist_spec"]
 
 MAX_STEPS = 24
 _SLUG = re.compile(r"^[a-z0-9][a-z0-9_-]{0,31}$")
@@ -164,3 +165,17 @@ def parse_programme(data: dict[str, Any]) -> ProgrammeSpec:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"])
         raise InputError(f"{where}: {first['msg']}" if where else first["msg"]) from None
+
+
+def playlist_spec(programme: ProgrammeSpec, step: int, tracks: int) -> dict[str, Any]:
+    """A playlist spec (docs/playlists.md) of ``tracks`` tracks for one step: its arc, start and target
+    across the tracks, each track as long as the step's session, under the step's sounds and limits."""
+    s = programme.steps[step]
+    return {
+        "name": f"{programme.title} {step + 1}"[:80], "seed": s.seed, "tracks": tracks,
+        "track_seconds": s.segments * s.segment_seconds, "segments_per_track": s.segments, "arc": s.arc,
+        "start": s.start, "target": s.target, "format": "flac",
+        "backends": {"generator": s.generator, "planner": s.planner},
+        "listeners": [{"id": "client", "preferences": {"prefer": s.prefer, "genres": s.genres, "avoid": s.avoid},
+                       "sensitivities": {"gentle": s.gentle, "loudness_ceiling_lufs": s.loudness_ceiling_lufs}}],
+    }
