@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import delete, or_, select
+from sqlalchemy import Delete, delete, or_, select, update
 from sqlalchemy.orm import Session as DB
 
 from promptloop.service.clinical.audit import access_log
@@ -64,22 +64,27 @@ def export_clinical(db: DB, vault: Vault, user: User) -> dict[str, Any]:
 
 
 def erase_clinical(db: DB, user: User) -> dict[str, int]:
-    """Delete the account's clinical rows (before its sessions and user row go)."""
+    """Delete the account's clinical rows (before its sessions and user row go); how many of each."""
     session_ids = select(SessionRow.id).where(SessionRow.user_id == user.id)
     own_programmes = select(ProgrammeRow.id).where(ProgrammeRow.listener_id == user.id)
     counts = {
-        "self_reports": db.execute(delete(SelfReportRow).where(SelfReportRow.user_id == user.id)).rowcount,
-        "programme_sessions": db.execute(delete(ProgrammeSessionRow)
-                                         .where(ProgrammeSessionRow.session_id.in_(session_ids))).rowcount,
-        "proposals": db.execute(delete(ProposalRow).where(ProposalRow.programme_id.in_(own_programmes))).rowcount,
+        "self_reports": _gone(db, delete(SelfReportRow).where(SelfReportRow.user_id == user.id)),
+        "programme_sessions": _gone(db, delete(ProgrammeSessionRow)
+                                    .where(ProgrammeSessionRow.session_id.in_(session_ids))),
+        "proposals": _gone(db, delete(ProposalRow).where(ProposalRow.programme_id.in_(own_programmes))),
+        "programmes": _gone(db, delete(ProgrammeRow).where(ProgrammeRow.listener_id == user.id)),
+        "consents": _gone(db, delete(ConsentRow).where(or_(ConsentRow.listener_id == user.id,
+                                                           ConsentRow.therapist_id == user.id))),
+        "invitations": _gone(db, delete(InvitationRow).where(InvitationRow.therapist_id == user.id)),
+        "access_records": _gone(db, delete(AccessRecord).where(AccessRecord.subject_id == user.id)),
     }
-    counts["programmes"] = db.execute(delete(ProgrammeRow).where(ProgrammeRow.listener_id == user.id)).rowcount
     # programmes this account wrote for others stay with their client, without an author
-    db.execute(ProgrammeRow.__table__.update().where(ProgrammeRow.therapist_id == user.id).values(therapist_id=None))
-    counts["consents"] = db.execute(delete(ConsentRow).where(or_(ConsentRow.listener_id == user.id,
-                                                                 ConsentRow.therapist_id == user.id))).rowcount
-    counts["invitations"] = db.execute(delete(InvitationRow).where(InvitationRow.therapist_id == user.id)).rowcount
-    db.execute(InvitationRow.__table__.update().where(InvitationRow.used_by == user.id).values(used_by=None))
-    counts["access_records"] = db.execute(delete(AccessRecord).where(AccessRecord.subject_id == user.id)).rowcount
+    db.execute(update(ProgrammeRow).where(ProgrammeRow.therapist_id == user.id).values(therapist_id=None))
+    db.execute(update(InvitationRow).where(InvitationRow.used_by == user.id).values(used_by=None))
     db.execute(delete(RoleRow).where(RoleRow.user_id == user.id))
     return counts
+
+
+def _gone(db: DB, statement: Delete) -> int:
+    """Run a DELETE; how many rows it removed."""
+    return int(getattr(db.execute(statement), "rowcount", 0) or 0)

@@ -13,7 +13,7 @@ from __future__ import annotations
 import datetime as _dt
 from typing import Any
 
-from sqlalchemy import ForeignKey, Integer, LargeBinary, String, UniqueConstraint
+from sqlalchemy import ForeignKey, Integer, LargeBinary, String, Table, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from promptloop.service.store import Base, now
@@ -134,5 +134,5 @@ class SelfReportRow(Base):
     created: Mapped[_dt.datetime] = mapped_column(default=now)
 
 
-TABLES = [m.__table__ for m in (RoleRow, InvitationRow, ConsentRow, AccessRecord, ProgrammeRow, ProposalRow,
-                                ProgrammeSessionRow, SelfReportRow)]
+TABLES: list[Table] = [Base.metadata.tables[m.__tablename__] for m in (
+    RoleRow, InvitationRow, ConsentRow, AccessRecord, ProgrammeRow, ProposalRow, ProgrammeSessionRow, SelfReportRow)]

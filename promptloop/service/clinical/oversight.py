@@ -257,10 +257,10 @@ class Oversight:
                 if "prescribe" not in grant.scopes:
                     continue
                 listener = db.get(User, grant.listener_id)
-                rows = db.scalars(select(ProposalRow).join(ProgrammeRow, ProgrammeRow.id == ProposalRow.programme_id)
+                found = db.scalars(select(ProposalRow).join(ProgrammeRow, ProgrammeRow.id == ProposalRow.programme_id)
                                   .where(ProgrammeRow.listener_id == grant.listener_id,
                                          ProposalRow.status == "pending").order_by(ProposalRow.created))
-                rows = list(rows)
+                rows = list(found)
                 if rows:
                     grants.record_access(db, grant.listener_id, therapist, "therapist", "read", "proposals", "",
                                          "prescribe")
