@@ -91,6 +91,9 @@ def test_therapist_programme_consent_self_report_and_progress_plot(live_server) 
             assert "Locked by your therapist" in client.locator("#locks-note").inner_text()
             assert client.locator("#self-report .sam").count() == 2
             assert client.locator("#self-report .sam input[type=radio]").count() == 18
+            assert client.locator("#self-report .sam svg").count() == 10  # manikin-style faces at the odd points
+            form = client.locator("#self-report").screenshot()
+            assert _pixels(form, (0xC2, 0x57, 0x2B)) > 20  # the arousal faces' rays are drawn
             client.check("#self-report input[name=valence][value='3']")
             client.check("#self-report input[name=arousal][value='7']")
             client.select_option("#self-report select[name=distress]", "6")
