@@ -23,7 +23,8 @@ from server.schemas import AffectOut, Time, _In, _Out
 
 __all__ = [
     "AccessOut", "ClientOut", "ConsentIn", "ConsentOut", "ConsentPatch", "DecisionIn", "InvitationCreated",
-    "InvitationIn", "InvitationOut", "MyProgrammeOut", "PendingOut", "PhysiologyOut", "PlaylistIn", "ProgrammeIn", "ProgrammeOut",
+    "InvitationIn", "InvitationOut", "MyProgrammeOut", "PendingOut", "PhysiologyOut", "PlaylistIn", "ProgrammeIn",
+    "ProgrammeOut",
     "ProgressOut", "ProposalOut", "RoleIn", "RoleOut", "SelfReportIn", "SelfReportOut", "SessionProgrammeOut",
     "StartStepIn", "ClientSessionOut", "ClientMessageOut",
 ]

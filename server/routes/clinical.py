@@ -161,7 +161,8 @@ def report_csv(client_id: ClientId, user: CurrentUser, clinical: ClinicalDep) ->
 
 @router.post("/clients/{client_id}/programmes", status_code=201, response_model=ProgrammeOut,
              responses={**ERR, **E422})
-def create_programme(client_id: ClientId, body: ProgrammeIn, user: CurrentUser, clinical: ClinicalDep) -> dict[str, Any]:
+def create_programme(client_id: ClientId, body: ProgrammeIn, user: CurrentUser,
+                     clinical: ClinicalDep) -> dict[str, Any]:
     """Scope 'prescribe': a series of session specs with locked constraints."""
     return clinical.oversight.create_programme(user, client_id, body)
 
@@ -172,7 +173,8 @@ def programmes(client_id: ClientId, user: CurrentUser, clinical: ClinicalDep) ->
 
 
 @router.get("/clients/{client_id}/programmes/{programme_id}", response_model=ProgrammeOut, responses=ERR)
-def programme(client_id: ClientId, programme_id: ProgrammeId, user: CurrentUser, clinical: ClinicalDep) -> dict[str, Any]:
+def programme(client_id: ClientId, programme_id: ProgrammeId, user: CurrentUser,
+              clinical: ClinicalDep) -> dict[str, Any]:
     return clinical.oversight.programme(user, client_id, programme_id)
 
 

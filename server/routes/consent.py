@@ -47,7 +47,8 @@ def consents(user: CurrentUser, clinical: ClinicalDep) -> list[dict[str, Any]]:
 
 
 @router.patch("/consents/{consent_id}", response_model=ConsentOut, responses={**E401, **E404, **E409, **E422})
-def change_scopes(consent_id: ConsentId, body: ConsentPatch, user: CurrentUser, clinical: ClinicalDep) -> dict[str, Any]:
+def change_scopes(consent_id: ConsentId, body: ConsentPatch, user: CurrentUser,
+                  clinical: ClinicalDep) -> dict[str, Any]:
     """Narrow or widen a grant; effective with the therapist's next request."""
     return clinical.participation.update_consent(user, consent_id, list(body.scopes))
 
@@ -72,7 +73,8 @@ def my_programmes(user: CurrentUser, clinical: ClinicalDep) -> list[dict[str, An
 
 @router.post("/me/programmes/{programme_id}/sessions", status_code=201, response_model=SessionOut,
              responses={**E401, **E404, **E409, **E422, **E503})
-def start_step(programme_id: ProgrammeId, body: StartStepIn, user: CurrentUser, clinical: ClinicalDep) -> dict[str, Any]:
+def start_step(programme_id: ProgrammeId, body: StartStepIn, user: CurrentUser,
+               clinical: ClinicalDep) -> dict[str, Any]:
     """Start a session from a programme step (409 while its plan awaits your therapist's review)."""
     return clinical.participation.start_step(user, programme_id, body.step)
 
@@ -85,7 +87,8 @@ def session_programme(session_id: SessionId, user: CurrentUser, clinical: Clinic
 
 @router.post("/sessions/{session_id}/self-reports", status_code=201, response_model=SelfReportOut,
              responses={**E401, **E404, **E409, **E422})
-def add_self_report(session_id: SessionId, body: SelfReportIn, user: CurrentUser, clinical: ClinicalDep) -> dict[str, Any]:
+def add_self_report(session_id: SessionId, body: SelfReportIn, user: CurrentUser,
+                    clinical: ClinicalDep) -> dict[str, Any]:
     """How you feel before or after the session (9-point valence and arousal, optional distress)."""
     return clinical.participation.add_self_report(user, session_id, body)
 

@@ -29,8 +29,9 @@ def access_log(db: DB, user: User, limit: int = 500) -> list[dict[str, Any]]:
     """What others did with ``user``'s data, then what ``user`` did themselves, newest first."""
     others = db.scalars(select(AccessRecord).where(AccessRecord.subject_id == user.id)
                         .order_by(AccessRecord.id.desc()).limit(limit))
-    out: list[dict[str, Any]] = [{"created": r.created, "actor": r.actor_name, "actor_role": r.actor_role, "action": r.action,
-            "object_type": r.object_type, "object_id": r.object_id, "scope": r.scope or None} for r in others]
+    out: list[dict[str, Any]] = [
+        {"created": r.created, "actor": r.actor_name, "actor_role": r.actor_role, "action": r.action,
+         "object_type": r.object_type, "object_id": r.object_id, "scope": r.scope or None} for r in others]
     own = db.scalars(select(AuditRecord).where(AuditRecord.user_id == user.id)
                      .order_by(AuditRecord.id.desc()).limit(limit))
     out += [{"created": r.created, "actor": user.name, "actor_role": "self", "action": r.action,

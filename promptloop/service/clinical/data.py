@@ -33,11 +33,13 @@ __all__ = ["erase_clinical", "export_clinical"]
 
 
 def export_clinical(db: DB, vault: Vault, user: User) -> dict[str, Any]:
-    consents = db.scalars(select(ConsentRow).where(or_(ConsentRow.listener_id == user.id,
-                                                       ConsentRow.therapist_id == user.id)).order_by(ConsentRow.created))
+    mine = or_(ConsentRow.listener_id == user.id, ConsentRow.therapist_id == user.id)
+    consents = db.scalars(select(ConsentRow).where(mine).order_by(ConsentRow.created))
     programmes = []
-    for row in db.scalars(select(ProgrammeRow).where(ProgrammeRow.listener_id == user.id).order_by(ProgrammeRow.created)):
-        proposals = db.scalars(select(ProposalRow).where(ProposalRow.programme_id == row.id).order_by(ProposalRow.created))
+    for row in db.scalars(select(ProgrammeRow).where(ProgrammeRow.listener_id == user.id)
+                          .order_by(ProgrammeRow.created)):
+        proposals = db.scalars(select(ProposalRow).where(ProposalRow.programme_id == row.id)
+                               .order_by(ProposalRow.created))
         programmes.append({"id": row.id, "created": row.created, "updated": row.updated, **vault.open(row.sealed),
                            "proposals": [proposal_view(vault, p) for p in proposals]})
     written = list(db.scalars(select(ProgrammeRow.id).where(ProgrammeRow.therapist_id == user.id,

@@ -177,7 +177,8 @@ class Oversight:
             _grant, listener = self._access(db, therapist, client_id, "prescribe", "read", "programme", programme_id)
             return self._programme_view(programme_of(db, listener.id, programme_id), db)
 
-    def update_programme(self, therapist: User, client_id: str, programme_id: str, spec: ProgrammeSpec) -> dict[str, Any]:
+    def update_programme(self, therapist: User, client_id: str, programme_id: str,
+                         spec: ProgrammeSpec) -> dict[str, Any]:
         """Replace the programme; every proposal goes (the steps it reviewed may have changed).
         Sessions already started keep the locks they were started with."""
         with self.service.db() as db:
@@ -216,7 +217,8 @@ class Oversight:
         with self.service.db() as db:
             _grant, listener = self._access(db, therapist, client_id, "prescribe", "read", "proposals", programme_id)
             row = programme_of(db, listener.id, programme_id)
-            rows = db.scalars(select(ProposalRow).where(ProposalRow.programme_id == row.id).order_by(ProposalRow.created))
+            rows = db.scalars(select(ProposalRow).where(ProposalRow.programme_id == row.id)
+                              .order_by(ProposalRow.created))
             return [proposal_view(self.vault, r) for r in rows]
 
     def decide(self, therapist: User, client_id: str, programme_id: str, proposal_id: str, action: str,
