@@ -48,10 +48,7 @@ NO_STORE = {"Cache-Control": "private, no-store"}
 
 
 def get_clinical(request: Request) -> Clinical:
-    state = request.app.state
-    if getattr(state, "clinical", None) is None:
-        state.clinical = Clinical(state.service)
-    return state.clinical  # type: ignore[no-any-return]
+    return request.app.state.service.clinical  # type: ignore[no-any-return]
 
 
 ClinicalDep = Annotated[Clinical, Depends(get_clinical)]

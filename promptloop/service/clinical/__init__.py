@@ -16,7 +16,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from promptloop.service.clinical.consent import SCOPES
-from promptloop.service.clinical.guard import SessionGuard
+from promptloop.service.clinical.guard import ClinicalGuard
 from promptloop.service.clinical.locks import LOCKABLE, Locks
 from promptloop.service.clinical.oversight import Oversight
 from promptloop.service.clinical.participation import Participation
@@ -27,7 +27,7 @@ from promptloop.service.store import User
 if TYPE_CHECKING:
     from promptloop.service.engine import Service
 
-__all__ = ["LOCKABLE", "ROLES", "SCOPES", "Clinical", "Locks", "ProgrammeSpec", "SessionGuard", "StepSpec"]
+__all__ = ["LOCKABLE", "ROLES", "SCOPES", "Clinical", "ClinicalGuard", "Locks", "ProgrammeSpec", "StepSpec"]
 
 
 class Clinical:

@@ -17,12 +17,15 @@ from promptloop.representation.preferences import Preferences
 from promptloop.service.clinical.locks import Locks, check, enforce
 from promptloop.service.clinical.models import ProgrammeSessionRow
 from promptloop.service.clinical.proposals import pinned
+from promptloop.service.live import SessionGuard
 from promptloop.session.loop import LoopSession
 
-__all__ = ["SessionGuard"]
+__all__ = ["ClinicalGuard"]
 
 
-class SessionGuard:
+class ClinicalGuard(SessionGuard):
+    """Locks and approved plans of sessions a programme started; other sessions pass unchanged."""
+
     def locks(self, db: DB, session_id: str) -> Locks | None:
         link = db.get(ProgrammeSessionRow, session_id)
         return Locks.from_dict(link.locks) if link is not None else None

@@ -243,13 +243,11 @@ class Oversight:
 
     def playlist(self, therapist: User, client_id: str, programme_id: str, step: int, tracks: int) -> dict[str, Any]:
         """A playlist job made from a programme step, owned by the client (their jobs, export, erase)."""
-        from promptloop.service.playlists import create_playlist
-
         with self.service.db() as db:
             _grant, listener = self._access(db, therapist, client_id, "prescribe", "create", "playlist", programme_id)
             spec = programme_spec(self.vault, programme_of(db, listener.id, programme_id))
             step_of(spec, step)
-        return create_playlist(self.service, listener, playlist_spec(spec, step, tracks))
+        return self.service.playlists.create(listener, playlist_spec(spec, step, tracks))
 
     def pending(self, therapist: User) -> list[dict[str, Any]]:
         """Proposals awaiting this therapist's decision, across clients whose consent allows it."""
