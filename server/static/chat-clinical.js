@@ -30,7 +30,7 @@
   // -- pictorial scales in the manner of the Self-Assessment Manikin ----------------------------
   function face(kind, level) {
     const svg = document.createElementNS(NS, "svg");
-    svg.setAttribute("viewBox", "-12 -12 24 24"); svg.setAttribute("width", "22"); svg.setAttribute("height", "22");
+    svg.setAttribute("viewBox", "-12 -12 24 24"); svg.setAttribute("width", "28"); svg.setAttribute("height", "28");
     const add = (tag, attrs) => { const e = document.createElementNS(NS, tag); for (const [k, v] of Object.entries(attrs)) e.setAttribute(k, v); svg.append(e); };
     add("circle", { r: 7, fill: "#fff", stroke: "#555", "stroke-width": 1 });
     add("circle", { cx: -2.5, cy: -2, r: 0.9, fill: "#555" }); add("circle", { cx: 2.5, cy: -2, r: 0.9, fill: "#555" });
@@ -42,7 +42,7 @@
       const rays = Math.round((level - 1) * 1.5);
       for (let i = 0; i < rays; i++) {
         const a = (2 * Math.PI * i) / Math.max(rays, 1);
-        add("line", { x1: 8.5 * Math.cos(a), y1: 8.5 * Math.sin(a), x2: 11 * Math.cos(a), y2: 11 * Math.sin(a), stroke: "#c2572b", "stroke-width": 1 });
+        add("line", { x1: 8.5 * Math.cos(a), y1: 8.5 * Math.sin(a), x2: 11 * Math.cos(a), y2: 11 * Math.sin(a), stroke: "#c2572b", "stroke-width": 1.8 });
       }
     }
     return svg;

@@ -66,6 +66,7 @@ def test_therapist_programme_consent_self_report_and_progress_plot(live_server) 
 
             client = browser.new_context(viewport={"width": 1400, "height": 900}).new_page()
             client.on("pageerror", lambda exc: errors.append(str(exc)))
+            ARTIFACTS.mkdir(exist_ok=True)
             client.goto(f"{base}/chat#token={lee}&invite={code}")
             client.wait_for_selector("#app:not([hidden])")
             assert client.locator("#invite-input").input_value() == code
@@ -92,7 +93,7 @@ def test_therapist_programme_consent_self_report_and_progress_plot(live_server) 
             assert client.locator("#self-report .sam").count() == 2
             assert client.locator("#self-report .sam input[type=radio]").count() == 18
             assert client.locator("#self-report .sam svg").count() == 10  # manikin-style faces at the odd points
-            form = client.locator("#self-report").screenshot()
+            form = client.locator("#self-report").screenshot(path=str(ARTIFACTS / "clinical-self-report.png"))
             assert _pixels(form, (0xC2, 0x57, 0x2B)) > 20  # the arousal faces' rays are drawn
             client.check("#self-report input[name=valence][value='3']")
             client.check("#self-report input[name=arousal][value='7']")
