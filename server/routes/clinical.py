@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Request, Response
-from fastapi.responses import HTMLResponse, PlainTextResponse
+from fastapi.responses import HTMLResponse
 
 from promptloop.service.clinical import Clinical
 from server.clinical_schemas import (
@@ -140,19 +140,21 @@ def progress(client_id: ClientId, user: CurrentUser, clinical: ClinicalDep) -> d
     return clinical.oversight.progress(user, client_id)
 
 
-@router.get("/clients/{client_id}/report.html", response_class=HTMLResponse,
-            responses={200: {"content": {"text/html": {}}}, **ERR})
+# response_class=Response: an HTMLResponse or PlainTextResponse class would document the JSON errors
+# under its own media type
+@router.get("/clients/{client_id}/report.html", response_class=Response,
+            responses={200: {"content": {"text/html": {}}, "description": "the report"}, **ERR})
 def report_html(client_id: ClientId, user: CurrentUser, clinical: ClinicalDep) -> HTMLResponse:
     """The progress report as one self-contained HTML file (prints to PDF)."""
     return HTMLResponse(clinical.oversight.report_html(user, client_id), headers={
         **NO_STORE, "Content-Disposition": f'attachment; filename="progress-{client_id}.html"'})
 
 
-@router.get("/clients/{client_id}/report.csv", response_class=PlainTextResponse,
-            responses={200: {"content": {"text/csv": {}}}, **ERR})
-def report_csv(client_id: ClientId, user: CurrentUser, clinical: ClinicalDep) -> PlainTextResponse:
+@router.get("/clients/{client_id}/report.csv", response_class=Response,
+            responses={200: {"content": {"text/csv": {}}, "description": "one row per session"}, **ERR})
+def report_csv(client_id: ClientId, user: CurrentUser, clinical: ClinicalDep) -> Response:
     """One row per session."""
-    return PlainTextResponse(clinical.oversight.report_csv(user, client_id), media_type="text/csv", headers={
+    return Response(clinical.oversight.report_csv(user, client_id), media_type="text/csv", headers={
         **NO_STORE, "Content-Disposition": f'attachment; filename="progress-{client_id}.csv"'})
 
 
