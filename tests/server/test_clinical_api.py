@@ -4,6 +4,7 @@ progress, the report and CSV, export and erase, encryption at rest."""
 from __future__ import annotations
 
 import copy
+import json
 import csv
 import io
 from pathlib import Path
@@ -157,3 +158,39 @@ def test_a_playlist_from_a_programme_step_belongs_to_the_client(service, client,
     assert len(prompts) == 4 and not any("drum" in p.lower() for p in prompts)  # the step's forbidden sound
     assert listener["start"] == {"valence": -0.6, "arousal": 0.7}  # anxious
     assert listener["target"] == {"valence": 0.4, "arousal": -0.6}  # calm
+
+
+def test_what_the_llm_planner_proposes_is_checked_then_reviewed(make_service, shared_backends, tmp_path) -> None:
+    """A fake chat model behind the real LLM planner: its unsafe first plan is replaced by the rule
+    planner's (and the proposal says why), its second plan is shown as written."""
+    from fastapi.testclient import TestClient
+    from langchain_core.language_models.fake_chat_models import FakeListChatModel
+
+    from promptloop.feedback.planners.llm import LLMPlanner
+    from promptloop.wiring.builders import Backends
+    from server import create_app
+
+    def plan(prompt: str, **fields: object) -> str:
+        return json.dumps({"prompt": prompt, "tempo_bpm": 70, "key": "C", "mode": "major", "instruments": ["piano"],
+                           "genre": "ambient", "dynamics": "p", "density": 0.3, "brightness": 0.4,
+                           "rationale": "test", **fields})
+
+    plans = [plan("driving drums and piano, 70 bpm, C major", instruments=["drums", "piano"]),
+             plan("slow piano and soft rain, 70 bpm, C major")]
+    llm = LLMPlanner(FakeListChatModel(responses=plans), retries=0)
+    service = make_service()
+    service.backends.factory = lambda g, p, e: Backends(shared_backends.generator, llm if p == "llm" else
+                                                        shared_backends.planner, shared_backends.evaluator,
+                                                        shared_backends.fallback_planner)
+    with TestClient(create_app(service, close_service=False)) as client:
+        alice = Api(client, service.create_user("alice")[1])
+        tina = therapist(service, client)
+        cid = link(tina, alice, ["prescribe"])
+        body = {**PROGRAMME, "steps": [{**STEP, "planner": "llm"}]}
+        programme = tina.post(f"/v1/clients/{cid}/programmes", json=body).json()
+        assert programme["steps"][0]["needs_review"]  # on by default for the llm planner
+        proposal = tina.post(f"/v1/clients/{cid}/programmes/{programme['id']}/steps/0/proposal").json()
+        first, second = proposal["plans"]
+        assert first["planner"] == "rule (fallback)" and "drums" in first["fallback"]
+        assert "drum" not in first["prompt"].lower()
+        assert second["planner"] == "llm" and second["prompt"].startswith("slow piano and soft rain")

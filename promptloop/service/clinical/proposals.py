@@ -2,11 +2,11 @@
 decision, and the planner adapter that plays what was approved.
 
 A proposal asks the step's own planner (the LLM planner, say) for the plans of the first few
-segments along the iso path the loop will follow, each checked against the step's forbidden sounds
-as the loop checks them.  The therapist approves it, edits prompts (checked the same way) or rejects
-it.  :class:`PinnedPlanner` then hands the approved plans to the loop for those segments, drafts and
-rewrites alike (an approved prompt is not rewritten; retries vary only the seed), and asks the inner
-planner for every other segment.
+segments along the path the loop will follow, each checked and repaired by the loop's own plan
+check (:func:`~promptloop.representation.plan_checks.enforce_constraints`).  The therapist approves
+it, edits prompts (checked the same way) or rejects it.  :class:`PinnedPlanner` then hands the
+approved plans to the loop for those segments, drafts and rewrites alike (an approved prompt is not
+rewritten; retries vary only the seed), and asks the inner planner for every other segment.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from promptloop.feedback.base import (
     Planner,
 )
 from promptloop.representation.plan import MusicPlan
-from promptloop.representation.plan_checks import check_prompt
+from promptloop.representation.plan_checks import enforce_constraints
 from promptloop.representation.trajectory import iso_trajectory
 from promptloop.service.clinical.programmes import StepSpec
 from promptloop.wiring.builders import Backends
@@ -46,11 +46,12 @@ def propose(step: StepSpec, backends: Backends, max_step: float) -> dict[str, An
             plan = backends.planner.draft(context)
             if not isinstance(plan, MusicPlan):
                 raise GenerationError(f"planner returned {type(plan).__name__}, not a plan")
-            check_prompt(plan.prompt, prefs.forbidden)
+            plan, _repairs = enforce_constraints(plan, prefs)  # the loop's own check for every plan
             planner = backends.planner.name
         except (ConstraintViolation, GenerationError) as exc:
             reason = f"{type(exc).__name__}: {exc}"
-            plan, planner = backends.fallback_planner.draft(context), f"{backends.fallback_planner.name} (fallback)"
+            plan, _repairs = enforce_constraints(backends.fallback_planner.draft(context), prefs)
+            planner = f"{backends.fallback_planner.name} (fallback)"
         plans.append({"index": index, "planner": planner, "fallback": reason, "prompt": plan.prompt,
                       "plan": plan.model_dump(mode="json")})
         previous = plan
@@ -59,7 +60,7 @@ def propose(step: StepSpec, backends: Backends, max_step: float) -> dict[str, An
 
 def edit_plans(body: dict[str, Any], edits: list[dict[str, Any]], step: StepSpec) -> dict[str, Any]:
     """``body`` with the therapist's prompt edits applied, each checked like a planner's plan."""
-    forbidden = step.preferences().forbidden
+    preferences = step.preferences()
     plans = {p["index"]: dict(p) for p in body["plans"]}
     for edit in edits:
         index = edit["index"]
@@ -70,7 +71,7 @@ def edit_plans(body: dict[str, Any], edits: list[dict[str, Any]], step: StepSpec
             plan = MusicPlan.model_validate({**plans[index]["plan"], **changed})
         except ValueError as exc:
             raise InputError(f"segment {index}: {exc}") from None
-        check_prompt(plan.prompt, forbidden)  # ConstraintViolation is an InputError: 422
+        plan, _repairs = enforce_constraints(plan, preferences)  # ConstraintViolation is an InputError: 422
         plans[index].update(prompt=plan.prompt, plan=plan.model_dump(mode="json"), planner="therapist", fallback=None)
     return {**body, "plans": [plans[i] for i in sorted(plans)]}
 
