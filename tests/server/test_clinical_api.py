@@ -4,9 +4,9 @@ progress, the report and CSV, export and erase, encryption at rest."""
 from __future__ import annotations
 
 import copy
-import json
 import csv
 import io
+import json
 from pathlib import Path
 
 from clinical_support import ALL_SCOPES, PROGRAMME, STEP, audit_entries, link, therapist
