@@ -98,12 +98,23 @@ function renderDraft() {
     (s.locks.length ? `, locked: ${s.locks.join(", ")}` : ""))));
 }
 
+function questionnaireFromForm(f) {
+  const lines = (f.get("q_items") || "").split("\n").map((l) => l.trim()).filter(Boolean);
+  if (!f.get("q_title") || !lines.length) return [];
+  const items = lines.map((line, i) => {
+    const [text, min, max] = line.split("|").map((x) => x.trim());
+    return { id: `i${i + 1}`, text, min: Number(min || 0), max: Number(max || 10) };
+  });
+  return [{ id: "q1", title: f.get("q_title"), when: f.get("q_when"), items }];
+}
+
 async function saveProgramme(form) {
   if (!st.client) return;
   const f = new FormData(form);
   const steps = st.draft.length ? st.draft : [stepFromForm(form)];
   try {
-    await api("POST", `/v1/clients/${st.client.client_id}/programmes`, { title: f.get("title"), note: f.get("note"), steps });
+    await api("POST", `/v1/clients/${st.client.client_id}/programmes`,
+      { title: f.get("title"), note: f.get("note"), steps, questionnaires: questionnaireFromForm(f) });
     st.draft = []; renderDraft(); showError(null);
     await loadProgrammes();
   } catch (e) { showError(e); }

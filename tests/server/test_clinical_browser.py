@@ -15,6 +15,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import httpx
 import numpy as np
 import pytest
 
@@ -82,6 +83,8 @@ def test_therapist_programme_consent_self_report_and_progress_plot(live_server) 
             form.locator("input[name=seconds]").fill("2.5")
             form.locator("input[name=avoid]").fill("drums")
             form.locator("input[name=ceiling]").fill("-24")
+            form.locator("input[name=q_title]").fill("Sleepiness")
+            form.locator("textarea[name=q_items]").fill("How drowsy are you? | 0 | 4")
             therapist.click("#save-programme")
             therapist.wait_for_selector(".programme:has-text('Evening wind-down')")
 
@@ -102,6 +105,8 @@ def test_therapist_programme_consent_self_report_and_progress_plot(live_server) 
             client.wait_for_selector(".msg.segment", timeout=90_000)
             client.wait_for_selector("#self-report[data-phase=post]:not([hidden])", timeout=90_000)
             assert client.locator(".msg.segment").count() == 2
+            assert client.locator("#self-report fieldset[data-questionnaire] input[data-item]").count() == 1
+            client.fill("#self-report input[data-item=i1]", "3")
             client.check("#self-report input[name=valence][value='7']")
             client.check("#self-report input[name=arousal][value='3']")
             client.select_option("#self-report select[name=distress]", "2")
@@ -121,6 +126,10 @@ def test_therapist_programme_consent_self_report_and_progress_plot(live_server) 
             plot = therapist.locator("#progress-plot").screenshot()
             assert _pixels(plot, PRE) > 40 and _pixels(plot, POST) > 40  # both points are drawn
             therapist.screenshot(path=str(ARTIFACTS / "clinical-therapist.png"), full_page=True)
+            with httpx.Client(base_url=base, headers={"Authorization": f"Bearer {tina}"}) as api:
+                client_id = api.get("/v1/clients").json()[0]["client_id"]
+                post = api.get(f"/v1/clients/{client_id}/progress").json()["sessions"][0]["post"]
+            assert post == {"valence": 7, "arousal": 3, "distress": 2, "answers": {"q1": {"i1": 3}}}
             assert not errors, errors
         finally:
             browser.close()
