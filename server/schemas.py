@@ -256,6 +256,8 @@ class ExportOut(_Out):
     jobs: list[JobOut]
     audit: list[dict[str, Any]]
     playlists: list[dict[str, Any]] = Field(description="each playlist job's report and file paths")
+    clinical: dict[str, Any] = Field(description="role, consents, access log, programmes, self-reports "
+                                     "(docs/clinical.md)")
 
 
 class HealthOut(_Out):
