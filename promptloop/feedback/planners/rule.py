@@ -9,6 +9,8 @@ evaluator's feedback: measured too fast â†’ slower and sparser; too activating â
 
 from __future__ import annotations
 
+from typing import Literal
+
 from promptloop.feedback.base import Evaluation, PlanContext, Planner
 from promptloop.representation.plan import KEYS, MusicPlan, dynamics_for, tempo_for
 from promptloop.representation.plan_checks import check_prompt, enforce_constraints
@@ -83,7 +85,7 @@ class RulePlanner(Planner):
 
     def draft(self, context: PlanContext) -> MusicPlan:
         w, prefs = context.waypoint, context.preferences
-        mode = "major" if w.valence >= 0 else "minor"
+        mode: Literal["major", "minor"] = "major" if w.valence >= 0 else "minor"
         voices, textures = self._instruments(context)
         genre = next((g for g in prefs.genres if g not in prefs.forbidden), None)
         if genre is None:
