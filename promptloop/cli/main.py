@@ -88,6 +88,14 @@ def doctor() -> None:
             table.add_row(status.kind, status.name, "yes" if status.usable else "no", status.source,
                           escape(status.detail))
     Console().print(table)
+    from promptloop.synthesis.soundfont import soundfont_missing
+
+    missing = soundfont_missing(settings.soundfont)
+    if missing is None:
+        Console().print(f"default generator: {settings.generator} (sampled instruments available)", markup=False)
+    else:
+        Console().print(f"default generator: {settings.generator}; for sampled instruments (the soundfont "
+                        f"generator): {missing}", markup=False)
 
 
 @app.command()

@@ -21,7 +21,7 @@ import re
 from promptloop.errors import ConstraintViolation
 from promptloop.representation.plan import DYNAMICS_LUFS, MusicPlan
 from promptloop.representation.preferences import Preferences
-from promptloop.representation.vocabulary import _ALIASES, canonical
+from promptloop.representation.vocabulary import canonical, covered_words
 
 __all__ = [
     "DYNAMICS_ORDER",
@@ -46,10 +46,10 @@ def _mentions(text: str, term: str) -> bool:
 def check_prompt(prompt: str, forbidden: frozenset[str]) -> None:
     """Raise :class:`ConstraintViolation` when ``prompt`` names something the listener avoids.
 
-    Aliases count: a listener who avoids ``strings`` also avoids ``violin``.
+    Aliases and families count: a listener who avoids ``strings`` also avoids ``violin``.
     """
     text = prompt.lower()
-    names = set(forbidden) | {alias for alias, target in _ALIASES.items() if target in forbidden}
+    names = covered_words(forbidden)
     found = sorted(term for term in names if _mentions(text, term))
     if found:
         raise ConstraintViolation(f"prompt names avoided sound(s): {', '.join(found)}")
@@ -75,9 +75,10 @@ def enforce_constraints(plan: MusicPlan, preferences: Preferences) -> tuple[Musi
         raise ConstraintViolation(f"prompt asks for loud music; the ceiling allows {loudest} at most")
     notes: list[str] = []
     fields: dict[str, object] = {}
+    covered = covered_words(forbidden)
     for name in ("instruments", "textures"):
         terms: tuple[str, ...] = getattr(plan, name)
-        kept = tuple(t for t in terms if canonical(t) not in forbidden)
+        kept = tuple(t for t in terms if canonical(t) not in covered)
         if kept != terms:
             fields[name] = kept
             notes.append(f"dropped avoided {name}")

@@ -69,6 +69,9 @@ class SegmentRecord(_Model):
     attempts: list[AttemptRecord]
     loudness_lufs: float
     events: list[dict[str, Any]] = Field(default=[], description="updates applied before this segment")
+    midi: str | None = Field(default=None, description="the segment's score as a MIDI file (composing generators)")
+    substitutions: dict[str, str] = Field(
+        default={}, description="instruments the plan names that the generator played as another voice")
 
 
 class SessionSummary(_Model):
@@ -100,3 +103,4 @@ class SessionRecord(_Model):
     prior: dict[str, Any] | None = None
     segments: list[SegmentRecord]
     summary: SessionSummary | None = None
+    midi: str | None = Field(default=None, description="the whole session's score as a MIDI file")
