@@ -97,10 +97,10 @@ def run_scenario(
     if condition.static:
         planner = StaticPlanner(planner)
     session = LoopSession(spec, backends.generator, planner, backends.evaluator,
-                          fallback_planner=backends.fallback_planner)
+                          fallback_planner=backends.fallback_planner, pacer=condition.make_pacer())
     sr = session.sample_rate
     twin = DigitalTwin.create(start, session_seed(scenario.id, seed) ^ 0x5A5A)
-    reference = iso_trajectory(start, target, spec.segments, spec.max_step)
+    reference = iso_trajectory(start, target, spec.segments)
     segments: list[dict[str, Any]] = []
     seconds: list[float] = []
     all_cues: list[Any] = []

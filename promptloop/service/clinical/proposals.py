@@ -34,7 +34,7 @@ __all__ = ["PinnedPlanner", "edit_plans", "pinned", "propose"]
 def propose(step: StepSpec, backends: Backends, max_step: float) -> dict[str, Any]:
     """Waypoints for every segment and the first ``step.preview`` plans, as JSON-ready data."""
     start, target, prefs = step.start_affect(), step.target_affect(), step.preferences()
-    waypoints = iso_trajectory(start, target, step.segments, max_step)
+    waypoints = iso_trajectory(start, target, step.segments)  # the path always ends at the target (issue 13)
     plans: list[dict[str, Any]] = []
     previous: MusicPlan | None = None
     for index in range(min(step.preview, step.segments)):
