@@ -33,9 +33,12 @@ _PAIRS = (
     ("loop-llm", "loop-rule"),
     ("loop-rule-closed", "loop-rule"),
     ("loop-rule-closed", "static"),
+    ("loop-no-retry-imperfect", "static-imperfect"),
+    ("loop-rule-imperfect", "loop-no-retry-imperfect"),
+    ("loop-rule-imperfect", "static-imperfect"),
 )
 _PAIRED_METRICS = ("independent", "independent_final", "loop_score", "trajectory_error", "violations",
-                   "twin_distance_final")
+                   "twin_distance_final", "intended_tempo_error", "intended_mode")
 
 
 def _by(sessions: Sequence[dict[str, Any]], condition: str) -> list[dict[str, Any]]:
@@ -131,7 +134,10 @@ def _p(p: float) -> str:
 
 _NAMES = {"static": "the static prompt", "loop-rule": "the full loop (rule planner)",
           "loop-no-retry": "the loop without retries", "loop-llm": "the full loop (LLM planner)",
-          "loop-rule-closed": "the closed loop (reading the twin)"}
+          "loop-rule-closed": "the closed loop (reading the twin)",
+          "static-imperfect": "the static prompt (loose generator)",
+          "loop-no-retry-imperfect": "best-of-K without retries (loose generator)",
+          "loop-rule-imperfect": "the full loop with rewrites (loose generator)"}
 
 
 def _sentence(comps: list[dict[str, Any]], a: str, b: str, metric: str, what: str, higher_is_better: bool) -> str | None:
@@ -160,6 +166,10 @@ def _headline(comps: list[dict[str, Any]], sessions: Sequence[dict[str, Any]], c
         ("loop-rule", "static", "loop_score", "the loop's own score", True),
         ("loop-rule", "loop-no-retry", "independent", "the independent check along the iso path", True),
         ("loop-llm", "loop-rule", "independent", "the independent check along the iso path", True),
+        ("loop-no-retry-imperfect", "static-imperfect", "independent", "the independent check along the iso path, with a loosely adherent generator", True),
+        ("loop-rule-imperfect", "loop-no-retry-imperfect", "independent", "the independent check along the iso path, with a loosely adherent generator", True),
+        ("loop-rule-imperfect", "loop-no-retry-imperfect", "intended_tempo_error", "the tempo error against the plan's intent (lower is better), with a loosely adherent generator", False),
+        ("loop-rule-imperfect", "loop-no-retry-imperfect", "intended_mode", "the share of segments in the intended mode, with a loosely adherent generator", True),
         ("loop-rule-closed", "loop-rule", "twin_distance_final", "the twin's final distance to the target (lower is better)", False),
         ("loop-rule-closed", "loop-rule", "independent", "the independent check along the iso path", True),
     ]
