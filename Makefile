@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 EXTRAS ?= test,server,llm,ray
 
-.PHONY: setup demo test bench clean-venv chromium
+.PHONY: setup demo test lint bench clean-venv chromium
 
 $(BIN)/promptloop: pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -19,8 +19,13 @@ demo: setup
 	$(BIN)/promptloop session --start anxious --target calm --prefer "piano, soft pads, rain" \
 		--avoid drums --segments 6 --segment-seconds 10 --seed 7 --out out/demo --overwrite
 
-test: setup chromium
+test: setup chromium lint
 	$(BIN)/python -m pytest
+
+# The package is clean under ruff and mypy (configured in pyproject.toml); a finding fails the tests.
+lint: setup
+	$(BIN)/ruff check promptloop server
+	$(BIN)/mypy
 
 # The chat page's browser test drives Debian's chromium (no browser download); without it, or
 # without root to install it, that one test is skipped and says why.

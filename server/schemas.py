@@ -16,7 +16,7 @@ from promptloop.session.loop import LIMITS as LOOP
 
 
 def _utc(value: _dt.datetime) -> _dt.datetime:
-    return value.replace(tzinfo=_dt.timezone.utc) if value.tzinfo is None else value
+    return value.replace(tzinfo=_dt.UTC) if value.tzinfo is None else value
 
 
 # The store keeps naive UTC times (SQLite has no time zones); answers carry the zone (RFC 3339).

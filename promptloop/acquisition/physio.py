@@ -15,6 +15,7 @@ True
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 
 from promptloop.acquisition.affect import Affect
@@ -61,7 +62,7 @@ class Readings:
             _check(name, value)
 
     @classmethod
-    def from_dict(cls, data: dict[str, object]) -> Readings:
+    def from_dict(cls, data: Mapping[str, object]) -> Readings:
         unknown = set(data) - set(_RANGES)
         if unknown:
             raise InputError(f"unknown reading field(s): {', '.join(sorted(unknown))}")

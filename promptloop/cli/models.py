@@ -52,8 +52,8 @@ def list_models(models_dir: Path | None = None) -> list[ModelEntry]:
     rows = []
     for name, repo in MODEL_ALIASES.items():
         found = try_to_load_from_cache(repo, "config.json", cache_dir=_cache_dir(models_dir))
-        present = isinstance(found, str)
-        rows.append(ModelEntry(name, repo, present, str(Path(found).parent) if present else None))
+        folder = str(Path(found).parent) if isinstance(found, str) else None
+        rows.append(ModelEntry(name, repo, folder is not None, folder))
     return rows
 
 
@@ -124,7 +124,7 @@ _SENTENCES = [
 def train_tokenizer(vocab_size: int = 60) -> Any:
     """A T5 tokenizer (SentencePiece Unigram) trained here on a few music captions: no download."""
     from tokenizers import SentencePieceUnigramTokenizer
-    from transformers import T5TokenizerFast
+    from transformers import T5TokenizerFast  # type: ignore[attr-defined]  # lazily exported; stubs miss it
 
     spm = SentencePieceUnigramTokenizer()
     spm.train_from_iterator(_SENTENCES * 3, vocab_size=vocab_size, special_tokens=["<pad>", "</s>", "<unk>"],
@@ -154,8 +154,8 @@ def random_musicgen(size: str = "tiny", *, seed: int = 0, device: Any = None) ->
         raise InputError(f"size must be one of {', '.join(RANDOM_SIZES)}, got {size!r}")
     spec = RANDOM_SIZES[size]
     tokenizer = train_tokenizer()
-    t5 = T5Config(**{"vocab_size": len(tokenizer), **spec["t5"]}, pad_token_id=0, eos_token_id=1,
-                  decoder_start_token_id=0)
+    t5 = T5Config(**{"vocab_size": len(tokenizer), **spec["t5"], "pad_token_id": 0, "eos_token_id": 1,
+                     "decoder_start_token_id": 0})
     encodec = EncodecConfig(**{**_ENCODEC_32K, **spec.get("encodec", {})})
     codes = int(encodec.codebook_size)
     decoder = MusicgenDecoderConfig(**{"vocab_size": codes, **spec["decoder"]}, num_codebooks=4,

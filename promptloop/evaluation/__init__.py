@@ -10,10 +10,12 @@ simulated listener (:mod:`~promptloop.evaluation.twin`), an optional CLAP metric
 
 from __future__ import annotations
 
+from typing import Any
+
 __all__ = ["run_eval"]
 
 
-def run_eval(*args, **kwargs):  # type: ignore[no-untyped-def]
+def run_eval(*args: Any, **kwargs: Any) -> Any:
     """See :func:`promptloop.evaluation.run.run_eval` (imported lazily: it pulls in the backends)."""
     from promptloop.evaluation.run import run_eval as _run_eval
 

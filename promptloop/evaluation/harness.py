@@ -125,7 +125,9 @@ def run_scenario(
     sr = session.sample_rate
     twin = DigitalTwin.create(start, session_seed(scenario.id, seed) ^ 0x5A5A)
     reference = iso_trajectory(start, target, spec.segments, spec.max_step)
-    segments, seconds, all_cues = [], [], []
+    segments: list[dict[str, Any]] = []
+    seconds: list[float] = []
+    all_cues: list[Any] = []
     hr_start = twin.heart_rate()
     for index in range(spec.segments):
         if index > 0:

@@ -94,7 +94,7 @@ def plot_all(folder: Path, sessions: Sequence[dict[str, Any]], summary: dict[str
         ax.axvline(0, color="grey", lw=0.5)
         ax.set(xlim=(-1, 1), ylim=(-1, 1), xlabel="valence", ylabel="arousal", title=scenario)
     axes[0][0].legend(fontsize=6, loc="lower left")
-    fig.suptitle("planned (iso path) vs measured affect per segment (loop's estimator; seed %d)" % first_seed, fontsize=9)
+    fig.suptitle(f"planned (iso path) vs measured affect per segment (loop's estimator; seed {first_seed})", fontsize=9)
     fig.tight_layout()
     paths["trajectories.png"] = _save(fig, folder / "trajectories.png")
 
@@ -133,7 +133,9 @@ def plot_all(folder: Path, sessions: Sequence[dict[str, Any]], summary: dict[str
             groups.append(vals)
         _errorline(ax, groups, c, offset=0.04 * i)
     ax.set(xlabel="segments heard", ylabel="twin's distance to target", title="digital twin (mean ± 95% CI)")
-    ax.xaxis.get_major_locator().set_params(integer=True)
+    from matplotlib.ticker import MaxNLocator
+
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.legend(fontsize=7)
     fig.tight_layout()
     paths["twin.png"] = _save(fig, folder / "twin.png")

@@ -71,7 +71,7 @@ def summarise(sessions: Sequence[dict[str, Any]], conditions: Sequence[str]) -> 
 
 def comparisons(sessions: Sequence[dict[str, Any]], conditions: Sequence[str]) -> list[dict[str, Any]]:
     """Paired differences a − b per metric for the report's pairs, Holm-adjusted across all."""
-    found = []
+    found: list[dict[str, Any]] = []
     for a, b in _PAIRS:
         if a not in conditions or b not in conditions:
             continue
@@ -253,9 +253,9 @@ def _markdown(meta: dict[str, Any], sessions: Sequence[dict[str, Any]], summary:
             for v in seg["violations"]:
                 kinds[s["condition"]][v] = kinds[s["condition"]].get(v, 0) + 1
     lines += ["", "## Constraint violations (segments, by kind)", ""]
-    for c in conditions:
-        detail = ", ".join(f"{k}: {n}" for k, n in sorted(kinds[c].items())) or "none"
-        lines.append(f"- {c}: {detail}")
+    for cond in conditions:
+        detail = ", ".join(f"{k}: {n}" for k, n in sorted(kinds[cond].items())) or "none"
+        lines.append(f"- {cond}: {detail}")
     lines += ["", "## Plots", "",
               "![loop score by segment and by retry](score_by_iteration.png)", "",
               "![planned vs measured trajectories](trajectories.png)", "",

@@ -168,7 +168,7 @@ def run_eval(
         meta = {
             "suite": suite.suite,
             "command": command or " ".join(["promptloop", *sys.argv[1:]]),
-            "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+            "created": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
             "promptloop_version": __version__,
             "git": git,
             "scenarios": len(suite.scenarios),

@@ -33,7 +33,7 @@ def run_cli_playlist(spec_path: Path, out: Path, engine: str, workers: int, addr
             bars: dict[str, Any] = {}
 
             def on_progress(event: dict[str, Any]) -> None:
-                kind, key = event["kind"], event.get("key")
+                kind, key = event["kind"], str(event.get("key"))
                 if kind == "track_skipped":
                     progress.update(overall, advance=1, description="tracks (finished ones verified)")
                 elif kind == "segment_done":

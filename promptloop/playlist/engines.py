@@ -15,14 +15,12 @@ when they fit in its memory.
 from __future__ import annotations
 
 import abc
-import os
 import queue as queue_module
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 from promptloop.errors import (
-    BackendUnavailable,
     GenerationError,
     InputError,
     PromptloopError,
@@ -33,11 +31,11 @@ from promptloop.playlist.worker import (
     TrackTask,
     WorkerState,
 )
+from promptloop.wiring.ray_cluster import RayCluster
 
-__all__ = ["ENGINES", "GPU_GENERATORS", "Engine", "LocalEngine", "RayEngine", "SerialEngine", "make_engine"]
+__all__ = ["ENGINES", "Engine", "LocalEngine", "RayEngine", "SerialEngine", "make_engine"]
 
 #: Generators that run on a GPU when one is there; Ray gives each of their workers a GPU.
-GPU_GENERATORS = frozenset({"musicgen", "audiocraft"})
 _POLL_S = 0.2
 
 Events = Callable[[dict[str, Any]], None]
@@ -204,44 +202,19 @@ class RayEngine(Engine):
         super().__init__(config, workers)
         self.address = address
         self.gpus_per_worker = gpus_per_worker
-        self._owns_ray = False
-
-    def _gpus(self, ray: Any) -> float:
-        if self.gpus_per_worker is not None:
-            return self.gpus_per_worker
-        if self.config.generator in GPU_GENERATORS and ray.cluster_resources().get("GPU", 0) >= 1:
-            return 1.0
-        return 0.0
 
     def _start(self) -> None:
-        try:
-            import ray
-            from ray.util.queue import Queue
-        except ImportError as exc:
-            raise BackendUnavailable("the ray engine needs Ray: pip install 'promptloop[ray]'") from exc
-        if not ray.is_initialized():
-            try:
-                if self.address:
-                    ray.init(address=self.address, log_to_driver=False)
-                else:
-                    ray.init(num_cpus=max(self.workers, os.cpu_count() or 1), include_dashboard=False,
-                             log_to_driver=False, object_store_memory=256 * 1024**2)
-            except ConnectionError as exc:
-                raise BackendUnavailable(f"cannot reach a Ray cluster at {self.address}: {exc}") from exc
-            self._owns_ray = True
-        self.gpus = self._gpus(ray)
-        self._ray = ray
+        self._cluster = RayCluster(self.workers, self.address, what="the ray engine")
+        self._ray = self._cluster.ray
+        from ray.util.queue import Queue
+
+        self.gpus = self._cluster.gpus_for(self.config.generator, self.gpus_per_worker)
         self._events = Queue(actor_options={"num_cpus": 0})
-        actor = ray.remote(_RayWorker).options(num_cpus=1, num_gpus=self.gpus, max_restarts=0)
-        self._actors = [actor.remote(self.config, self._events) for _ in range(self.workers)]
+        self._actors = self._cluster.actors(_RayWorker, self.workers, self.gpus, self.config, self._events)
 
     def _close(self) -> None:
-        ray = self._ray
-        for actor in self._actors:
-            ray.kill(actor)
         self._events.shutdown()
-        if self._owns_ray:
-            ray.shutdown()
+        self._cluster.close(self._actors)
 
     def describe(self) -> dict[str, Any]:
         return {**super().describe(), "address": self.address or "local", "gpus_per_worker": self.gpus}

@@ -101,7 +101,8 @@ class _Manifest:
 
     @property
     def tracks(self) -> dict[str, dict[str, Any]]:
-        return self.data["tracks"]  # type: ignore[no-any-return]
+        tracks: dict[str, dict[str, Any]] = self.data["tracks"]
+        return tracks
 
     def save(self) -> None:
         _write_json(self.path, self.data)
@@ -199,7 +200,7 @@ def run_playlist(
     # Reuse finished tracks whose files still match their hashes.
     attempts: dict[str, int] = {}
     features: dict[str, Any] = {}
-    for key, plan in by_key.items():
+    for key in by_key:
         entry = manifest.tracks.get(key)
         if entry is None:
             attempts[key] = 0

@@ -127,9 +127,9 @@ class Limits:
             wait = int((oldest + WINDOW - now()).total_seconds()) + 1 if oldest else 60
             raise QuotaExceeded(f"the quota of {quota:.0f} s of generated audio per 24 hours is spent "
                                 f"({used:.0f} s used or reserved, {seconds:.0f} s asked)", max(1, min(wait, 86400)))
-        wait = self.generations.take(f"user:{user_id}")
-        if wait is not None:
-            raise RateLimited(f"too many generation jobs (at most {self.config.generations_per_minute} a minute)", wait)
+        retry = self.generations.take(f"user:{user_id}")
+        if retry is not None:
+            raise RateLimited(f"too many generation jobs (at most {self.config.generations_per_minute} a minute)", retry)
 
     @staticmethod
     def record(db: DB, user_id: int, seconds: float) -> None:

@@ -8,124 +8,110 @@ its events and serves what it wrote.
 
 from __future__ import annotations
 
-import datetime as _dt
 import json
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
+
+from sqlalchemy.orm import Session as DB
 
 from promptloop.errors import InputError, NotFound
-from promptloop.service.store import JobRow, User, new_id, now
+from promptloop.service.access import owned_job
+from promptloop.service.context import ServiceContext
+from promptloop.service.jobs import Jobs
+from promptloop.service.store import JobRow, User, now
+from promptloop.service.views import job_view
 from promptloop.service.workers import JobContext
 
-if TYPE_CHECKING:
-    from promptloop.service.engine import Service
-
-__all__ = ["MAX_PLAYLIST_TRACKS", "SERVED_SUFFIXES", "create_playlist", "playlist_file", "playlist_folder",
-           "playlist_report"]
+__all__ = ["MAX_PLAYLIST_TRACKS", "SERVED_SUFFIXES", "Playlists"]
 
 MAX_PLAYLIST_TRACKS = 48
 SERVED_SUFFIXES = {".flac": "audio/flac", ".wav": "audio/wav", ".m3u8": "audio/mpegurl",
                    ".json": "application/json", ".md": "text/markdown", ".png": "image/png"}
 
 
-def playlist_folder(service: Service, user_id: int, job_id: str) -> Path:
-    return Path(service.config.data_dir) / "playlists" / str(user_id) / job_id
+class Playlists:
+    def __init__(self, ctx: ServiceContext, jobs: Jobs) -> None:
+        self.ctx = ctx
+        self.jobs = jobs
 
+    def folder(self, user_id: int, job_id: str) -> Path:
+        return Path(self.ctx.config.data_dir) / "playlists" / str(user_id) / job_id
 
-def create_playlist(service: Service, user: User, data: dict[str, Any]) -> dict[str, Any]:
-    """Validate ``data`` as a playlist spec and queue it; 429 (QueueFull) when no slot is free."""
-    from promptloop.playlist.spec import parse_spec
-    from promptloop.service.engine import _job_view
+    def create(self, user: User, data: dict[str, Any]) -> dict[str, Any]:
+        """Validate ``data`` as a playlist spec and queue it; 429 (QueueFull) when no slot is free."""
+        from promptloop.playlist.spec import parse_spec
 
-    spec = parse_spec(data, "(request body)")
-    total = spec.tracks * len(spec.listeners)
-    if total > MAX_PLAYLIST_TRACKS:
-        raise InputError(f"a playlist job makes at most {MAX_PLAYLIST_TRACKS} tracks; this one asks for {total}")
-    with service.db() as db:
-        service.limits.check_generation(db, user.id, total * spec.track_seconds)
-        job = JobRow(id=new_id("j"), user_id=user.id, session_id=None, kind="playlist", total=total,
-                     deadline=now() + _dt.timedelta(seconds=service.config.job_deadline_s))
-        db.add(job)
-        db.commit()
-        job_id = job.id
-        try:
-            service.pool.submit(job_id, lambda ctx: _run(service, user, job_id, spec, ctx), service.config.job_deadline_s)
-        except Exception:
-            db.delete(job)
+        spec = parse_spec(data, "(request body)")
+        total = spec.tracks * len(spec.listeners)
+        if total > MAX_PLAYLIST_TRACKS:
+            raise InputError(f"a playlist job makes at most {MAX_PLAYLIST_TRACKS} tracks; this one asks for {total}")
+        with self.ctx.db() as db:
+            self.ctx.limits.check_generation(db, user.id, total * spec.track_seconds)
+            job = self.jobs.new_row(user, "playlist", total)
+            job_id = job.id
+            self.jobs.submit(db, job, lambda ctx: self._run(user, job_id, spec, ctx))
+            return job_view(job)
+
+    def _run(self, user: User, job_id: str, spec: Any, ctx: JobContext) -> None:
+        from promptloop.playlist.runner import run_playlist
+
+        with self.ctx.db() as db:
+            job = db.get(JobRow, job_id)
+            if job is None or job.status != "queued":
+                return
+            job.status, job.updated = "running", now()
             db.commit()
-            raise
-        service._count_job("queued")
-        return _job_view(job)
 
+            def on_progress(event: dict[str, Any]) -> None:
+                if event["kind"] in ("track_done", "track_skipped"):
+                    job.done = min(job.total, job.done + 1)
+                    job.updated = now()
+                    db.commit()
 
-def _run(service: Service, user: User, job_id: str, spec: Any, ctx: JobContext) -> None:
-    from promptloop.playlist.runner import run_playlist
+            def cancelled() -> bool:
+                return ctx.cancelled.is_set() or time.monotonic() > ctx.deadline
 
-    with service.db() as db:
-        job = db.get(JobRow, job_id)
-        if job is None or job.status != "queued":
-            return
-        job.status, job.updated = "running", now()
-        db.commit()
+            try:
+                result = run_playlist(spec, self.folder(user.id, job_id), "serial", workers=1,
+                                      settings=self.ctx.settings, on_progress=on_progress, cancel=cancelled)
+            except Exception as exc:  # the job fails; the worker keeps serving others
+                db.rollback()
+                if not ctx.abandoned:
+                    self.jobs.finish(db, db.get(JobRow, job_id) or job, "failed", f"{type(exc).__name__}: {exc}"[:500])
+                return
+            if ctx.abandoned:
+                return
+            if result.status == "done":
+                self.jobs.finish(db, job, "succeeded")
+            elif ctx.cancelled.is_set() and ctx.reason == "cancelled":
+                self.jobs.finish(db, job, "cancelled", "cancelled")
+            else:
+                self.jobs.finish(db, job, "failed", ctx.reason if ctx.cancelled.is_set() else "deadline exceeded")
 
-        def on_progress(event: dict[str, Any]) -> None:
-            if event["kind"] in ("track_done", "track_skipped"):
-                job.done = min(job.total, job.done + 1)
-                job.updated = now()
-                db.commit()
+    def _job(self, db: DB, user: User, job_id: str) -> JobRow:
+        job = owned_job(db, user, job_id)
+        if job.kind != "playlist":
+            raise NotFound("no such playlist")
+        return job
 
-        def cancelled() -> bool:
-            return ctx.cancelled.is_set() or time.monotonic() > ctx.deadline
+    def report(self, user: User, job_id: str) -> dict[str, Any]:
+        """The job and, once written, the playlist's report and the files it made."""
+        with self.ctx.db() as db:
+            view = job_view(self._job(db, user, job_id))
+        folder = self.folder(user.id, job_id)
+        report_path = folder / "report.json"
+        report = json.loads(report_path.read_text()) if report_path.is_file() else None
+        files = sorted(str(p.relative_to(folder)) for p in folder.rglob("*")
+                       if p.is_file() and p.suffix in SERVED_SUFFIXES and not p.name.startswith("."))
+        return {"job": view, "report": report, "files": files}
 
-        try:
-            result = run_playlist(spec, playlist_folder(service, user.id, job_id), "serial", workers=1,
-                                  settings=service.settings, on_progress=on_progress, cancel=cancelled)
-        except Exception as exc:  # the job fails; the worker keeps serving others
-            db.rollback()
-            if not ctx.abandoned:
-                service._finish_job(db, db.get(JobRow, job_id) or job, "failed", f"{type(exc).__name__}: {exc}"[:500])
-            return
-        if ctx.abandoned:
-            return
-        if result.status == "done":
-            service._finish_job(db, job, "succeeded")
-        elif ctx.cancelled.is_set() and ctx.reason == "cancelled":
-            service._finish_job(db, job, "cancelled", "cancelled")
-        else:
-            service._finish_job(db, job, "failed", ctx.reason if ctx.cancelled.is_set() else "deadline exceeded")
-
-
-def _playlist_job(service: Service, db: Any, user: User, job_id: str) -> JobRow:
-    job = service._job_row(db, user, job_id)
-    if job.kind != "playlist":
-        raise NotFound("no such playlist")
-    return job
-
-
-def playlist_report(service: Service, user: User, job_id: str) -> dict[str, Any]:
-    """The job and, once written, the playlist's report and the files it made."""
-    from promptloop.service.engine import _job_view
-
-    with service.db() as db:
-        job = _playlist_job(service, db, user, job_id)
-        view = _job_view(job)
-    folder = playlist_folder(service, user.id, job_id)
-    report_path = folder / "report.json"
-    report = json.loads(report_path.read_text()) if report_path.is_file() else None
-    files = sorted(str(p.relative_to(folder)) for p in folder.rglob("*")
-                   if p.is_file() and p.suffix in SERVED_SUFFIXES and not p.name.startswith("."))
-    return {"job": view, "report": report, "files": files}
-
-
-def playlist_file(service: Service, user: User, job_id: str, relative: str) -> tuple[Path, str]:
-    """A file the playlist wrote, by its path inside the playlist folder (nothing outside it)."""
-    with service.db() as db:
-        _playlist_job(service, db, user, job_id)
-    folder = playlist_folder(service, user.id, job_id).resolve()
-    path = (folder / relative).resolve()
-    if not path.is_relative_to(folder) or path.suffix not in SERVED_SUFFIXES or not path.is_file():
-        raise NotFound("no such file")
-    return path, SERVED_SUFFIXES[path.suffix]
-
-
+    def file(self, user: User, job_id: str, relative: str) -> tuple[Path, str]:
+        """A file the playlist wrote, by its path inside the playlist folder (nothing outside it)."""
+        with self.ctx.db() as db:
+            self._job(db, user, job_id)
+        folder = self.folder(user.id, job_id).resolve()
+        path = (folder / relative).resolve()
+        if not path.is_relative_to(folder) or path.suffix not in SERVED_SUFFIXES or not path.is_file():
+            raise NotFound("no such file")
+        return path, SERVED_SUFFIXES[path.suffix]

@@ -18,16 +18,15 @@ from typing import Any
 
 import numpy as np
 
-from promptloop.errors import BackendUnavailable, GenerationError
+from promptloop.errors import GenerationError
 from promptloop.service.workers import InProcessPool
 from promptloop.synthesis.base import GenerationRequest, Generator
 from promptloop.wiring.builders import Backends
+from promptloop.wiring.ray_cluster import RayCluster
 from promptloop.wiring.registry import EVALUATORS, PLANNERS
 from promptloop.wiring.settings import Settings
 
-__all__ = ["GPU_GENERATORS", "RayGenerator", "RayPool"]
-
-GPU_GENERATORS = frozenset({"musicgen", "audiocraft"})
+__all__ = ["RayGenerator", "RayPool"]
 
 
 class _GeneratorActor:
@@ -83,22 +82,8 @@ class RayPool(InProcessPool):
 
     def __init__(self, workers: int = 1, queue_size: int = 8, *, address: str | None = None,
                  on_abandon: Callable[[str, str], None] | None = None) -> None:
-        try:
-            import ray
-        except ImportError as exc:
-            raise BackendUnavailable("--workers ray needs Ray: pip install 'promptloop[ray]'") from exc
-        self._ray = ray
-        self._owns_ray = False
-        if not ray.is_initialized():
-            try:
-                if address:
-                    ray.init(address=address, log_to_driver=False)
-                else:
-                    ray.init(num_cpus=max(workers, os.cpu_count() or 1), include_dashboard=False,
-                             log_to_driver=False, object_store_memory=256 * 1024**2)
-            except ConnectionError as exc:
-                raise BackendUnavailable(f"cannot reach a Ray cluster at {address}: {exc}") from exc
-            self._owns_ray = True
+        self._cluster = RayCluster(workers, address, what="--workers ray")
+        self._ray = self._cluster.ray
         self._actor_count = workers
         self._generators: dict[str, RayGenerator] = {}
         self._actors: list[Any] = []
@@ -109,9 +94,8 @@ class RayPool(InProcessPool):
         with self._build_lock:
             if name not in self._generators:
                 ray = self._ray
-                gpus = 1.0 if name in GPU_GENERATORS and ray.cluster_resources().get("GPU", 0) >= 1 else 0.0
-                actor = ray.remote(_GeneratorActor).options(num_cpus=1, num_gpus=gpus, max_restarts=0)
-                actors = [actor.remote(name, options or {}, settings) for _ in range(self._actor_count)]
+                actors = self._cluster.actors(_GeneratorActor, self._actor_count, self._cluster.gpus_for(name),
+                                              name, options or {}, settings)
                 self._actors += actors
                 self._generators[name] = RayGenerator(ray, name, actors)
             return self._generators[name]
@@ -127,8 +111,4 @@ class RayPool(InProcessPool):
 
     def shutdown(self, wait: bool = True) -> None:
         super().shutdown(wait)
-        for actor in self._actors:
-            self._ray.kill(actor)
-        self._actors.clear()
-        if self._owns_ray:
-            self._ray.shutdown()
+        self._cluster.close(self._actors)

@@ -199,7 +199,7 @@ class InProcessPool(WorkerPool):
                     self._mean_job_s = 0.8 * self._mean_job_s + 0.2 * elapsed
                     if ctx.abandoned:  # a replacement thread took over; this one retires
                         self._threads.remove(threading.current_thread())
-                        return
+                        return  # noqa: B012  (the job's errors were handled inside work(); nothing to lose)
 
     def _watch(self) -> None:
         while True:

@@ -31,6 +31,7 @@ from promptloop.representation.plan import DYNAMICS_LUFS, MusicPlan
 from promptloop.representation.plan_checks import HEADROOM_LU, enforce_constraints
 from promptloop.representation.preferences import Preferences
 from promptloop.representation.trajectory import next_waypoint
+from promptloop.session.defaults import LIMITS, LOOP_DEFAULTS
 from promptloop.session.provenance import (
     AffectRecord,
     AttemptRecord,
@@ -39,7 +40,6 @@ from promptloop.session.provenance import (
     SessionRecord,
     SessionSummary,
 )
-from promptloop.session.defaults import LIMITS, LOOP_DEFAULTS
 from promptloop.synthesis.base import GenerationRequest, Generator
 
 __all__ = ["LIMITS", "LoopSession", "SegmentResult", "SessionSpec", "run_session"]
@@ -139,7 +139,7 @@ class LoopSession:
         self._last_waypoint: Affect | None = None
         self._last_plan: MusicPlan | None = None
         self._started = time.perf_counter()
-        self._created = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+        self._created = _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")
 
     # -- updates between segments (biofeedback, chat) ------------------------------------------
     def update_listener(self, affect: Affect, source: str) -> None:
@@ -293,7 +293,8 @@ class LoopSession:
             if evaluations[best].score >= spec.threshold or attempt == spec.max_retries:
                 break
             t0 = time.perf_counter()
-            plan, fallback = self._checked_plan(lambda p: p.revise(plan, evaluations[best], context), context)
+            last, last_eval = plan, evaluations[best]
+            plan, fallback = self._checked_plan(lambda p: p.revise(last, last_eval, context), context)  # noqa: B023  (called at once)
             plan_time = time.perf_counter() - t0
 
         assert best_audio is not None and best_eval is not None

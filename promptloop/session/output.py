@@ -13,9 +13,13 @@ import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from promptloop.audio.io import write_audio
 from promptloop.errors import InputError, StorageError
+
+if TYPE_CHECKING:
+    from promptloop.session.loop import LoopSession
 
 __all__ = ["staged_output", "write_session"]
 
@@ -50,7 +54,7 @@ def staged_output(out: Path, overwrite: bool = False) -> Iterator[Path]:
         raise
 
 
-def write_session(folder: Path, session, plot: bool = True) -> dict[str, Path]:  # type: ignore[no-untyped-def]
+def write_session(folder: Path, session: LoopSession, plot: bool = True) -> dict[str, Path]:
     """Write ``session.wav``, ``segments/NN.wav``, ``session.json`` (and ``overview.png``)."""
     sr = session.sample_rate
     paths = {"audio": folder / "session.wav", "json": folder / "session.json"}

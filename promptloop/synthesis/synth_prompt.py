@@ -8,7 +8,9 @@ similarity, so "cello" or "harp" or "waterfall" still ask for something the synt
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
+from typing import TypeVar
 
 from promptloop.representation.plan import KEYS, MusicPlan
 from promptloop.representation.vocabulary import INSTRUMENTS, TEXTURES, canonical
@@ -80,8 +82,7 @@ _CONCEPTS: dict[str, str] = {
     "birds": "birds singing forest",
 }
 _STOPWORDS = frozenset(
-    "a an and the with of in at to for by on music track song piece sound sounds feel feeling "
-    "mood style tone tones key bpm very some little bit more less like from into over under".split()
+    ["a", "an", "and", "the", "with", "of", "in", "at", "to", "for", "by", "on", "music", "track", "song", "piece", "sound", "sounds", "feel", "feeling", "mood", "style", "tone", "tones", "key", "bpm", "very", "some", "little", "bit", "more", "less", "like", "from", "into", "over", "under"]
 )
 _NEGATION = re.compile(r"\b(?:no|without|not|avoid)\s+([a-z-]+(?:\s+[a-z-]+)?)")
 _SIMILARITY_THRESHOLD = 0.45
@@ -102,7 +103,10 @@ class SynthParams:
     mapped: dict[str, str] = field(default_factory=dict)  # unknown word -> vocabulary term
 
 
-def _find_phrase(text: str, table: dict[str, object]) -> object | None:
+V = TypeVar("V")
+
+
+def _find_phrase(text: str, table: Mapping[str, V]) -> V | None:
     for phrase in sorted(table, key=len, reverse=True):
         if re.search(rf"(?<![a-z]){re.escape(phrase)}(?![a-z])", text):
             return table[phrase]
@@ -167,7 +171,7 @@ def read_prompt(prompt: str, inherit: SynthParams | None = None, *, use_embeddin
     if match:
         tempo = min(180.0, max(40.0, float(match.group(1))))
     elif (word_tempo := _find_phrase(text_pos, _TEMPO_WORDS)) is not None:
-        tempo = float(word_tempo)  # type: ignore[arg-type]
+        tempo = float(word_tempo)
 
     key, mode = base.key, base.mode
     km = re.search(r"(?<![a-z])([a-g])(#|b)?\s+(major|minor)", text_pos)
@@ -202,8 +206,8 @@ def read_prompt(prompt: str, inherit: SynthParams | None = None, *, use_embeddin
         mode=mode,
         voices=tuple(dict.fromkeys(voices)),
         dynamics=str(dynamics),
-        density=float(density) if density is not None else base.density,  # type: ignore[arg-type]
-        brightness=float(brightness) if brightness is not None else base.brightness,  # type: ignore[arg-type]
+        density=float(density) if density is not None else base.density,
+        brightness=float(brightness) if brightness is not None else base.brightness,
         gentle=gentle,
         mapped=mapped,
     )

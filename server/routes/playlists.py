@@ -7,14 +7,14 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, Path, Query
 from fastapi.responses import FileResponse
 
-from promptloop.service import playlists
+from promptloop.service.playlists import SERVED_SUFFIXES
 from server.deps import CurrentUser, ServiceDep
 from server.routes.sessions import E401, E404, E422, E429
 from server.schemas import JobOut, PlaylistOut
 
 router = APIRouter(prefix="/v1/playlists", tags=["playlists"])
 JobId = Annotated[str, Path(description="the playlist's job id")]
-FILES = {200: {"content": {t: {} for t in sorted(set(playlists.SERVED_SUFFIXES.values()))},
+FILES = {200: {"content": {t: {} for t in sorted(set(SERVED_SUFFIXES.values()))},
                "description": "a file of the playlist (range requests honoured)"},
          206: {"description": "part of the file"}, 416: {"description": "range not satisfiable"}}
 
@@ -26,18 +26,18 @@ def create_playlist(
 ) -> dict[str, Any]:
     """Queue a playlist job: tracks for one or more listeners along a planned arc.  Follow it at
     /v1/jobs/{id}; cancel it there."""
-    return playlists.create_playlist(service, user, spec)
+    return service.playlists.create(user, spec)
 
 
 @router.get("/{job_id}", response_model=PlaylistOut, responses={**E401, **E404})
 def get_playlist(job_id: JobId, user: CurrentUser, service: ServiceDep) -> dict[str, Any]:
     """The job, the report once written, and the files made so far."""
-    return playlists.playlist_report(service, user, job_id)
+    return service.playlists.report(user, job_id)
 
 
 @router.get("/{job_id}/file", response_class=FileResponse, responses={**FILES, **E401, **E404, **E422})
 def playlist_file(job_id: JobId, user: CurrentUser, service: ServiceDep,
                   path: Annotated[str, Query(min_length=1, max_length=300, description="a path from `files`")]) -> FileResponse:
     """A track (FLAC/WAV), a playlist (M3U8), the report (JSON, Markdown) or the arc plot (PNG)."""
-    file, media_type = playlists.playlist_file(service, user, job_id, path)
+    file, media_type = service.playlists.file(user, job_id, path)
     return FileResponse(file, media_type=media_type, headers={"Cache-Control": "private, no-store"})

@@ -57,7 +57,8 @@ class ClapScorer:
         self.model_dir = Path(model_dir)
         try:
             self.processor = ClapProcessor.from_pretrained(str(self.model_dir), local_files_only=True)
-            self.model = ClapModel.from_pretrained(str(self.model_dir), local_files_only=True).to(device).eval()
+            model = ClapModel.from_pretrained(str(self.model_dir), local_files_only=True)
+            self.model = model.to(device).eval()  # type: ignore[arg-type]  # transformers' .to() stub wants a model
         except (OSError, ValueError) as exc:
             raise BackendUnavailable(f"cannot load CLAP from {self.model_dir}: {exc}") from exc
         self.device = device

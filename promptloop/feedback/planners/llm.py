@@ -364,7 +364,7 @@ class LLMPlanner(Planner, ChatInterpreter):
             previous=_plan_text(context.previous_plan),
         )
         plan, _ = self._ask("draft", rendered, PlanDraft, lambda d: checked_plan(d, baseline, context))
-        return plan  # type: ignore[no-any-return]
+        return plan
 
     def revise(self, plan: MusicPlan, evaluation: Evaluation, context: PlanContext) -> MusicPlan:
         baseline = self._rule.revise(plan, evaluation, context)
@@ -374,7 +374,7 @@ class LLMPlanner(Planner, ChatInterpreter):
         rendered = self._templates["revise_segment"].render(
             **self._common(context), plan=_plan_text(plan), score=f"{evaluation.score:.2f}", feedback=feedback)
         revised, _ = self._ask("revise", rendered, PlanDraft, lambda d: checked_plan(d, baseline, context))
-        return revised  # type: ignore[no-any-return]
+        return revised
 
     # -- chat --------------------------------------------------------------------------------------
     def interpret_chat(self, message: str, state: ChatState) -> ChatUpdate | None:
@@ -386,7 +386,7 @@ class LLMPlanner(Planner, ChatInterpreter):
             format_instructions=PydanticOutputParser(pydantic_object=ChatDraft).get_format_instructions(),
         )
         try:
-            return self._ask("chat", rendered, ChatDraft, update_from_draft)  # type: ignore[no-any-return]
+            return self._ask("chat", rendered, ChatDraft, update_from_draft)
         except (GenerationError, InputError):
             return None
     def describe(self) -> dict[str, Any]:

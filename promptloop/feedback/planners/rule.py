@@ -88,7 +88,7 @@ class RulePlanner(Planner):
 
     def draft(self, context: PlanContext) -> MusicPlan:
         w, prefs = context.waypoint, context.preferences
-        mode = "major" if w.valence >= 0 else "minor"
+        mode: Literal["major", "minor"] = "major" if w.valence >= 0 else "minor"
         voices, textures = self._instruments(context)
         genre = next((g for g in prefs.genres if g not in prefs.forbidden), None)
         if genre is None:

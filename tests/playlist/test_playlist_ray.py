@@ -71,8 +71,8 @@ class _FakeCluster:
     ("musicgen", 0.5, 2, 0.5),  # the spec can pack two models per GPU
 ])
 def test_gpu_requests_follow_the_generator(generator, setting, gpus, expected):
-    from promptloop.playlist.engines import RayEngine
-    from promptloop.playlist.worker import BackendConfig
+    from promptloop.wiring.ray_cluster import RayCluster
 
-    engine = RayEngine(BackendConfig(generator, "rule", "embedding"), 2, gpus_per_worker=setting)
-    assert engine._gpus(_FakeCluster(gpus)) == expected
+    cluster = RayCluster.__new__(RayCluster)  # the resource view only: no Ray started
+    cluster.ray = _FakeCluster(gpus)
+    assert cluster.gpus_for(generator, setting) == expected

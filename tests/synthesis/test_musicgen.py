@@ -326,7 +326,7 @@ def test_doctor_shows_how_to_install_audiocraft() -> None:
 def test_benchmark_script_measures_steps_and_rtf(capsys: pytest.CaptureFixture[str]) -> None:
     import importlib.util
 
-    path = Path(__file__).resolve().parents[1] / "eval" / "bench_musicgen.py"
+    path = Path(__file__).resolve().parents[2] / "eval" / "bench_musicgen.py"
     spec = importlib.util.spec_from_file_location("bench_musicgen", path)
     assert spec is not None and spec.loader is not None
     bench = importlib.util.module_from_spec(spec)

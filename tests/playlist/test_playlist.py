@@ -311,7 +311,7 @@ def test_a_near_duplicate_is_made_again_with_a_new_seed(tmp_path):
     assert "**too close**" in (tmp_path / "o2" / "report.md").read_text()
 
 
-@pytest.mark.parametrize("path", sorted(Path(__file__).parent.parent.glob("examples/playlists/*")))
+@pytest.mark.parametrize("path", sorted(Path(__file__).parents[2].glob("examples/playlists/*")))
 def test_example_specs_are_valid(path):
     spec = load_spec(path)
     assert sum(len(tracks) for tracks in plan_playlist(spec).values()) == spec.tracks * len(spec.listeners)

@@ -13,9 +13,9 @@ transformers = pytest.importorskip("transformers")
 tokenizers = pytest.importorskip("tokenizers")
 
 from promptloop.errors import InputError  # noqa: E402
+from promptloop.synthesis.batching import BatchingGenerator, DecodeBatcher  # noqa: E402
 from promptloop.synthesis.musicgen import fast as musicgen_fast  # noqa: E402
 from promptloop.synthesis.musicgen.fast import (  # noqa: E402
-    DecodeBatcher,
     DecodeRequest,
     FastMusicgenDecoder,
     fast_generate,
@@ -269,7 +269,7 @@ def test_sessions_calling_at_once_share_one_musicgen_call(tiny) -> None:
             return real.generate(requests)
 
     inner = Recording()
-    shared = musicgen_fast.BatchingGenerator(inner, window_s=0.5)
+    shared = BatchingGenerator(inner, window_s=0.5)
     sessions = [
         [GenerationRequest(MusicPlan(prompt=TEXTS[0], tempo_bpm=70), 0.3, seed=1)],
         [GenerationRequest(MusicPlan(prompt=TEXTS[1], tempo_bpm=120), 0.3, seed=2),
@@ -334,7 +334,8 @@ def test_cuda_graph_replay_equals_eager_on_gpu(tiny) -> None:
 
 def test_public_api() -> None:
     assert musicgen_fast.__all__ == [
-        "BatchingGenerator",
-        "DecodeBatcher", "DecodeOutput", "DecodeRequest", "FastMusicgenDecoder", "decode_strategy", "fast_generate",
-        "run_decode_batch",
+        "DecodeOutput", "DecodeRequest", "FastMusicgenDecoder", "decode_strategy", "fast_generate", "run_decode_batch",
     ]
+    import promptloop.synthesis.batching as batching
+
+    assert batching.__all__ == ["BatchingGenerator", "DecodeBatcher"]

@@ -89,5 +89,5 @@ def test_doctor_lists_backends():
 def test_schema_doc_matches_models():
     from promptloop.session.provenance import SessionRecord
 
-    committed = json.loads((Path(__file__).parents[1] / "docs" / "session.schema.json").read_text())
+    committed = json.loads((Path(__file__).parents[2] / "docs" / "session.schema.json").read_text())
     assert committed == SessionRecord.model_json_schema()

@@ -1,0 +1,97 @@
+"""What every part of the service shares: configuration, settings, the database, the vault, the
+event broker, the worker pool, the limits and the audit log.
+
+:class:`~promptloop.service.engine.Service` builds one :class:`ServiceContext` and hands it to each
+of its parts (sessions, live loops, conversation, media, jobs, privacy), so that no part reaches into
+another's private state.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy.orm import Session as DB
+
+from promptloop.service.crypto import Vault, load_or_create_key
+from promptloop.service.events import Broker
+from promptloop.service.limits import LimitConfig, Limits
+from promptloop.service.store import (
+    AuditRecord,
+    User,
+    make_engine,
+    session_factory,
+    sqlite_url,
+)
+from promptloop.service.workers import WorkerPool
+from promptloop.session.chat import MAX_MESSAGE_CHARS
+from promptloop.wiring.settings import Settings
+
+__all__ = ["ACTIVE", "LIMITS", "ServiceConfig", "ServiceContext"]
+
+# Bounds the service adds to the loop's own (promptloop.session.defaults.LIMITS).
+LIMITS = {
+    "segments_per_job": 16,
+    "readings_per_request": 500,
+    "message_chars": MAX_MESSAGE_CHARS,
+    "title_chars": 200,
+    "sessions_per_user": 500,
+    "live_sessions": 64,
+}
+ACTIVE = ("queued", "running")
+
+
+@dataclass
+class ServiceConfig:
+    data_dir: Path
+    database_url: str | None = None
+    workers: int = 1
+    queue_size: int = 8
+    job_deadline_s: float = 900.0
+
+    @classmethod
+    def from_settings(cls, settings: Settings, **overrides: Any) -> ServiceConfig:
+        values: dict[str, Any] = {
+            "data_dir": settings.data_dir,
+            "database_url": settings.database_url,
+            "workers": settings.server_workers,
+            "queue_size": settings.server_queue_size,
+            "job_deadline_s": settings.job_deadline_seconds,
+        }
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        return cls(**values)
+
+
+class ServiceContext:
+    """The shared plumbing of one service process."""
+
+    def __init__(self, config: ServiceConfig, settings: Settings, pool: WorkerPool) -> None:
+        self.config = config
+        self.settings = settings
+        data = Path(config.data_dir)
+        data.mkdir(parents=True, exist_ok=True)
+        self.engine = make_engine(config.database_url or sqlite_url(data))
+        self._db = session_factory(self.engine)
+        self.vault = Vault(load_or_create_key(data / "secret.key"))
+        self.broker = Broker()
+        self.pool = pool
+        self.limits = Limits(LimitConfig.from_settings(settings))
+        self.stats: dict[str, float] = {"segments": 0, "generate_seconds": 0.0}
+        self.job_counts: dict[str, int] = {}
+
+    @contextmanager
+    def db(self) -> Iterator[DB]:
+        session = self._db()
+        try:
+            yield session
+        finally:
+            session.close()
+
+    def audit(self, db: DB, user: User, action: str, object_type: str, object_id: str = "") -> None:
+        db.add(AuditRecord(user_id=user.id, action=action, object_type=object_type, object_id=object_id))
+
+    def count_job(self, status: str) -> None:
+        self.job_counts[status] = self.job_counts.get(status, 0) + 1
