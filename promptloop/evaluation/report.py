@@ -263,19 +263,31 @@ def _markdown(meta: dict[str, Any], sessions: Sequence[dict[str, Any]], summary:
     return "\n".join(lines) + "\n"
 
 
-def write_report(folder: Path, meta: dict[str, Any], sessions: list[dict[str, Any]], conditions: Sequence[str]) -> dict[str, Path]:
-    """Write results.json, results.csv, report.md and the PNG plots into ``folder``."""
+def write_report(folder: Path, meta: dict[str, Any], sessions: list[dict[str, Any]], conditions: Sequence[str],
+                 twins: dict[str, Any] | None = None) -> dict[str, Path]:
+    """Write results.json, results.csv, report.md and the PNG plots into ``folder`` (with the
+    twin-population sections when ``twins`` holds a study from :mod:`.twin_sessions`)."""
     summary = summarise(sessions, conditions)
     comps = comparisons(sessions, conditions)
     meta = {**meta, "fingerprint": fingerprint(sessions)}
+    twin_lines: list[str] = []
+    if twins is not None:
+        from promptloop.evaluation.report_twins import twin_markdown, twin_summary
+
+        twins = {**twins, "summary": twin_summary(twins)}
+        twin_lines = twin_markdown(twins, twins["summary"])
     paths = {name: folder / name for name in ("results.json", "results.csv", "report.md")}
     atomic_write_bytes(paths["results.json"], json.dumps(
-        {"meta": meta, "summary": summary, "comparisons": comps, "sessions": sessions}, indent=1).encode())
+        {"meta": meta, "summary": summary, "comparisons": comps, "sessions": sessions,
+         **({"twins": twins} if twins is not None else {})}, indent=1).encode())
     atomic_write_bytes(paths["results.csv"], _csv_bytes(sessions))
     from promptloop.evaluation.plots import plot_all
 
     paths.update(plot_all(folder, sessions, summary, conditions))
-    atomic_write_bytes(paths["report.md"], _markdown(meta, sessions, summary, comps, conditions).encode())
+    text = _markdown(meta, sessions, summary, comps, conditions)
+    if twin_lines:
+        text = text.rstrip("\n") + "\n\n" + "\n".join(twin_lines)
+    atomic_write_bytes(paths["report.md"], text.encode())
     return paths
 
 
@@ -290,7 +302,10 @@ def rerender(folder: Path) -> dict[str, Path]:
         raise InputError(f"cannot read {Path(folder) / 'results.json'}: {exc}") from exc
     meta = {k: v for k, v in data["meta"].items() if k != "fingerprint"}
     conditions = list(meta.get("conditions") or dict.fromkeys(s["condition"] for s in data["sessions"]))
-    return write_report(Path(folder), meta, data["sessions"], conditions)
+    twins = data.get("twins")
+    if twins is not None:
+        twins = {k: v for k, v in twins.items() if k != "summary"}
+    return write_report(Path(folder), meta, data["sessions"], conditions, twins=twins)
 
 
 if __name__ == "__main__":  # pragma: no cover
