@@ -58,6 +58,7 @@ def run_cli_session(args: dict[str, Any]) -> None:
     from rich.table import Table
 
     from promptloop.audio.io import load_audio
+    from promptloop.representation.trajectory import path_pace
     from promptloop.session.output import staged_output, write_session
     from promptloop.wiring.builders import build_backends, spec_from_settings
     from promptloop.wiring.options import planner_options_for
@@ -99,6 +100,9 @@ def run_cli_session(args: dict[str, Any]) -> None:
             from dataclasses import replace
 
             spec = replace(spec, prior=prior, prior_name=Path(args["prior"]).name)
+        steep = path_pace(spec.start, spec.target, spec.segments, spec.max_step).note()
+        if steep:  # said before the wait (once the input is known good), and again with the results
+            console.print(f"[yellow]note:[/] {steep}")
         with Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
                       TimeElapsedColumn(), console=console, transient=False) as progress:
             task = progress.add_task("segments", total=spec.segments)
@@ -128,3 +132,5 @@ def run_cli_session(args: dict[str, Any]) -> None:
         f"{s.duration_s:.1f} s of audio, mean score {s.mean_score:.2f}, trajectory error "
         f"{s.trajectory_error:.2f}, {s.loudness_lufs:.1f} LUFS, wall {s.wall_seconds:.1f} s"
     )
+    if record.pacing is not None and record.pacing.note:
+        Console().print(f"steep path: {record.pacing.note}")

@@ -124,7 +124,7 @@ def run_scenario(
                           fallback_planner=backends.fallback_planner)
     sr = session.sample_rate
     twin = DigitalTwin.create(start, session_seed(scenario.id, seed) ^ 0x5A5A)
-    reference = iso_trajectory(start, target, spec.segments, spec.max_step)
+    reference = iso_trajectory(start, target, spec.segments)
     segments: list[dict[str, Any]] = []
     seconds: list[float] = []
     all_cues: list[Any] = []

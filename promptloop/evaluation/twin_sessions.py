@@ -113,7 +113,7 @@ def run_twin_study(backends: Any, study: TwinStudy, on_session: Callable[[str], 
         if on_session is not None:
             on_session(what)
 
-    paired = []
+    paired: list[dict[str, Any]] = []
     for i in range(study.twins):
         traits = TwinTraits.sample(study.first_seed + i)
         pair = TWIN_PAIRS[i % len(TWIN_PAIRS)]
@@ -127,13 +127,12 @@ def run_twin_study(backends: Any, study: TwinStudy, on_session: Callable[[str], 
     for i in range(study.personalised_twins):
         traits = TwinTraits.sample(study.first_seed + i)
         profile = ListenerProfile()
-        sessions = []
+        sessions: list[dict[str, Any]] = []
         for k in range(1, study.sessions_per_twin + 1):
             pair = TWIN_PAIRS[(i + k - 1) % len(TWIN_PAIRS)]
             seed = _seed(traits.seed, k)
             if k == 1 and i < study.twins:  # session 1 is the same closed session as above
-                fresh = paired[i]["closed"]
-                personal = fresh
+                fresh = personal = dict(paired[i]["closed"])
             else:
                 fresh = run_twin_session(backends, traits, pair, seed, study, closed=True)
                 personal = run_twin_session(backends, traits, pair, seed, study, closed=True, profile=profile)

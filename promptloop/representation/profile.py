@@ -17,8 +17,6 @@ into the session's preferences.  The closed-loop pacer uses its pacing fields.  
 
 from __future__ import annotations
 
-from typing import Annotated
-
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from promptloop.errors import InputError
@@ -27,7 +25,6 @@ from promptloop.representation.preferences import Preferences, parse_terms
 __all__ = ["PROFILE_FORMAT", "ListenerProfile", "ProfileUpdate", "load_profile_text"]
 
 PROFILE_FORMAT = "promptloop-profile/1"
-_Terms = Annotated[list[str], Field(default_factory=list, max_length=24)]
 #: How much one new session counts against what the profile already holds (exponential average).
 LEARNING_RATE = 0.5
 
@@ -51,8 +48,8 @@ class ListenerProfile(BaseModel):
 
     format: str = Field(default=PROFILE_FORMAT, pattern=r"^promptloop-profile/1$")
     sessions: int = Field(default=0, ge=0, le=100_000)
-    triggers: _Terms  # sounds that raised arousal against the session's direction
-    rejected: _Terms  # sounds the listener asked to remove or reported unpleasant
+    triggers: list[str] = Field(default_factory=list, max_length=24)  # raised arousal against the session's direction
+    rejected: list[str] = Field(default_factory=list, max_length=24)  # asked to remove or reported unpleasant
     comfortable_tempo_bpm: tuple[float, float] | None = None
     comfortable_loudness_lufs: tuple[float, float] | None = None
     follow: float | None = Field(default=None, ge=0.0, le=2.0)  # how far per segment they follow (1: as modelled)
