@@ -144,7 +144,7 @@ class ReadingPacer(Pacer):
         s = self.settings
         sounds = sounds_named(last.prompt)
         wanted, moved = target.arousal - before, self.arousal - before
-        calming = last.estimated.arousal < before - 0.05
+        calming = wanted < -0.05 and last.estimated.arousal < before - 0.05  # the session winds down
         loud = last.loudness_lufs > _QUIET_ENOUGH_LUFS
         if abs(modelled) > 0.02:
             self._moves.append((modelled, moved))
@@ -154,7 +154,7 @@ class ReadingPacer(Pacer):
             self.suspects |= sounds - (self._last_sounds or frozenset()) if self._last_sounds is not None else sounds
             if calming and loud:
                 self._lower_ceiling(last.loudness_lufs - 4.0)
-        elif calming and loud and moved > -s.stall:
+        elif calming and loud and moved > s.stall:  # calming music, yet arousal rises: too loud for them
             self.decisions.append("hold (quieter)")
             self._lower_ceiling(last.loudness_lufs - 3.0)
         else:

@@ -53,7 +53,7 @@ class MusicHeard:
 def music_pull(heard: MusicHeard, traits: TwinTraits) -> Affect:
     """Where this music draws this listener on the circumplex."""
     c = heard.cues
-    tempo, bright = _z(c.tempo_bpm, 90.0, 30.0), _z(c.centroid_hz, 1200.0, 800.0)
+    tempo, bright = _z(c.tempo_bpm, 90.0, 30.0), _z(c.centroid_hz, 900.0, 600.0)
     loud = _z(c.loudness_lufs, -23.0, 8.0) * traits.loudness_sensitivity
     excess = max(0.0, c.loudness_lufs - traits.comfortable_lufs)
     off_tempo = max(0.0, abs(c.tempo_bpm - traits.preferred_tempo_bpm) - traits.tempo_tolerance_bpm)
