@@ -51,6 +51,7 @@ def session(
     threshold: Annotated[float | None, typer.Option(help="score below which a segment is retried")] = None,
     prior: Annotated[Path | None, typer.Option(help="listener's own audio to continue from")] = None,
     readings: Annotated[Path | None, typer.Option(help="JSON with physiological readings (and optional baseline)")] = None,
+    profile: Annotated[Path | None, typer.Option(help="listener profile JSON: used as a prior, updated after the session (created if missing)")] = None,
     generator: Annotated[str | None, typer.Option(help="generator backend")] = None,
     model: Annotated[str | None, typer.Option(help="musicgen/audiocraft model: folder, Hub id or small|medium|large|melody")] = None,
     planner: Annotated[str | None, typer.Option(help="planner backend")] = None,
