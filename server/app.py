@@ -14,9 +14,10 @@ from fastapi import FastAPI
 from promptloop._version import __version__
 from promptloop.service.engine import Service
 from promptloop.service.limits import RequestGuard
-from server import errors
-from server.metrics import Metrics
-from server.routes import account, health, jobs, playlists, profile, sessions, web
+
+from . import errors
+from .metrics import Metrics
+from .routes import account, health, jobs, playlists, profile, sessions, web
 
 STATIC = Path(__file__).parent / "static"
 

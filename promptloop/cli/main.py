@@ -194,6 +194,19 @@ def users_list(data_dir: _DATA_DIR = None, database_url: _DB_URL = None) -> None
     list_users(data_dir, database_url)
 
 
+keys_app = typer.Typer(no_args_is_help=True, help="The encryption key of the server's data folder.")
+app.add_typer(keys_app, name="keys")
+
+
+@keys_app.command("rotate")
+@handle_errors
+def keys_rotate(data_dir: _DATA_DIR = None, database_url: _DB_URL = None) -> None:
+    """Seal all listener data with a new key and drop the old one (stop the server first)."""
+    from promptloop.service.commands import keys_rotate as rotate
+
+    rotate(data_dir, database_url)
+
+
 @app.command()
 @handle_errors
 def chat(
@@ -224,6 +237,7 @@ def eval_(
     out: Annotated[Path, typer.Option(help="folder for results.json/csv, report.md and plots")] = Path("out/eval"),
     conditions: Annotated[list[str] | None, typer.Option(help="conditions to compare (repeat or comma-separate): static, loop-no-retry, loop-rule, loop-llm, loop-rule-closed")] = None,
     seeds: Annotated[int | None, typer.Option(help="seeds per scenario (default: the suite's list)")] = None,
+    scenarios: Annotated[int | None, typer.Option(help="run only the suite's first N scenarios (a quick check)")] = None,
     generator: Annotated[str | None, typer.Option(help="generator backend")] = None,
     evaluator: Annotated[str | None, typer.Option(help="evaluator backend")] = None,
     clap: Annotated[Path | None, typer.Option(help="local folder with a saved ClapModel: adds CLAP similarity")] = None,
@@ -241,7 +255,8 @@ def eval_(
     if twins or personalised_twins:
         study = TwinStudy(twins=twins, personalised_twins=personalised_twins, sessions_per_twin=twin_sessions)
     run_eval(suite, out, conditions=conditions, seeds=seeds, generator=generator, evaluator=evaluator,
-             overwrite=overwrite, clap_dir=clap, reference_dir=reference, twin_study=study)
+             overwrite=overwrite, clap_dir=clap, reference_dir=reference, scenarios=scenarios,
+             twin_study=study)
 
 
 def main() -> None:  # pragma: no cover - console entry point

@@ -107,6 +107,7 @@ def run_eval(
     command: str | None = None,
     clap_dir: Path | None = None,
     reference_dir: Path | None = None,
+    scenarios: int | None = None,
     twin_study: TwinStudy | None = None,
 ) -> dict[str, Path]:
     """Run a suite and write results.json, results.csv, report.md and the plots into ``out``;
@@ -127,6 +128,10 @@ def run_eval(
 
     settings = Settings()
     suite = load_suite(suite_name)
+    if scenarios is not None:  # a quick check on the suite's first scenarios
+        if not 1 <= scenarios <= len(suite.scenarios):
+            raise InputError(f"--scenarios must be within [1, {len(suite.scenarios)}], got {scenarios}")
+        suite = suite.model_copy(update={"scenarios": suite.scenarios[:scenarios]})
     chosen = select_conditions(conditions, settings)
     skipped = {}
     if conditions is None and not llm_configured(settings):

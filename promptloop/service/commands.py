@@ -85,6 +85,15 @@ def users_add(name: str, data_dir: Path | None, database_url: str | None) -> Non
         service.close()
 
 
+def keys_rotate(data_dir: Path | None, database_url: str | None) -> None:
+    from promptloop.service.rotation import rotate_keys
+
+    config = ServiceConfig.from_settings(Settings(), data_dir=data_dir, database_url=database_url)
+    counts = rotate_keys(config.data_dir, config.database_url)
+    typer.echo(f"re-sealed {counts['readings']} readings, {counts['messages']} messages and {counts['files']} files "
+               f"with a new key; {counts['old_keys']} old key(s) removed from {Path(config.data_dir) / 'secret.key'}")
+
+
 def users_list(data_dir: Path | None, database_url: str | None) -> None:
     service = open_service(data_dir, database_url)
     try:
@@ -148,7 +157,7 @@ def run_chat(args: dict[str, Any]) -> None:
             session = service.get_session(user, session["id"])
             seg = service.list_segments(user, session["id"])[-1]
             path = out / f"{seg['index']:02d}.wav"
-            shutil.copyfile(service.audio_file(user, session["id"], seg["index"], "wav"), path)
+            _save_plain(service, service.audio_file(user, session["id"], seg["index"], "wav"), path)
             typer.echo(f"[{seg['index'] + 1}/{session['segments']}] score {seg['score']:.2f}  {seg['prompt']}  → {path}")
             if player:
                 subprocess.Popen([*player, str(path)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -165,7 +174,15 @@ def run_chat(args: dict[str, Any]) -> None:
                 typer.echo(f"promptloop> {reply['reply']}")
         whole = out / "session.wav"
         if session["segments_done"]:
-            shutil.copyfile(service.audio_file(user, session["id"], None, "wav"), whole)
+            _save_plain(service, service.audio_file(user, session["id"], None, "wav"), whole)
             typer.echo(f"session so far: {whole}")
     finally:
         service.close()
+
+
+def _save_plain(service: Service, sealed: Path, dest: Path) -> None:
+    """The listener's own copy of a sealed audio file, in the plain."""
+    from promptloop.audio.io import atomic_write_bytes
+    from promptloop.service.files import data_vault
+
+    atomic_write_bytes(dest, data_vault(service.config.data_dir).read_file(sealed))

@@ -147,7 +147,7 @@ def _map_by_embedding(words: list[str]) -> dict[str, str]:
 
     embedder = get_embedder()
     names = list(_CONCEPTS)
-    concept_vecs = embedder.embed([_CONCEPTS[n] for n in names])
+    concept_vecs = embedder.embed([_CONCEPTS[n] for n in names], persist=True)  # our own phrases
     word_vecs = embedder.embed(words)
     sims = word_vecs @ concept_vecs.T
     mapped = {}

@@ -9,8 +9,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from promptloop.errors import InputError
 from promptloop.representation.profile import ListenerProfile
-from server.deps import CurrentUser, ServiceDep
-from server.routes.sessions import E401
+
+from ..deps import CurrentUser, ServiceDep
+from .sessions import E401
 
 router = APIRouter(prefix="/v1", tags=["profile"])
 

@@ -94,7 +94,8 @@ class EmbeddingEvaluator(Evaluator):
             return len(words_a & words_b) / max(1, len(words_a | words_b))
         from promptloop.representation.text_embedding import get_embedder
 
-        return get_embedder().similarity(caption, target_caption)
+        # Both captions are written by the system from measurements, never from a listener's words.
+        return get_embedder().similarity(caption, target_caption, persist=True)
 
     def evaluate(self, audio: np.ndarray, sample_rate: int, plan: MusicPlan, context: PlanContext) -> Evaluation:
         d = measure(audio, sample_rate)
