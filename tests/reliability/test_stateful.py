@@ -76,7 +76,7 @@ def _service(make_service, tmp_path, name: str, **kwargs: Any):  # noqa: ANN001,
                         settings={"rate_limit_per_minute": 1_000_000, "audio_quota_seconds": 120.0}, **kwargs)
 
 
-def _stateful_run(service, app) -> list[str]:  # noqa: ANN001
+def _stateful_run(service, app, *, shrink: bool = True) -> list[str]:  # noqa: ANN001
     # the event stream never ends by design; it is covered by tests/server
     schema = schemathesis.openapi.from_asgi("/openapi.json", app).exclude(path_regex=r"/events$")
     # valid inputs only: sequences must create objects to act on them (the stateless run in
@@ -127,6 +127,7 @@ def _stateful_run(service, app) -> list[str]:  # noqa: ANN001
 
     TwoUsers.run(settings=hypothesis.settings(max_examples=soak(25, 200), stateful_step_count=soak(6, 12),
                                               deadline=None, database=None, derandomize=True,
+                                              phases=[p for p in hypothesis.Phase if shrink or p != hypothesis.Phase.shrink],
                                               suppress_health_check=list(hypothesis.HealthCheck)))
     return shadowed
 
@@ -164,4 +165,4 @@ def test_the_stateful_run_catches_a_session_leaked_to_another_user(make_service,
     service = _service(make_service, tmp_path, "leaky")
     service.sessions = _LeakySessions(service.sessions, service.ctx)
     with pytest.raises(AssertionError, match="200"):
-        _stateful_run(service, create_app(service, close_service=False))
+        _stateful_run(service, create_app(service, close_service=False), shrink=False)  # found is enough
