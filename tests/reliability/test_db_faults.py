@@ -16,8 +16,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from dbs import BACKEND, integrity_problems, query
 from rel_support import Api
+
+from dbs import BACKEND, integrity_problems, query
 
 pytestmark = pytest.mark.skipif(BACKEND != "sqlite", reason="the database's disk is the PostgreSQL server's here")
 READINGS = {"readings": [{"heart_rate": 60.0 + i % 40, "hrv_rmssd": 40.0 + i % 30} for i in range(500)]}
