@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import os
 import socket
+import tempfile
 
 import numpy as np
 import pytest
+
+# The embedder's store of system-text vectors lives in the user's cache folder; a test run gets a
+# fresh one (and never writes into the developer's home), subprocesses included.
+os.environ["XDG_CACHE_HOME"] = tempfile.mkdtemp(prefix="promptloop-test-cache-")
 
 _real_connect = socket.socket.connect
 

@@ -254,7 +254,7 @@ def run_playlist(
             if not todo:
                 break
     if result.status == "done":
-        from promptloop.playlist.report import write_outputs
+        from promptloop.playlist.outputs import write_outputs
 
         result.report = write_outputs(spec, out, plans, manifest.tracks, decisions, backends, engine_info)
     result.seconds = round(time.perf_counter() - t0, 3)

