@@ -336,9 +336,13 @@ def compose(
     *,
     start_tempo: float | None = None,
     tail_s: float = 0.0,
+    session_seed: int = 0,
 ) -> Score:
-    """The score of one segment.  ``voices`` are played as named; none is added or dropped."""
-    motif_seed = zlib.crc32(",".join(v.name for v in voices).encode())
+    """The score of one segment.  ``voices`` are played as named; none is added or dropped.
+
+    The motif and (for calm music) the progression come from ``session_seed`` and the instruments,
+    so they carry across a session's segments; ``seed`` varies the rest (candidates differ)."""
+    motif_seed = zlib.crc32(",".join(v.name for v in voices).encode()) ^ (session_seed & 0xFFFFFFFF)
     b = _Builder(c, voices, seconds, seed, start_tempo or c.tempo_bpm, tail_s, motif_seed)
     roles = _roles(voices)
     parts: list[Part] = []
