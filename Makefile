@@ -2,11 +2,11 @@
 PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-EXTRAS ?= test,server,llm,ray
+EXTRAS ?= test,server,postgresql,llm,ray
 
 .PHONY: setup demo test lint bench clean-venv chromium soundfont
 
-$(BIN)/promptloop: pyproject.toml
+$(BIN)/promptloop: pyproject.toml setup.py
 	$(PY) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet torch==2.13.0

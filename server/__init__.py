@@ -1,5 +1,5 @@
 """The HTTP edge of promptloop: ``create_app(service)`` builds the FastAPI application."""
 
-from server.app import create_app
+from .app import create_app
 
 __all__ = ["create_app"]

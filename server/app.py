@@ -14,9 +14,10 @@ from fastapi import FastAPI
 from promptloop._version import __version__
 from promptloop.service.engine import Service
 from promptloop.service.limits import RequestGuard
-from server import errors
-from server.metrics import Metrics
-from server.routes import account, health, jobs, playlists, sessions, web
+
+from . import errors
+from .metrics import Metrics
+from .routes import account, clinical, consent, health, jobs, playlists, profile, sessions, web
 
 STATIC = Path(__file__).parent / "static"
 
@@ -50,6 +51,6 @@ def create_app(service: Service, *, warm_up: bool = True, close_service: bool = 
     app.middleware("http")(app.state.metrics.middleware)
     app.add_middleware(RequestGuard, limits=service.limits)  # size and rate bounds before any route
     errors.install(app)
-    for module in (health, account, sessions, playlists, jobs, web):
+    for module in (health, account, profile, sessions, consent, clinical, playlists, jobs, web):
         app.include_router(module.router)
     return app

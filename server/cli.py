@@ -4,7 +4,8 @@ through the ``promptloop.apps`` entry point, so the library never imports the se
 from __future__ import annotations
 
 from promptloop.service.engine import Service
-from server.app import create_app
+
+from .app import create_app
 
 __all__ = ["serve"]
 

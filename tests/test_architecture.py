@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 PACKAGE = Path(__file__).resolve().parent.parent / "promptloop"
+SERVER = ("server", "promptloop_server")  # the repository's folder, and the name it installs under
 RANKS = {
     "_version": 0, "errors": 0, "audio": 0,
     "acquisition": 1,
@@ -64,7 +65,7 @@ def _imports(path: Path, module: str, *, annotations: bool = True) -> set[str]:
                 target = node.module or ""
             found.add(target)
             found |= {f"{target}.{a.name}" for a in node.names}
-    return {f for f in found if f.split(".")[0] in ("promptloop", "server")}
+    return {f for f in found if f.split(".")[0] in ("promptloop", *SERVER)}
 
 
 def _layer(module: str) -> str | None:
@@ -73,7 +74,7 @@ def _layer(module: str) -> str | None:
 
 
 MODULES = _modules()
-EDGES = {m: {i for i in _imports(p, m) if i in MODULES or i.split(".")[0] == "server"} for m, p in MODULES.items()}
+EDGES = {m: {i for i in _imports(p, m) if i in MODULES or i.split(".")[0] in SERVER} for m, p in MODULES.items()}
 RUNTIME_EDGES = {m: {i for i in _imports(p, m, annotations=False) if i in MODULES} for m, p in MODULES.items()}
 
 
@@ -83,7 +84,7 @@ def test_every_module_belongs_to_a_layer():
 
 
 def test_nothing_in_promptloop_imports_the_server():
-    offenders = sorted(f"{m} -> {i}" for m, deps in EDGES.items() for i in deps if i.split(".")[0] == "server")
+    offenders = sorted(f"{m} -> {i}" for m, deps in EDGES.items() for i in deps if i.split(".")[0] in SERVER)
     assert offenders == []
 
 

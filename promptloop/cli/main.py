@@ -51,6 +51,7 @@ def session(
     threshold: Annotated[float | None, typer.Option(help="score below which a segment is retried")] = None,
     prior: Annotated[Path | None, typer.Option(help="listener's own audio to continue from")] = None,
     readings: Annotated[Path | None, typer.Option(help="JSON with physiological readings (and optional baseline)")] = None,
+    profile: Annotated[Path | None, typer.Option(help="listener profile JSON: used as a prior, updated after the session (created if missing)")] = None,
     generator: Annotated[str | None, typer.Option(help="generator backend")] = None,
     model: Annotated[str | None, typer.Option(help="musicgen/audiocraft model: folder, Hub id or small|medium|large|melody")] = None,
     planner: Annotated[str | None, typer.Option(help="planner backend")] = None,
@@ -185,11 +186,23 @@ app.add_typer(users_app, name="users")
 @users_app.command("add")
 @handle_errors
 def users_add(name: Annotated[str, typer.Argument(help="user name")], data_dir: _DATA_DIR = None,
-              database_url: _DB_URL = None) -> None:
+              database_url: _DB_URL = None,
+              role: Annotated[str, typer.Option(help="listener, therapist or admin")] = "listener") -> None:
     """Create a user and print a new API token (shown once)."""
     from promptloop.service.commands import users_add as add
 
-    add(name, data_dir, database_url)
+    add(name, data_dir, database_url, role)
+
+
+@users_app.command("role")
+@handle_errors
+def users_role(name: Annotated[str, typer.Argument(help="user name")],
+               role: Annotated[str, typer.Argument(help="listener, therapist or admin")],
+               data_dir: _DATA_DIR = None, database_url: _DB_URL = None) -> None:
+    """Give a user a role (a role never opens anyone's data: therapists need the client's consent)."""
+    from promptloop.service.commands import users_role as set_role
+
+    set_role(name, role, data_dir, database_url)
 
 
 @users_app.command("list")
@@ -199,6 +212,19 @@ def users_list(data_dir: _DATA_DIR = None, database_url: _DB_URL = None) -> None
     from promptloop.service.commands import users_list as list_users
 
     list_users(data_dir, database_url)
+
+
+keys_app = typer.Typer(no_args_is_help=True, help="The encryption key of the server's data folder.")
+app.add_typer(keys_app, name="keys")
+
+
+@keys_app.command("rotate")
+@handle_errors
+def keys_rotate(data_dir: _DATA_DIR = None, database_url: _DB_URL = None) -> None:
+    """Seal all listener data with a new key and drop the old one (stop the server first)."""
+    from promptloop.service.commands import keys_rotate as rotate
+
+    rotate(data_dir, database_url)
 
 
 @app.command()
@@ -231,17 +257,26 @@ def eval_(
     out: Annotated[Path, typer.Option(help="folder for results.json/csv, report.md and plots")] = Path("out/eval"),
     conditions: Annotated[list[str] | None, typer.Option(help="conditions to compare (repeat or comma-separate): static, loop-no-retry, loop-rule, loop-llm, loop-rule-closed")] = None,
     seeds: Annotated[int | None, typer.Option(help="seeds per scenario (default: the suite's list)")] = None,
+    scenarios: Annotated[int | None, typer.Option(help="run only the suite's first N scenarios (a quick check)")] = None,
     generator: Annotated[str | None, typer.Option(help="generator backend")] = None,
     evaluator: Annotated[str | None, typer.Option(help="evaluator backend")] = None,
     clap: Annotated[Path | None, typer.Option(help="local folder with a saved ClapModel: adds CLAP similarity")] = None,
     reference: Annotated[Path | None, typer.Option(help="folder of reference audio for Fréchet Audio Distance (needs --clap)")] = None,
     overwrite: Annotated[bool, typer.Option(help="replace a non-empty output folder")] = False,
+    twins: Annotated[int, typer.Option(min=0, max=200, help="held-out twins for closed vs open loop (0: skip the twin study)")] = 16,
+    personalised_twins: Annotated[int, typer.Option(min=0, max=100, help="twins for personalised vs fresh sessions")] = 8,
+    twin_sessions: Annotated[int, typer.Option(min=1, max=10, help="sessions per twin in the personalisation study")] = 4,
 ) -> None:
     """Run a scenario suite under several conditions and write results and a report."""
     from promptloop.evaluation.run import run_eval
+    from promptloop.evaluation.twin_sessions import TwinStudy
 
+    study = None
+    if twins or personalised_twins:
+        study = TwinStudy(twins=twins, personalised_twins=personalised_twins, sessions_per_twin=twin_sessions)
     run_eval(suite, out, conditions=conditions, seeds=seeds, generator=generator, evaluator=evaluator,
-             overwrite=overwrite, clap_dir=clap, reference_dir=reference)
+             overwrite=overwrite, clap_dir=clap, reference_dir=reference, scenarios=scenarios,
+             twin_study=study)
 
 
 def main() -> None:  # pragma: no cover - console entry point

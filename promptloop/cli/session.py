@@ -9,11 +9,35 @@ from typing import Any
 
 from promptloop.acquisition.affect import parse_affect
 from promptloop.acquisition.physio import Baseline, Readings, estimate_affect
+from promptloop.audio.io import atomic_write_bytes
 from promptloop.errors import InputError
-from promptloop.representation.preferences import Preferences
+from promptloop.representation.preferences import DEFAULT_LOUDNESS_CEILING_LUFS, Preferences, parse_terms
+from promptloop.representation.profile import ListenerProfile, ProfileUpdate, load_profile_text
 from promptloop.session.loop import run_session
 
-__all__ = ["load_readings", "run_cli_session"]
+__all__ = ["load_profile", "load_readings", "run_cli_session", "save_profile"]
+
+
+def load_profile(path: Path) -> ListenerProfile:
+    """The profile in ``path``, or an empty one when the file does not exist yet."""
+    path = Path(path)
+    if not path.exists():
+        return ListenerProfile()
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(f"cannot read profile {path.name}: {exc}") from exc
+    return load_profile_text(text, f"profile {path.name}")
+
+
+def save_profile(path: Path, profile: ListenerProfile) -> None:
+    atomic_write_bytes(Path(path), (profile.model_dump_json(indent=1) + "\n").encode())
+
+
+def _session_update(args: dict[str, Any], prefs: Preferences) -> ProfileUpdate:
+    """What a CLI session tells the profile: sounds the listener avoided, a ceiling they set."""
+    ceiling = args["loudness_ceiling"] if args["loudness_ceiling"] < DEFAULT_LOUDNESS_CEILING_LUFS else None
+    return ProfileUpdate(rejected=list(parse_terms(args["avoid"])), loudness_ceiling_lufs=ceiling)
 
 
 def load_readings(path: Path) -> tuple[Readings, Baseline | None]:
@@ -58,6 +82,7 @@ def run_cli_session(args: dict[str, Any]) -> None:
     from rich.table import Table
 
     from promptloop.audio.io import load_audio
+    from promptloop.representation.trajectory import path_pace
     from promptloop.session.output import staged_output, write_session
     from promptloop.wiring.builders import build_backends, spec_from_settings
     from promptloop.wiring.options import planner_options_for
@@ -68,6 +93,9 @@ def run_cli_session(args: dict[str, Any]) -> None:
     target = parse_affect(args["target"])
     prefs = Preferences.build(args["prefer"], args["avoid"], gentle=args["gentle"],
                               loudness_ceiling_lufs=args["loudness_ceiling"])
+    profile = load_profile(args["profile"]) if args.get("profile") is not None else None
+    if profile is not None:
+        prefs = profile.prior(prefs)
     if args["readings"] is not None:
         readings, baseline = load_readings(args["readings"])
         start = estimate_affect(readings, baseline, prior=start).affect
@@ -99,6 +127,9 @@ def run_cli_session(args: dict[str, Any]) -> None:
             from dataclasses import replace
 
             spec = replace(spec, prior=prior, prior_name=Path(args["prior"]).name)
+        steep = path_pace(spec.start, spec.target, spec.segments, spec.max_step).note()
+        if steep:  # said before the wait (once the input is known good), and again with the results
+            console.print(f"[yellow]note:[/] {steep}")
         with Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
                       TimeElapsedColumn(), console=console, transient=False) as progress:
             task = progress.add_task("segments", total=spec.segments)
@@ -118,6 +149,8 @@ def run_cli_session(args: dict[str, Any]) -> None:
             session = run_session(spec, backends.generator, backends.planner, backends.evaluator,
                                   fallback_planner=backends.fallback_planner, on_event=on_event)
         write_session(staging, session, plot=args["plot"])
+    if profile is not None:
+        save_profile(args["profile"], profile.learn(_session_update(args, prefs)))
     record = session.record()
     table = Table(title=f"session → {out}")
     for column in ("#", "prompt", "target v/a", "estimated v/a", "score", "tries"):
@@ -136,3 +169,5 @@ def run_cli_session(args: dict[str, Any]) -> None:
         f"{s.duration_s:.1f} s of audio, mean score {s.mean_score:.2f}, trajectory error "
         f"{s.trajectory_error:.2f}, {s.loudness_lufs:.1f} LUFS, wall {s.wall_seconds:.1f} s"
     )
+    if record.pacing is not None and record.pacing.note:
+        Console().print(f"steep path: {record.pacing.note}")

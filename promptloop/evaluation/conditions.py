@@ -8,16 +8,22 @@
 * ``loop-llm`` — the full loop with the LLM planner; run only when an LLM is configured.
 * ``loop-rule-closed`` — ``loop-rule`` reading the simulated listener (digital twin) between
   segments as biofeedback; every other condition plays to the twin without listening (open loop).
+* ``static-imperfect``, ``loop-no-retry-imperfect``, ``loop-rule-imperfect`` — the same three with the
+  generator wrapped in :class:`~promptloop.evaluation.imperfect.ImperfectGenerator`, a seeded model
+  of how loosely text-to-music models follow prompts: do best-of-K and rewrites recover the music
+  the plan intended when the generator does not simply obey?
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
 from promptloop.errors import InputError
 from promptloop.feedback.base import Evaluation, PlanContext, Planner
 from promptloop.representation.plan import MusicPlan
+from promptloop.session.pacing import Pacer
 from promptloop.wiring.settings import Settings
 
 __all__ = ["CONDITIONS", "Condition", "StaticPlanner", "default_conditions", "llm_configured", "select_conditions"]
@@ -58,6 +64,12 @@ class Condition:
     static: bool = False
     retries: bool = True
     closed_loop: bool = False
+    #: Builds the session's pacer (one per session); None: the loop's default (IsoPacer).
+    pacer: Callable[[], Pacer] | None = None
+
+    def make_pacer(self) -> Pacer | None:
+        return self.pacer() if self.pacer is not None else None
+    imperfect: bool = False  # the generator wrapped in the prompt-adherence error model
 
     def session_settings(self, base: dict[str, Any]) -> dict[str, Any]:
         """The scenario's session settings as this condition runs them."""
@@ -81,6 +93,11 @@ CONDITIONS: dict[str, Condition] = {
         Condition("loop-llm", "full loop with the LLM planner (rule planner as fallback)", "llm"),
         Condition("loop-rule-closed", "full loop with the rule planner, reading the digital twin "
                   "as biofeedback between segments", "rule", closed_loop=True),
+        Condition("static-imperfect", "static, with a generator that follows prompts loosely "
+                  "(evaluation.imperfect)", "rule", static=True, retries=False, imperfect=True),
+        Condition("loop-no-retry-imperfect", "loop-no-retry, with the loosely adherent generator", "rule",
+                  retries=False, imperfect=True),
+        Condition("loop-rule-imperfect", "loop-rule, with the loosely adherent generator", "rule", imperfect=True),
     )
 }
 

@@ -18,6 +18,7 @@ import numpy as np
 from promptloop.acquisition.affect import Affect
 from promptloop.evaluation.conditions import Condition, StaticPlanner
 from promptloop.evaluation.metrics import (
+    Cues,
     constraint_violations,
     diversity,
     literature_check,
@@ -49,6 +50,8 @@ SESSION_METRICS: dict[str, dict[str, Any]] = {
     "twin_distance_final": {"label": "twin's final distance to target", "higher": False},
     "twin_hr_change": {"label": "twin's heart-rate change (BPM)", "higher": None},
     "clap_similarity": {"label": "CLAP similarity to the reference affect's caption", "higher": True},
+    "intended_tempo_error": {"label": "tempo off the first draft's intent (BPM, independent estimate)", "higher": False},
+    "intended_mode": {"label": "mode as the first draft intended (fraction of segments)", "higher": True},
 }
 CUE_METRICS = ("independent_tempo", "independent_loudness", "independent_centroid", "independent_mode")
 
@@ -62,11 +65,32 @@ class HarnessBackends:
     planners: dict[str, Planner]
     fallback_planner: Planner
     clap: ClapMetric | None = None  # optional CLAP similarity / FAD
+    _imperfect: Generator | None = None
+
+    def generator_for(self, condition: Condition) -> Generator:
+        """The generator as the condition runs it (wrapped in the adherence-error model or not)."""
+        if not condition.imperfect:
+            return self.generator
+        if self._imperfect is None:
+            from promptloop.evaluation.imperfect import ImperfectGenerator
+
+            self._imperfect = ImperfectGenerator(self.generator)
+        return self._imperfect
 
 
 def session_seed(scenario_id: str, seed: int) -> int:
     """A distinct, stable session seed per (scenario, seed) — shared by every condition."""
     return zlib.crc32(f"{scenario_id}:{seed}".encode()) ^ (seed * 0x9E3779B1 & 0xFFFFFFFF)
+
+
+def intended_match(cues: Cues, plan: dict[str, Any]) -> dict[str, float]:
+    """How close the rendered music came to what the segment's first draft asked for: the absolute
+    tempo error (the nearer of the measured tempo and its half/double, so an octave slip of the
+    estimator is not charged to the generator) and whether the mode came out as asked."""
+    asked = float(plan["tempo_bpm"])
+    measured = [m for m in (cues.tempo_bpm, cues.tempo_bpm / 2, cues.tempo_bpm * 2) if m > 0] or [0.0]
+    return {"tempo_error_bpm": round(min(abs(m - asked) for m in measured), 3),
+            "mode": 1.0 if cues.mode == plan["mode"] else 0.0}
 
 
 def _affect(a: Any) -> Affect:
@@ -96,11 +120,11 @@ def run_scenario(
     planner = backends.planners[condition.planner]
     if condition.static:
         planner = StaticPlanner(planner)
-    session = LoopSession(spec, backends.generator, planner, backends.evaluator,
-                          fallback_planner=backends.fallback_planner)
+    session = LoopSession(spec, backends.generator_for(condition), planner, backends.evaluator,
+                          fallback_planner=backends.fallback_planner, pacer=condition.make_pacer())
     sr = session.sample_rate
     twin = DigitalTwin.create(start, session_seed(scenario.id, seed) ^ 0x5A5A)
-    reference = iso_trajectory(start, target, spec.segments, spec.max_step)
+    reference = iso_trajectory(start, target, spec.segments)
     segments: list[dict[str, Any]] = []
     seconds: list[float] = []
     all_cues: list[Any] = []
@@ -124,6 +148,7 @@ def run_scenario(
             "waypoint": rec.waypoint.model_dump(),
             "estimated": rec.estimated.model_dump(),
             "loop_score": rec.score,
+            "intended": intended_match(cues, rec.attempts[0].plan),
             "attempt_scores": [a.candidates[a.best].score for a in rec.attempts],
             "prompt": rec.prompt,
             "cues": cues.to_dict(),
@@ -154,6 +179,8 @@ def run_scenario(
         "twin_distance_final": twin.state.distance(target),
         "twin_hr_change": twin.heart_rate() - hr_start,
     }
+    metrics["intended_tempo_error"] = float(np.mean([s["intended"]["tempo_error_bpm"] for s in segments]))
+    metrics["intended_mode"] = float(np.mean([s["intended"]["mode"] for s in segments]))
     if backends.clap is not None:
         metrics["clap_similarity"] = float(np.mean([s["clap_similarity"] for s in segments]))
     for cue, key in zip(CUE_METRICS, ("tempo_bpm", "loudness_lufs", "centroid_hz", "mode"), strict=True):

@@ -33,9 +33,12 @@ _PAIRS = (
     ("loop-llm", "loop-rule"),
     ("loop-rule-closed", "loop-rule"),
     ("loop-rule-closed", "static"),
+    ("loop-no-retry-imperfect", "static-imperfect"),
+    ("loop-rule-imperfect", "loop-no-retry-imperfect"),
+    ("loop-rule-imperfect", "static-imperfect"),
 )
 _PAIRED_METRICS = ("independent", "independent_final", "loop_score", "trajectory_error", "violations",
-                   "twin_distance_final")
+                   "twin_distance_final", "intended_tempo_error", "intended_mode")
 
 
 def _by(sessions: Sequence[dict[str, Any]], condition: str) -> list[dict[str, Any]]:
@@ -131,7 +134,10 @@ def _p(p: float) -> str:
 
 _NAMES = {"static": "the static prompt", "loop-rule": "the full loop (rule planner)",
           "loop-no-retry": "the loop without retries", "loop-llm": "the full loop (LLM planner)",
-          "loop-rule-closed": "the closed loop (reading the twin)"}
+          "loop-rule-closed": "the closed loop (reading the twin)",
+          "static-imperfect": "the static prompt (loose generator)",
+          "loop-no-retry-imperfect": "best-of-K without retries (loose generator)",
+          "loop-rule-imperfect": "the full loop with rewrites (loose generator)"}
 
 
 def _sentence(comps: list[dict[str, Any]], a: str, b: str, metric: str, what: str, higher_is_better: bool) -> str | None:
@@ -160,6 +166,10 @@ def _headline(comps: list[dict[str, Any]], sessions: Sequence[dict[str, Any]], c
         ("loop-rule", "static", "loop_score", "the loop's own score", True),
         ("loop-rule", "loop-no-retry", "independent", "the independent check along the iso path", True),
         ("loop-llm", "loop-rule", "independent", "the independent check along the iso path", True),
+        ("loop-no-retry-imperfect", "static-imperfect", "independent", "the independent check along the iso path, with a loosely adherent generator", True),
+        ("loop-rule-imperfect", "loop-no-retry-imperfect", "independent", "the independent check along the iso path, with a loosely adherent generator", True),
+        ("loop-rule-imperfect", "loop-no-retry-imperfect", "intended_tempo_error", "the tempo error against the plan's intent (lower is better), with a loosely adherent generator", False),
+        ("loop-rule-imperfect", "loop-no-retry-imperfect", "intended_mode", "the share of segments in the intended mode, with a loosely adherent generator", True),
         ("loop-rule-closed", "loop-rule", "twin_distance_final", "the twin's final distance to the target (lower is better)", False),
         ("loop-rule-closed", "loop-rule", "independent", "the independent check along the iso path", True),
     ]
@@ -253,19 +263,31 @@ def _markdown(meta: dict[str, Any], sessions: Sequence[dict[str, Any]], summary:
     return "\n".join(lines) + "\n"
 
 
-def write_report(folder: Path, meta: dict[str, Any], sessions: list[dict[str, Any]], conditions: Sequence[str]) -> dict[str, Path]:
-    """Write results.json, results.csv, report.md and the PNG plots into ``folder``."""
+def write_report(folder: Path, meta: dict[str, Any], sessions: list[dict[str, Any]], conditions: Sequence[str],
+                 twins: dict[str, Any] | None = None) -> dict[str, Path]:
+    """Write results.json, results.csv, report.md and the PNG plots into ``folder`` (with the
+    twin-population sections when ``twins`` holds a study from :mod:`.twin_sessions`)."""
     summary = summarise(sessions, conditions)
     comps = comparisons(sessions, conditions)
     meta = {**meta, "fingerprint": fingerprint(sessions)}
+    twin_lines: list[str] = []
+    if twins is not None:
+        from promptloop.evaluation.report_twins import twin_markdown, twin_summary
+
+        twins = {**twins, "summary": twin_summary(twins)}
+        twin_lines = twin_markdown(twins, twins["summary"])
     paths = {name: folder / name for name in ("results.json", "results.csv", "report.md")}
     atomic_write_bytes(paths["results.json"], json.dumps(
-        {"meta": meta, "summary": summary, "comparisons": comps, "sessions": sessions}, indent=1).encode())
+        {"meta": meta, "summary": summary, "comparisons": comps, "sessions": sessions,
+         **({"twins": twins} if twins is not None else {})}, indent=1).encode())
     atomic_write_bytes(paths["results.csv"], _csv_bytes(sessions))
     from promptloop.evaluation.plots import plot_all
 
     paths.update(plot_all(folder, sessions, summary, conditions))
-    atomic_write_bytes(paths["report.md"], _markdown(meta, sessions, summary, comps, conditions).encode())
+    text = _markdown(meta, sessions, summary, comps, conditions)
+    if twin_lines:
+        text = text.rstrip("\n") + "\n\n" + "\n".join(twin_lines)
+    atomic_write_bytes(paths["report.md"], text.encode())
     return paths
 
 
@@ -280,7 +302,10 @@ def rerender(folder: Path) -> dict[str, Path]:
         raise InputError(f"cannot read {Path(folder) / 'results.json'}: {exc}") from exc
     meta = {k: v for k, v in data["meta"].items() if k != "fingerprint"}
     conditions = list(meta.get("conditions") or dict.fromkeys(s["condition"] for s in data["sessions"]))
-    return write_report(Path(folder), meta, data["sessions"], conditions)
+    twins = data.get("twins")
+    if twins is not None:
+        twins = {k: v for k, v in twins.items() if k != "summary"}
+    return write_report(Path(folder), meta, data["sessions"], conditions, twins=twins)
 
 
 if __name__ == "__main__":  # pragma: no cover

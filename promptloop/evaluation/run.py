@@ -24,6 +24,7 @@ from promptloop.evaluation.conditions import (
 from promptloop.evaluation.harness import HarnessBackends, run_scenario
 from promptloop.evaluation.report import write_report
 from promptloop.evaluation.scenarios import Suite, load_suite
+from promptloop.evaluation.twin_sessions import TwinStudy
 from promptloop.wiring.settings import Settings
 
 __all__ = ["build_harness_backends", "package_versions", "run_eval", "run_suite"]
@@ -106,8 +107,11 @@ def run_eval(
     command: str | None = None,
     clap_dir: Path | None = None,
     reference_dir: Path | None = None,
+    scenarios: int | None = None,
+    twin_study: TwinStudy | None = None,
 ) -> dict[str, Path]:
-    """Run a suite and write results.json, results.csv, report.md and the plots into ``out``."""
+    """Run a suite and write results.json, results.csv, report.md and the plots into ``out``;
+    with ``twin_study``, also the twin-population experiments (:mod:`.twin_sessions`)."""
     from rich.console import Console
     from rich.progress import (
         BarColumn,
@@ -124,6 +128,10 @@ def run_eval(
 
     settings = Settings()
     suite = load_suite(suite_name)
+    if scenarios is not None:  # a quick check on the suite's first scenarios
+        if not 1 <= scenarios <= len(suite.scenarios):
+            raise InputError(f"--scenarios must be within [1, {len(suite.scenarios)}], got {scenarios}")
+        suite = suite.model_copy(update={"scenarios": suite.scenarios[:scenarios]})
     chosen = select_conditions(conditions, settings)
     skipped = {}
     if conditions is None and not llm_configured(settings):
@@ -134,6 +142,8 @@ def run_eval(
         raise InputError("--reference needs --clap (FAD uses CLAP embeddings)")
     names = [c.name for c in chosen]
     total = len(suite.scenarios) * len(seed_list) * len(names)
+    if twin_study is not None:
+        total += 2 * twin_study.twins + 2 * twin_study.personalised_twins * (twin_study.sessions_per_twin - 1)
     console = Console(stderr=True)
     started = time.perf_counter()
     git = _git_state()  # the code as it was when the runs started
@@ -160,10 +170,17 @@ def run_eval(
                     console.print(f"[{done[0]}/{total}] {what}", highlight=False)
 
             sessions = run_suite(suite, names, seed_list, backends, settings, on_progress=advance)
+            twins = None
+            if twin_study is not None:
+                from promptloop.evaluation.twin_sessions import run_twin_study
+
+                twin_started = time.perf_counter()
+                twins = run_twin_study(backends, twin_study, on_session=advance)
+                twins["wall_seconds"] = round(time.perf_counter() - twin_started, 1)
         # Keep the raw sessions outside the staging folder until the report is written, so a
         # failure while reporting loses no runs (promptloop.evaluation.report.rerender reads them).
         checkpoint = out.parent / f".{out.name}.sessions.json"
-        atomic_write_bytes(checkpoint, json.dumps(sessions).encode())
+        atomic_write_bytes(checkpoint, json.dumps({"sessions": sessions, "twins": twins}).encode())
         example = suite.session_settings(suite.scenarios[0], settings)
         meta = {
             "suite": suite.suite,
@@ -182,7 +199,7 @@ def run_eval(
             "fad": backends.clap.fad() if backends.clap is not None else {},
             "wall_seconds": round(time.perf_counter() - started, 1),
         }
-        paths = write_report(staging, meta, sessions, names)
+        paths = write_report(staging, meta, sessions, names, twins=twins)
     checkpoint.unlink(missing_ok=True)
     console.print(f"wrote {len(sessions)} sessions and the report to {out}")
     return {name: out / path.name for name, path in paths.items()}

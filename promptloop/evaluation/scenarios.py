@@ -36,7 +36,16 @@ from promptloop.wiring.settings import Settings
 
 __all__ = ["Scenario", "SessionDefaults", "Suite", "load_suite", "quadrant", "resolve_suite_path"]
 
-SUITES_DIR = Path("eval") / "scenarios"
+
+
+def _suites_dir() -> Path:
+    """The named suites: package data of an installed wheel, else the checkout's ``eval/scenarios``."""
+    here = Path(__file__).resolve()
+    packaged = here.parent / "suites"
+    return packaged if packaged.is_dir() else here.parents[2] / "eval" / "scenarios"
+
+
+SUITES_DIR = _suites_dir()
 _MAX_SCENARIOS = 500
 
 
@@ -180,7 +189,7 @@ class Suite(BaseModel):
 
 
 def resolve_suite_path(name_or_path: str | Path) -> Path:
-    """``core`` → ``eval/scenarios/core.yaml``; a path is used as it is."""
+    """``core`` → ``core.yaml`` of the named suites (``eval/scenarios`` in a checkout); a path is used as it is."""
     path = Path(name_or_path)
     if path.suffix in (".yaml", ".yml"):
         return path

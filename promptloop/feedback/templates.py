@@ -47,7 +47,16 @@ __all__ = [
     "template_versions",
 ]
 
-PROMPTS_DIR = Path(__file__).resolve().parents[2] / "prompts"
+
+
+def _prompts_dir() -> Path:
+    """``promptloop/prompts`` in an installed wheel (package data), else the checkout's ``prompts/``."""
+    here = Path(__file__).resolve()
+    packaged = here.parents[1] / "prompts"
+    return packaged if packaged.is_dir() else here.parents[2] / "prompts"
+
+
+PROMPTS_DIR = _prompts_dir()
 _NAME = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 _VERSION = re.compile(r"^\d+(\.\d+){0,2}$")
 _UNTRUSTED_MAX_CHARS = 600

@@ -22,7 +22,7 @@ from promptloop.service.store import User
 from promptloop.service.workers import WorkerPool
 from promptloop.wiring.settings import Settings
 
-__all__ = ["make_pool", "open_service", "run_chat", "run_serve", "users_add", "users_list"]
+__all__ = ["make_pool", "open_service", "run_chat", "run_serve", "users_add", "users_list", "users_role"]
 
 
 def make_pool(kind: str, config: ServiceConfig) -> WorkerPool | None:
@@ -75,14 +75,44 @@ def _app_entry_point(name: str) -> Any:
         raise BackendUnavailable(f"the {name!r} app needs {exc.name}: pip install 'promptloop[server]'") from exc
 
 
-def users_add(name: str, data_dir: Path | None, database_url: str | None) -> None:
+def users_add(name: str, data_dir: Path | None, database_url: str | None, role: str = "listener") -> None:
+    from promptloop.service.clinical.roles import ROLES
+
+    if role not in ROLES:
+        raise InputError(f"roles are {', '.join(ROLES)}; got {role!r}")
     service = open_service(data_dir, database_url)
     try:
         user, token = service.create_user(name)
+        if role != "listener":
+            _set_role(service, name, role)
         typer.echo(token)
-        typer.echo(f"created user {user.name!r} (id {user.id}); the token above is shown only once", err=True)
+        typer.echo(f"created {role} {user.name!r} (id {user.id}); the token above is shown only once", err=True)
     finally:
         service.close()
+
+
+def _set_role(service: Service, name: str, role: str) -> None:
+    from promptloop.service.clinical import Clinical
+
+    Clinical(service).set_role(None, name, role)
+
+
+def users_role(name: str, role: str, data_dir: Path | None, database_url: str | None) -> None:
+    service = open_service(data_dir, database_url)
+    try:
+        _set_role(service, name, role)
+        typer.echo(f"{name} is now a {role}", err=True)
+    finally:
+        service.close()
+
+
+def keys_rotate(data_dir: Path | None, database_url: str | None) -> None:
+    from promptloop.service.rotation import rotate_keys
+
+    config = ServiceConfig.from_settings(Settings(), data_dir=data_dir, database_url=database_url)
+    counts = rotate_keys(config.data_dir, config.database_url)
+    typer.echo(f"re-sealed {counts['readings']} readings, {counts['messages']} messages and {counts['files']} files "
+               f"with a new key; {counts['old_keys']} old key(s) removed from {Path(config.data_dir) / 'secret.key'}")
 
 
 def users_list(data_dir: Path | None, database_url: str | None) -> None:
@@ -148,7 +178,7 @@ def run_chat(args: dict[str, Any]) -> None:
             session = service.get_session(user, session["id"])
             seg = service.list_segments(user, session["id"])[-1]
             path = out / f"{seg['index']:02d}.wav"
-            shutil.copyfile(service.audio_file(user, session["id"], seg["index"], "wav"), path)
+            _save_plain(service, service.audio_file(user, session["id"], seg["index"], "wav"), path)
             typer.echo(f"[{seg['index'] + 1}/{session['segments']}] score {seg['score']:.2f}  {seg['prompt']}  → {path}")
             if player:
                 subprocess.Popen([*player, str(path)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -165,7 +195,15 @@ def run_chat(args: dict[str, Any]) -> None:
                 typer.echo(f"promptloop> {reply['reply']}")
         whole = out / "session.wav"
         if session["segments_done"]:
-            shutil.copyfile(service.audio_file(user, session["id"], None, "wav"), whole)
+            _save_plain(service, service.audio_file(user, session["id"], None, "wav"), whole)
             typer.echo(f"session so far: {whole}")
     finally:
         service.close()
+
+
+def _save_plain(service: Service, sealed: Path, dest: Path) -> None:
+    """The listener's own copy of a sealed audio file, in the plain."""
+    from promptloop.audio.io import atomic_write_bytes
+    from promptloop.service.files import data_vault
+
+    atomic_write_bytes(dest, data_vault(service.config.data_dir).read_file(sealed))

@@ -16,8 +16,9 @@ from typing import Any
 
 from sqlalchemy.orm import Session as DB
 
-from promptloop.service.crypto import Vault, load_or_create_key
+from promptloop.service.crypto import Vault
 from promptloop.service.events import Broker
+from promptloop.service.files import data_vault, private_folder
 from promptloop.service.limits import LimitConfig, Limits
 from promptloop.service.store import (
     AuditRecord,
@@ -71,16 +72,20 @@ class ServiceContext:
     def __init__(self, config: ServiceConfig, settings: Settings, pool: WorkerPool) -> None:
         self.config = config
         self.settings = settings
-        data = Path(config.data_dir)
-        data.mkdir(parents=True, exist_ok=True)
+        data = private_folder(Path(config.data_dir))  # listener data: owner-only
         self.engine = make_engine(config.database_url or sqlite_url(data))
         self._db = session_factory(self.engine)
-        self.vault = Vault(load_or_create_key(data / "secret.key"))
+        data_vault(data)  # the key file exists (or is made) before the first request
         self.broker = Broker()
         self.pool = pool
         self.limits = Limits(LimitConfig.from_settings(settings))
         self.stats: dict[str, float] = {"segments": 0, "generate_seconds": 0.0}
         self.job_counts: dict[str, int] = {}
+
+    @property
+    def vault(self) -> Vault:
+        """The data folder's vault: every key of its key file, read again after a rotation."""
+        return data_vault(self.config.data_dir)
 
     @contextmanager
     def db(self) -> Iterator[DB]:

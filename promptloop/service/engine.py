@@ -23,8 +23,11 @@ from sqlalchemy.orm import Session as DB
 
 from promptloop.acquisition.affect import Affect
 from promptloop.representation.preferences import Preferences
+from promptloop.representation.profile import ListenerProfile
 from promptloop.service import accounts
 from promptloop.service.backends import BackendCache, BackendFactory
+from promptloop.service.clinical import Clinical
+from promptloop.service.clinical.guard import ClinicalGuard
 from promptloop.service.context import LIMITS, ServiceConfig, ServiceContext
 from promptloop.service.conversation import Conversation
 from promptloop.service.jobs import Jobs
@@ -32,6 +35,7 @@ from promptloop.service.live import LiveSessions
 from promptloop.service.media import Media
 from promptloop.service.playlists import Playlists
 from promptloop.service.privacy import Privacy
+from promptloop.service.profiles import Profiles
 from promptloop.service.recovery import sweep_audio
 from promptloop.service.sessions import Sessions
 from promptloop.service.store import JobRow, User, now
@@ -67,6 +71,9 @@ class Service:
         self.jobs = Jobs(ctx, self.live)
         self.playlists = Playlists(ctx, self.jobs)
         self.privacy = Privacy(ctx, self.live, self.playlists)
+        self.clinical = Clinical(self)  # roles, consent, programmes, outcomes (docs/clinical.md)
+        self.live.guard = ClinicalGuard()
+        self.profiles = Profiles(ctx)
         if isinstance(pool, InProcessPool):  # the Ray pool is one too
             pool.set_abandon_hook(self.jobs.abandoned)
         self._recover()
@@ -161,6 +168,7 @@ class Service:
     # -- sessions, readings, chat, media, jobs, the account's data: delegated -----------------------
     def create_session(self, user: User, *, start: Affect, target: Affect, preferences: Preferences,
                        **fields: Any) -> dict[str, Any]:
+        preferences = self.profiles.prior(user, preferences)  # the listener profile as a prior
         return self.sessions.create(user, start=start, target=target, preferences=preferences, **fields)
 
     def list_sessions(self, user: User, limit: int = 50, offset: int = 0) -> list[dict[str, Any]]:
@@ -213,9 +221,22 @@ class Service:
         return self.jobs.cancel(user, job_id)
 
     def export(self, user: User) -> dict[str, Any]:
-        return self.privacy.export(user)
+        data = self.privacy.export(user)
+        with self.ctx.db() as db:
+            data["profile"] = self.profiles.export(db, user)
+        return data
 
     def erase(self, user: User) -> dict[str, int]:
+        with self.ctx.db() as db:
+            self.profiles.erase(db, user)
+            db.commit()
         return self.privacy.erase(user)
+
+    # -- the listener profile ------------------------------------------------------------------------
+    def get_profile(self, user: User) -> ListenerProfile:
+        return self.profiles.get(user)
+
+    def put_profile(self, user: User, profile: ListenerProfile) -> ListenerProfile:
+        return self.profiles.put(user, profile)
 
 

@@ -27,12 +27,11 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Float, Integer, func, select
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session as DB
 
 from promptloop.errors import QuotaExceeded, RateLimited
-from promptloop.service.store import Base, JobRow, SessionRow, now
+from promptloop.service.store import JobRow, SessionRow, UsageRow, now
 from promptloop.wiring.settings import Settings
 
 if TYPE_CHECKING:
@@ -41,16 +40,6 @@ if TYPE_CHECKING:
 __all__ = ["LimitConfig", "Limits", "RequestGuard", "TokenBuckets", "UsageRow"]
 
 WINDOW = _dt.timedelta(hours=24)
-
-
-class UsageRow(Base):
-    """Seconds of audio generated for a user (one row per committed segment)."""
-
-    __tablename__ = "usage"
-    id: Mapped[int] = mapped_column(primary_key=True)
-    user_id: Mapped[int] = mapped_column(Integer, index=True)
-    seconds: Mapped[float] = mapped_column(Float)
-    created: Mapped[_dt.datetime] = mapped_column(default=now, index=True)
 
 
 class TokenBuckets:

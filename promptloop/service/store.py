@@ -1,8 +1,10 @@
 """The database: accounts, sessions, segments, listener data, jobs and audit records.
 
-SQLAlchemy 2 with SQLite in WAL mode as the embedded default; any SQLAlchemy URL (PostgreSQL) works
-too.  Listener data (readings, chat messages) is stored encrypted (see :mod:`.crypto`); audio lives
-in files beside the database, referenced by path.
+SQLAlchemy 2 with SQLite in WAL mode as the embedded default, or PostgreSQL (``postgresql+psycopg://``
+URLs; tested against a real server, see docs/server.md).  The schema is managed by Alembic
+(:mod:`promptloop.service.migrations`): :func:`make_engine` upgrades the database in place to the newest
+revision.  Listener data (readings, chat messages) is stored encrypted (see :mod:`.crypto`); audio
+lives in sealed files beside the database, referenced by path.
 """
 
 from __future__ import annotations
@@ -10,11 +12,13 @@ from __future__ import annotations
 import datetime as _dt
 import secrets
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from sqlalchemy import (
     JSON,
+    Float,
     ForeignKey,
+    Index,
     Integer,
     LargeBinary,
     String,
@@ -33,6 +37,7 @@ __all__ = [
     "SegmentRow",
     "SessionRow",
     "TokenRow",
+    "UsageRow",
     "User",
     "make_engine",
     "new_id",
@@ -50,7 +55,7 @@ def new_id(prefix: str) -> str:
 
 
 class Base(DeclarativeBase):
-    type_annotation_map = {dict[str, Any]: JSON, list[Any]: JSON}
+    type_annotation_map: ClassVar[dict[Any, Any]] = {dict[str, Any]: JSON, list[Any]: JSON}
 
 
 class User(Base):
@@ -85,6 +90,7 @@ class SessionRow(Base):
 
 class SegmentRow(Base):
     __tablename__ = "segments"
+    __table_args__ = (Index("uq_segments_session_index", "session_id", "index", unique=True),)
     id: Mapped[int] = mapped_column(primary_key=True)
     session_id: Mapped[str] = mapped_column(ForeignKey("sessions.id", ondelete="CASCADE"), index=True)
     index: Mapped[int] = mapped_column(Integer)
@@ -124,6 +130,16 @@ class JobRow(Base):
     deadline: Mapped[_dt.datetime] = mapped_column()
 
 
+class UsageRow(Base):
+    """Seconds of audio generated for a user (one row per committed segment; see :mod:`.limits`)."""
+
+    __tablename__ = "usage"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(Integer, index=True)
+    seconds: Mapped[float] = mapped_column(Float)
+    created: Mapped[_dt.datetime] = mapped_column(default=now, index=True)
+
+
 class AuditRecord(Base):
     """Who read, exported or deleted listener data, and when (never the data itself).
 
@@ -140,8 +156,9 @@ class AuditRecord(Base):
     created: Mapped[_dt.datetime] = mapped_column(default=now)
 
 
-def make_engine(url: str) -> Engine:
-    """An engine for ``url``; SQLite gets WAL, foreign keys and a busy timeout."""
+def make_engine(url: str, *, migrate: bool = True) -> Engine:
+    """An engine for ``url``, its database upgraded to the newest schema; SQLite gets WAL, foreign
+    keys and a busy timeout."""
     is_sqlite = url.startswith("sqlite")
     kwargs: dict[str, Any] = {}
     if is_sqlite:
@@ -157,7 +174,10 @@ def make_engine(url: str) -> Engine:
             cursor.execute("PRAGMA synchronous=NORMAL")
             cursor.close()
 
-    Base.metadata.create_all(engine)
+    if migrate:
+        from promptloop.service.migrations import upgrade
+
+        upgrade(engine)
     return engine
 
 

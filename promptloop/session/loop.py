@@ -30,12 +30,14 @@ from promptloop.feedback.base import Evaluation, Evaluator, PlanContext, Planner
 from promptloop.representation.plan import DYNAMICS_LUFS, MusicPlan
 from promptloop.representation.plan_checks import HEADROOM_LU, enforce_constraints
 from promptloop.representation.preferences import Preferences
-from promptloop.representation.trajectory import next_waypoint
+from promptloop.representation.trajectory import PathPace, path_pace
 from promptloop.session.defaults import LIMITS, LOOP_DEFAULTS
+from promptloop.session.pacing import IsoPacer, PaceContext, Pacer, Waypoint
 from promptloop.session.provenance import (
     AffectRecord,
     AttemptRecord,
     CandidateRecord,
+    PacingRecord,
     SegmentRecord,
     SessionRecord,
     SessionSummary,
@@ -123,8 +125,10 @@ class LoopSession:
         *,
         fallback_planner: Planner | None = None,
         on_event: Event | None = None,
+        pacer: Pacer | None = None,
     ) -> None:
         self.spec = spec
+        self.pacer = pacer or IsoPacer()
         self.generator = generator
         self.planner = planner
         self.evaluator = evaluator
@@ -189,13 +193,16 @@ class LoopSession:
             self._last_plan = MusicPlan.model_validate(last.attempts[last.chosen_attempt].plan)
 
     # -- one segment ---------------------------------------------------------------------------
-    def _waypoint(self, index: int) -> Affect:
-        if index == 0 or self._last_waypoint is None:
-            return self.listener
-        base = self.listener if self._listener_fresh else self._last_waypoint
-        remaining = max(1, self.spec.segments - index)
-        step = min(self.spec.max_step, base.distance(self.target) / remaining) or self.spec.max_step
-        return next_waypoint(base, self.target, step)
+    def _waypoint(self, index: int) -> Waypoint:
+        return self.pacer.next_waypoint(PaceContext(
+            index=index, segments=self.spec.segments, start=self.spec.start, listener=self.listener,
+            listener_fresh=self._listener_fresh, target=self.target, comfortable_step=self.spec.max_step,
+            previous=self._last_waypoint, history=tuple(r.record for r in self.results),
+        ))
+
+    def pace(self) -> PathPace:
+        """How steep the path from the start to the (current) target is for this session."""
+        return path_pace(self.spec.start, self.target, self.spec.segments, self.spec.max_step)
 
     def _checked_plan(self, make: Callable[[Planner], MusicPlan], context: PlanContext) -> tuple[MusicPlan, str | None]:
         """Ask the planner; a plan that breaks the listener's constraints is replaced."""
@@ -227,7 +234,8 @@ class LoopSession:
         if self.done:
             raise InputError("the session already has all its segments")
         spec, index = self.spec, len(self.results)
-        waypoint = self._waypoint(index)
+        placed = self._waypoint(index)
+        waypoint = placed.affect
         context = PlanContext(
             segment_index=index,
             segments=spec.segments,
@@ -239,7 +247,7 @@ class LoopSession:
             previous_plan=self._last_plan,
             max_step=spec.max_step,
         )
-        self.on_event("segment_start", {"index": index, "waypoint": waypoint.to_dict()})
+        self.on_event("segment_start", {"index": index, "waypoint": waypoint.to_dict(), "steep": placed.steep})
         overlap = spec.crossfade_seconds if self.audio.size else 0.0
         prior = self._prior_tail()
 
@@ -317,6 +325,9 @@ class LoopSession:
             start_s=round(start_s, 4),
             duration_s=round(best_audio.size / self.sample_rate, 4),
             waypoint=_affect(waypoint),
+            step=round(placed.step, 4),
+            steep=placed.steep,
+            pace=placed.reason,
             listener=_affect(self.listener),
             estimated=_affect(best_eval.estimated),
             score=best_eval.score,
@@ -395,6 +406,20 @@ class LoopSession:
             segments=records,
             summary=summary,
             midi="session.mid" if self.session_midi_available() else None,
+            pacing=self._pacing_record(records),
+        )
+
+    def _pacing_record(self, records: list[SegmentRecord]) -> PacingRecord:
+        pace = self.pace()
+        steep = [r.index for r in records if r.steep]
+        note = pace.note()
+        if note is None and steep:  # the path was comfortable but an update made a step steep
+            note = (f"Segment(s) {', '.join(str(i + 1) for i in steep)} moved further than the comfortable "
+                    f"step of {self.spec.max_step:.2f} to keep the session on course for its target.")
+        return PacingRecord(
+            pacer=self.pacer.describe(), comfortable_step=self.spec.max_step,
+            distance=round(pace.distance, 4), step=round(pace.step, 4), steep=pace.steep or bool(steep),
+            comfortable_segments=pace.comfortable_segments, steep_segments=steep, note=note,
         )
 
     def session_midi_available(self) -> bool:
@@ -423,9 +448,11 @@ def run_session(
     *,
     fallback_planner: Planner | None = None,
     on_event: Event | None = None,
+    pacer: Pacer | None = None,
 ) -> LoopSession:
     """Run every segment of ``spec`` and return the finished session."""
-    session = LoopSession(spec, generator, planner, evaluator, fallback_planner=fallback_planner, on_event=on_event)
+    session = LoopSession(spec, generator, planner, evaluator, fallback_planner=fallback_planner,
+                          on_event=on_event, pacer=pacer)
     while not session.done:
         session.next_segment()
     return session

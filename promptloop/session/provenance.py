@@ -15,6 +15,7 @@ __all__ = [
     "AffectRecord",
     "AttemptRecord",
     "CandidateRecord",
+    "PacingRecord",
     "SegmentRecord",
     "SessionRecord",
     "SessionSummary",
@@ -72,6 +73,23 @@ class SegmentRecord(_Model):
     midi: str | None = Field(default=None, description="the segment's score as a MIDI file (composing generators)")
     substitutions: dict[str, str] = Field(
         default={}, description="instruments the plan names that the generator played as another voice")
+    step: float | None = Field(default=None, description="how far this segment's waypoint moved on the circumplex")
+    steep: bool = Field(default=False, description="the step was longer than the comfortable step")
+    pace: str = Field(default="", description="the pacer's reason for this waypoint")
+
+
+class PacingRecord(_Model):
+    """How the path was paced: the session always ends at its target, and says so when the way
+    there is steeper than the comfortable step."""
+
+    pacer: dict[str, Any]
+    comfortable_step: float
+    distance: float = Field(description="start to target on the circumplex")
+    step: float = Field(description="the planned step per segment")
+    steep: bool = Field(description="a step is, or was, longer than the comfortable step")
+    comfortable_segments: int = Field(description="the fewest segments that keep every step comfortable")
+    steep_segments: list[int] = Field(default=[], description="indexes of the segments that moved steeply")
+    note: str | None = Field(default=None, description="what the listener is told when the path is steep")
 
 
 class SessionSummary(_Model):
@@ -104,3 +122,4 @@ class SessionRecord(_Model):
     segments: list[SegmentRecord]
     summary: SessionSummary | None = None
     midi: str | None = Field(default=None, description="the whole session's score as a MIDI file")
+    pacing: PacingRecord | None = None

@@ -65,6 +65,11 @@ class DecodeBatcher(Generic[R, T]):
         self._queue.put((request, future))
         return future
 
+    @property
+    def waiting(self) -> int:
+        """Requests submitted and not yet taken into a batch (for tests and metrics)."""
+        return self._queue.qsize()
+
     def close(self) -> None:
         """Finish what was submitted, then stop the worker."""
         if not self._closed:
@@ -141,6 +146,11 @@ class BatchingGenerator(Generator):
 
     def generate(self, requests: Sequence[GenerationRequest]) -> list[np.ndarray]:
         return self._batcher.submit(list(requests)).result()
+
+    @property
+    def waiting(self) -> int:
+        """Calls waiting for the next batched call of ``inner``."""
+        return self._batcher.waiting
 
     def describe(self) -> dict[str, Any]:
         return {**self.inner.describe(), "cross_session_batch_window_s": self.window_s}

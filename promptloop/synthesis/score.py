@@ -11,7 +11,7 @@ import io
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-import mido  # type: ignore[import-untyped]
+import mido
 import numpy as np
 
 __all__ = ["Note", "Part", "Score", "scores_to_midi", "to_midi"]
@@ -120,7 +120,7 @@ def scores_to_midi(scores: Sequence[Score], starts_s: Sequence[float]) -> bytes:
             key = (part.instrument, part.channel)
             per_instrument.setdefault(key, []).extend(_track(score, offset, part))
     mid = mido.MidiFile(type=1, ticks_per_beat=TICKS_PER_BEAT)
-    conductor = _to_delta(tempo_events, "tempo")  # type: ignore[arg-type]
+    conductor = _to_delta(tempo_events, "tempo")
     conductor.insert(1, mido.MetaMessage("time_signature", numerator=scores[0].meter if scores else 4,
                                          denominator=4, time=0))
     mid.tracks.append(conductor)

@@ -6,9 +6,9 @@ from typing import Any
 
 from fastapi import APIRouter, Request, Response
 
-from server.deps import COOKIE, CurrentUser, ServiceDep
-from server.routes.sessions import E401
-from server.schemas import ErasedOut, ExportOut, UserOut
+from ..deps import COOKIE, CurrentUser, ServiceDep
+from ..schemas import ErasedOut, ExportOut, UserOut
+from .sessions import E401
 
 router = APIRouter(prefix="/v1", tags=["account"])
 

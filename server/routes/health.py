@@ -7,8 +7,8 @@ from typing import Any
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 
-from server.deps import ServiceDep
-from server.schemas import HealthOut, ReadyOut
+from ..deps import ServiceDep
+from ..schemas import HealthOut, ReadyOut
 
 router = APIRouter(tags=["health"])
 

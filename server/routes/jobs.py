@@ -6,9 +6,9 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query
 
-from server.deps import CurrentUser, ServiceDep
-from server.routes.sessions import E401, E404, E422
-from server.schemas import JobOut
+from ..deps import CurrentUser, ServiceDep
+from ..schemas import JobOut
+from .sessions import E401, E404, E422
 
 router = APIRouter(prefix="/v1/jobs", tags=["jobs"])
 JobId = Annotated[str, Path(description="a job id")]

@@ -8,9 +8,10 @@ from fastapi import APIRouter, Body, Path, Query
 from fastapi.responses import FileResponse
 
 from promptloop.service.playlists import SERVED_SUFFIXES
-from server.deps import CurrentUser, ServiceDep
-from server.routes.sessions import E401, E404, E422, E429
-from server.schemas import JobOut, PlaylistOut
+
+from ..deps import CurrentUser, ServiceDep
+from ..schemas import JobOut, PlaylistOut
+from .sessions import E401, E404, E422, E429
 
 router = APIRouter(prefix="/v1/playlists", tags=["playlists"])
 JobId = Annotated[str, Path(description="the playlist's job id")]

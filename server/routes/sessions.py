@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import AsyncIterator
+from pathlib import Path as FilePath
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Path, Query, Request, Response
@@ -12,8 +13,11 @@ from fastapi.responses import FileResponse, StreamingResponse
 
 from promptloop.acquisition.affect import Affect, parse_affect
 from promptloop.representation.preferences import Preferences
-from server.deps import CurrentUser, ServiceDep
-from server.schemas import (
+from promptloop.service.engine import Service
+from promptloop.service.files import data_vault
+
+from ..deps import CurrentUser, ServiceDep
+from ..schemas import (
     AffectIn,
     ChatReplyOut,
     ErrorOut,
@@ -33,6 +37,7 @@ from server.schemas import (
     StoredReadingsOut,
     ValidationErrorOut,
 )
+from ..sealed import sealed_response
 
 router = APIRouter(prefix="/v1/sessions", tags=["sessions"])
 
@@ -146,23 +151,25 @@ def get_segment(session_id: SessionId, index: SegmentIndex, user: CurrentUser, s
     return service.get_segment(user, session_id, index)
 
 
-def _audio(path: Any, fmt: str, name: str) -> FileResponse:
-    return FileResponse(path, media_type=f"audio/{fmt}", filename=f"{name}.{fmt}",
-                        headers={"Cache-Control": "private, no-store"})
+def _audio(service: Service, request: Request, path: FilePath, fmt: str, name: str) -> Response:
+    """The plain audio of a sealed file (the listener's own), ranges honoured."""
+    return sealed_response(data_vault(service.config.data_dir), path, request, f"audio/{fmt}", f"{name}.{fmt}",
+                           headers={"Cache-Control": "private, no-store"})
 
 
 @router.get("/{session_id}/segments/{index}/audio", response_class=FileResponse,
             responses={**AUDIO, **E401, **E404, **E422})
-def segment_audio(session_id: SessionId, index: SegmentIndex, user: CurrentUser, service: ServiceDep,
-                  format: Format = "wav") -> FileResponse:
+def segment_audio(session_id: SessionId, index: SegmentIndex, request: Request, user: CurrentUser, service: ServiceDep,
+                  format: Format = "wav") -> Response:
     """One segment's audio as chosen (with its crossfade lead-in), WAV or FLAC."""
-    return _audio(service.audio_file(user, session_id, index, format), format, f"segment-{index:02d}")
+    return _audio(service, request, service.audio_file(user, session_id, index, format), format, f"segment-{index:02d}")
 
 
 @router.get("/{session_id}/audio", response_class=FileResponse, responses={**AUDIO, **E401, **E404, **E422})
-def session_audio(session_id: SessionId, user: CurrentUser, service: ServiceDep, format: Format = "wav") -> FileResponse:
+def session_audio(session_id: SessionId, request: Request, user: CurrentUser, service: ServiceDep,
+                  format: Format = "wav") -> Response:
     """The whole session so far, stitched and limited, WAV or FLAC."""
-    return _audio(service.audio_file(user, session_id, None, format), format, "session")
+    return _audio(service, request, service.audio_file(user, session_id, None, format), format, "session")
 
 
 @router.get("/{session_id}/provenance", response_model=dict[str, Any], responses={**E401, **E404})

@@ -1,4 +1,3 @@
-import math
 
 import pytest
 
@@ -9,7 +8,7 @@ from promptloop.acquisition.affect import (
     parse_affect,
 )
 from promptloop.errors import InputError
-from promptloop.representation.trajectory import iso_trajectory
+from promptloop.representation.trajectory import iso_trajectory, path_pace
 
 
 @pytest.mark.parametrize("word", ["anxious", "stressed", "angry", "sad", "tired", "bored", "neutral", "calm",
@@ -41,19 +40,29 @@ def test_describe_names_the_nearest_words():
     assert describe_affect(AFFECT_WORDS["calm"]).startswith("calm")
 
 
-def test_iso_trajectory_starts_at_listener_and_steps_are_bounded():
+def test_iso_trajectory_starts_at_listener_and_moves_evenly_to_the_target():
     start, target = parse_affect("anxious"), parse_affect("calm")
-    path = iso_trajectory(start, target, segments=6, max_step=0.5)
+    path = iso_trajectory(start, target, segments=6)
     assert path[0] == start
     assert path[-1].distance(target) < 1e-9
     steps = [a.distance(b) for a, b in zip(path, path[1:])]
-    assert max(steps) <= 0.5 + 1e-9
-    # monotonic approach
+    assert max(steps) - min(steps) < 1e-9  # equal steps
     dists = [p.distance(target) for p in path]
     assert all(b < a for a, b in zip(dists, dists[1:]))
 
 
-def test_iso_trajectory_with_small_step_does_not_reach_far_target():
-    path = iso_trajectory(parse_affect("angry"), parse_affect("sleepy"), segments=3, max_step=0.2)
-    assert math.isclose(path[0].distance(path[1]), 0.2, rel_tol=1e-6)
-    assert path[-1].distance(parse_affect("sleepy")) > 1.0
+@pytest.mark.parametrize("segments", [1, 2, 3, 5, 12])
+def test_iso_trajectory_reaches_a_far_target_whatever_the_number_of_segments(segments):
+    path = iso_trajectory(parse_affect("angry"), parse_affect("sleepy"), segments=segments)
+    assert len(path) == segments
+    assert path[-1] == parse_affect("sleepy")
+
+
+def test_path_pace_says_when_a_path_is_steeper_than_comfortable():
+    steep = path_pace(parse_affect("anxious"), parse_affect("calm"), segments=3, comfortable_step=0.5)
+    assert steep.steep and steep.step == pytest.approx(1.6401 / 2, abs=1e-3)
+    assert steep.comfortable_segments == 5  # 1.64 in steps of at most 0.5
+    assert "5 segments" in (steep.note() or "")
+    easy = path_pace(parse_affect("anxious"), parse_affect("calm"), segments=5, comfortable_step=0.5)
+    assert not easy.steep and easy.note() is None
+    assert path_pace(parse_affect("calm"), parse_affect("calm"), 1, 0.5).note() is None

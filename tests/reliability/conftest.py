@@ -18,6 +18,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "server"))  # re
 from fakes import register_fakes  # noqa: E402
 from srv_support import TEST_REGISTRIES, factory_for, warmed_backends  # noqa: E402
 
+from dbs import database_for  # noqa: E402
 from promptloop.service.engine import Service, ServiceConfig  # noqa: E402
 from promptloop.synthesis.base import Generator  # noqa: E402
 from promptloop.wiring.builders import Backends  # noqa: E402
@@ -38,7 +39,9 @@ def make_service(tmp_path: Path, shared_backends: Backends) -> Iterator[Callable
 
     def make(data_dir: Path | None = None, generator: Generator | None = None,
              settings: dict[str, Any] | None = None, warm: bool = True, **config: Any) -> Service:
-        service = Service(ServiceConfig(data_dir=data_dir or tmp_path / "data", **config),
+        data_dir = data_dir or tmp_path / "data"
+        config.setdefault("database_url", database_for(data_dir))  # SQLite, or PostgreSQL (tests/dbs.py)
+        service = Service(ServiceConfig(data_dir=data_dir, **config),
                           Settings(**(settings or {})), backend_factory=factory_for(shared_backends, generator))
         if warm:
             service.warm_up()
@@ -55,7 +58,7 @@ def make_client(make_service: Callable[..., Service]) -> Iterator[Callable[..., 
     """``make(**service args)`` -> (service, TestClient) over a fresh app."""
     from fastapi.testclient import TestClient
 
-    from server import create_app
+    from promptloop_server import create_app
 
     opened: list[TestClient] = []
 

@@ -11,7 +11,6 @@ import io
 import json
 import struct
 import tempfile
-import time
 import tracemalloc
 from collections.abc import Callable
 from pathlib import Path
@@ -23,8 +22,9 @@ import soundfile as sf
 import yaml
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
-from rel_support import Api, soak
+from rel_support import SOAK, Api, soak
 
+from dbs import database_for
 from promptloop.audio.io import MAX_INPUT_SECONDS, load_audio
 from promptloop.cli.session import load_readings
 from promptloop.errors import InputError
@@ -32,7 +32,7 @@ from promptloop.evaluation.scenarios import load_suite
 from promptloop.playlist.spec import MAX_SPEC_BYTES, load_spec, parse_spec
 
 SR = 32000
-FUZZ = settings(max_examples=soak(30, 600), deadline=None, database=None,
+FUZZ = settings(max_examples=soak(30, 600), deadline=None, database=None, derandomize=not SOAK,
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
 
 
@@ -133,7 +133,7 @@ def test_zero_length_audio() -> None:
 
 
 def test_hours_long_audio_is_refused_before_decoding(tmp_path: Path) -> None:
-    """A real (sparse) 3-hour, 48 kHz stereo WAV: 2 GB on paper, refused in well under a second
+    """A real (sparse) 3-hour, 48 kHz stereo WAV: 2 GB on paper, refused
     with a few kB of memory, because the length is read from the header."""
     rate, channels, seconds = 48000, 2, 3 * 3600
     size = rate * channels * 2 * seconds
@@ -142,13 +142,11 @@ def test_hours_long_audio_is_refused_before_decoding(tmp_path: Path) -> None:
         handle.write(_wav(rate, channels, 16, samples=b"")[:-4] + struct.pack("<I", size))
         handle.truncate(44 + size)
     tracemalloc.start()
-    started = time.perf_counter()
     with pytest.raises(InputError, match=f"the limit is {MAX_INPUT_SECONDS:.0f} s"):
         load_audio(path, SR)
-    elapsed = time.perf_counter() - started
     peak = tracemalloc.get_traced_memory()[1]
     tracemalloc.stop()
-    assert elapsed < 2.0 and peak < 1_000_000, (elapsed, peak)
+    assert peak < 1_000_000, peak  # decoding even a second of it would take more: refused from the header
 
 
 # -- spec and scenario files ------------------------------------------------------------------------
@@ -234,9 +232,10 @@ def readings_api(tmp_path_factory, shared_backends):
 
     from promptloop.service.engine import Service, ServiceConfig
     from promptloop.wiring.settings import Settings
-    from server import create_app
+    from promptloop_server import create_app
 
-    service = Service(ServiceConfig(data_dir=tmp_path_factory.mktemp("fuzz") / "data"),
+    data = tmp_path_factory.mktemp("fuzz") / "data"
+    service = Service(ServiceConfig(data_dir=data, database_url=database_for(data)),
                       Settings(rate_limit_per_minute=100_000), backend_factory=factory_for(shared_backends))
     service.warm_up()
     with TestClient(create_app(service)) as client:

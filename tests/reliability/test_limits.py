@@ -16,7 +16,7 @@ from srv_support import GatedGenerator
 from promptloop.errors import InputError
 from promptloop.playlist.spec import MAX_TRACKS, parse_spec
 from promptloop.service.engine import LIMITS
-from server import create_app
+from promptloop_server import create_app
 
 LONG = "x" * 5000
 

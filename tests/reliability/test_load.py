@@ -21,6 +21,7 @@ import httpx
 import numpy as np
 from rel_support import soak, start_server, stop_server
 
+from dbs import database_for
 from promptloop.service.engine import Service, ServiceConfig
 
 REQUESTS = soak(600, 6000)
@@ -33,7 +34,7 @@ ENV = {"PROMPTLOOP_CANDIDATES": "1", "PROMPTLOOP_MAX_RETRIES": "0", "PROMPTLOOP_
 
 def test_bounded_load_on_loopback(tmp_path: Path) -> None:
     data = tmp_path / "data"
-    setup = Service(ServiceConfig(data_dir=data))
+    setup = Service(ServiceConfig(data_dir=data, database_url=database_for(data)))
     tokens = [setup.create_user(f"load{i}")[1] for i in range(USERS)]
     setup.close()
     server = start_server(data, extra_env=ENV)

@@ -9,20 +9,20 @@ from __future__ import annotations
 import datetime as _dt
 import logging
 import re
-import sqlite3
 import stat
-import time
 from pathlib import Path
 from typing import Any
 
 import jsonschema
 import pytest
 from rel_support import Api
+from sqlalchemy import select
 
+from dbs import database_for, query, raw_bytes
 from promptloop.errors import StorageError
 from promptloop.service import accounts
 from promptloop.service.engine import Service
-from promptloop.service.store import User
+from promptloop.service.store import TokenRow, User, now
 
 PUBLIC = {"/healthz", "/readyz", "/metrics"}  # health endpoints (no listener data)
 FILL = {"session_id": "s_x", "job_id": "j_x", "index": "0"}
@@ -53,13 +53,16 @@ def test_every_endpoint_but_health_needs_a_valid_token(world) -> None:
     ops = _operations(client)
     assert len(ops) >= 20
     with service.db() as db:
-        expired = accounts.issue_token(db, db.get(User, user.id), ttl=_dt.timedelta(seconds=1))
+        expired = accounts.issue_token(db, db.get(User, user.id), ttl=_dt.timedelta(hours=1))
         db.commit()
         revoked_user, revoked = accounts.create_user(db, "mallory")
         accounts.revoke_tokens(db, revoked_user)
         db.commit()
     assert client.get("/v1/me", headers={"Authorization": f"Bearer {expired}"}).status_code == 200  # not yet
-    time.sleep(1.1)
+    with service.db() as db:  # its hour passes (the clock moved on, not a sleep racing it)
+        row = db.scalar(select(TokenRow).where(TokenRow.digest == accounts.digest(expired)))
+        row.expires = now() - _dt.timedelta(seconds=1)
+        db.commit()
     checked = 0
     for method, path in ops:
         if path in PUBLIC:
@@ -150,19 +153,15 @@ def test_responses_hold_exactly_their_schema(world) -> None:
 
 
 # -- listener data at rest, erasure, logs ------------------------------------------------------------
-def _raw(data_dir: Path) -> bytes:
-    return b"".join(p.read_bytes() for p in sorted(data_dir.glob("promptloop.db*")))
-
-
-def _rows(db: Path, user_id: int, session_ids: list[str]) -> dict[str, int]:
-    marks = ",".join("?" * len(session_ids)) or "''"
-    with sqlite3.connect(db) as con:
-        counts = {t: con.execute(f"SELECT count(*) FROM {t} WHERE session_id IN ({marks})", session_ids).fetchone()[0]
-                  for t in ("segments", "readings", "messages", "jobs")}
-        counts["sessions"] = con.execute(f"SELECT count(*) FROM sessions WHERE id IN ({marks})", session_ids).fetchone()[0]
-        for t in ("users", "tokens", "usage"):
-            column = "id" if t == "users" else "user_id"
-            counts[t] = con.execute(f"SELECT count(*) FROM {t} WHERE {column} = ?", (user_id,)).fetchone()[0]
+def _rows(data: Path, user_id: int, session_ids: list[str]) -> dict[str, int]:
+    ids = {f"s{i}": sid for i, sid in enumerate(session_ids)}
+    marks = ",".join(f":{k}" for k in ids) or "''"
+    counts = {t: query(data, f"SELECT count(*) FROM {t} WHERE session_id IN ({marks})", **ids)[0][0]
+              for t in ("segments", "readings", "messages", "jobs")}
+    counts["sessions"] = query(data, f"SELECT count(*) FROM sessions WHERE id IN ({marks})", **ids)[0][0]
+    for t in ("users", "tokens", "usage"):
+        column = "id" if t == "users" else "user_id"
+        counts[t] = query(data, f"SELECT count(*) FROM {t} WHERE {column} = :u", u=user_id)[0][0]
     return counts
 
 
@@ -172,18 +171,19 @@ def test_listener_data_is_not_readable_from_the_raw_database(world, tmp_path: Pa
     sid = alice.new_session(title="a plain title")["id"]
     alice.post(f"/v1/sessions/{sid}/readings", json={"readings": [{"heart_rate": SECRET_HR, "eeg_alpha": 0.314159}]})
     alice.post(f"/v1/sessions/{sid}/messages", json={"text": SECRET_TEXT})
-    raw = _raw(data)
+    raw = raw_bytes(data)
     assert b"a plain title" in raw  # the grep works: unprotected text is visible
     for needle in (SECRET_TEXT.encode(), b"pineapple", str(SECRET_HR).encode(), b"0.314159", b"heart_rate"):
         assert needle not in raw, needle
     key = data / "secret.key"
     assert stat.S_IMODE(key.stat().st_mode) == 0o600 and key.read_bytes().strip() not in raw
     # the database without its key reveals nothing, and says so instead of misreading
-    stolen = tmp_path / "stolen"
+    stolen = tmp_path / "stolen"  # the database (a copy of the file, or the server itself) without the key file
     stolen.mkdir()
     for part in data.glob("promptloop.db*"):
         (stolen / part.name).write_bytes(part.read_bytes())
-    thief = Service(type(service.config)(data_dir=stolen), backend_factory=service._backend_factory)
+    thief = Service(type(service.config)(data_dir=stolen, database_url=database_for(data)),
+                    backend_factory=service._backend_factory)
     try:
         user = thief.authenticate(alice.headers["Authorization"].split()[1])
         with pytest.raises(StorageError, match="cannot be decrypted"):
@@ -208,22 +208,22 @@ def test_erasure_removes_rows_files_and_cached_embeddings(world) -> None:
         alice.post(f"/v1/sessions/{sid}/messages", json={"text": SECRET_TEXT})
         alice.generate(sid)
     assert set(words) <= get_embedder().cached()
-    before = _rows(data / "promptloop.db", user.id, sids)
+    before = _rows(data, user.id, sids)
     assert all(before[t] > 0 for t in ("segments", "readings", "messages", "jobs", "sessions", "users", "tokens", "usage"))
     assert (data / "audio" / str(user.id)).is_dir()
 
     assert alice.delete(f"/v1/sessions/{sids[0]}").status_code == 204
-    assert _rows(data / "promptloop.db", user.id, sids[:1]) | {"users": 0, "tokens": 0, "usage": 0} == dict.fromkeys(before, 0)
+    assert _rows(data, user.id, sids[:1]) | {"users": 0, "tokens": 0, "usage": 0} == dict.fromkeys(before, 0)
     assert not (data / "audio" / str(user.id) / sids[0]).exists()
     assert "waterfall" not in get_embedder().cached() and "seashore" in get_embedder().cached()
 
     r = alice.delete("/v1/me")
     assert r.status_code == 200 and r.json() == {"erased": True, "sessions": 1}
-    assert _rows(data / "promptloop.db", user.id, sids) == dict.fromkeys(before, 0)
+    assert _rows(data, user.id, sids) == dict.fromkeys(before, 0)
     assert not (data / "audio" / str(user.id)).exists()
     assert "seashore" not in get_embedder().cached()
-    with sqlite3.connect(data / "promptloop.db") as con:  # the audit keeps the fact, never the data
-        actions = [a for (a,) in con.execute("SELECT action FROM audit WHERE user_id = ?", (user.id,))]
+    # the audit keeps the fact, never the data
+    actions = [a for (a,) in query(data, "SELECT action FROM audit WHERE user_id = :u", u=user.id)]
     assert "erase" in actions
     assert alice.get("/v1/me").status_code == 401
     assert bob.get(f"/v1/sessions/{keep}/audio").status_code == 200  # the other user keeps everything

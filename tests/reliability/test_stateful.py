@@ -17,7 +17,7 @@ from rel_support import SOAK, soak
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 from srv_support import GatedGenerator
 
-from server import create_app
+from promptloop_server import create_app
 
 
 @pytest.fixture

@@ -18,10 +18,11 @@ from srv_support import (
     warmed_backends,
 )
 
+from dbs import database_for
 from promptloop.service.engine import Service, ServiceConfig
 from promptloop.synthesis.base import Generator
 from promptloop.wiring.builders import Backends
-from server import create_app
+from promptloop_server import create_app
 
 
 @pytest.fixture(scope="session")
@@ -35,8 +36,9 @@ def make_service(tmp_path: Path, shared_backends: Backends) -> Iterator[Callable
     made: list[Service] = []
 
     def make(data_dir: Path | None = None, generator: Generator | None = None, **config: Any) -> Service:
-        service = Service(ServiceConfig(data_dir=data_dir or tmp_path / "data", **config),
-                          backend_factory=factory_for(shared_backends, generator))
+        data_dir = data_dir or tmp_path / "data"
+        config.setdefault("database_url", database_for(data_dir))  # SQLite, or PostgreSQL (tests/dbs.py)
+        service = Service(ServiceConfig(data_dir=data_dir, **config), backend_factory=factory_for(shared_backends, generator))
         service.warm_up()
         made.append(service)
         return service

@@ -18,6 +18,7 @@ import httpx
 import numpy as np
 from fastapi.testclient import TestClient
 
+from dbs import database_for
 from promptloop.synthesis.base import GenerationRequest, Generator
 from promptloop.wiring.builders import Backends, build_backends
 from promptloop.wiring.registry import Registries
@@ -122,6 +123,8 @@ def start_server(data_dir: Path, port: int | None = None, extra_env: dict[str, s
     """``promptloop serve`` in a subprocess; returns once /readyz says ready."""
     port = port or free_port()
     env = {**os.environ, "PROMPTLOOP_DATA_DIR": str(data_dir), "PYTHONUNBUFFERED": "1", **(extra_env or {})}
+    if (url := database_for(data_dir)) is not None:  # PostgreSQL runs (tests/dbs.py)
+        env["PROMPTLOOP_DATABASE_URL"] = url
     process = subprocess.Popen(
         [sys.executable, "-m", "promptloop.cli.main", "serve", "--host", "127.0.0.1", "--port", str(port)],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,

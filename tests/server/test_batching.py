@@ -11,7 +11,7 @@ from fastapi.testclient import TestClient
 from srv_support import Api, GatedGenerator
 
 from promptloop.synthesis.base import GenerationRequest
-from server import create_app
+from promptloop_server import create_app
 
 
 class BatchedGated(GatedGenerator):
@@ -39,11 +39,16 @@ def test_ready_segments_of_several_sessions_share_one_generate_call(make_service
         alice = Api(client, service.create_user("alice")[1])
         sessions = [alice.new_session(segments=1, candidates=1, max_retries=0)["id"] for _ in range(3)]
         first = alice.post(f"/v1/sessions/{sessions[0]}/generate").json()
-        end = time.monotonic() + 10
-        while not generator.sizes and time.monotonic() < end:  # session 0 is inside the model call
+        end = time.monotonic() + 60
+        while not generator.sizes:  # session 0 is inside the model call
+            assert time.monotonic() < end, "the first call never reached the model"
             time.sleep(0.02)
         later = [alice.post(f"/v1/sessions/{sid}/generate").json() for sid in sessions[1:]]
-        time.sleep(0.5)  # both wait on the busy model and are merged into the next call
+        batching = service.backends_for(None, None, None).generator
+        end = time.monotonic() + 60
+        while batching.waiting < 2:  # both wait on the busy model and will be merged into the next call
+            assert time.monotonic() < end, "the two later calls never reached the batcher"
+            time.sleep(0.02)
         generator.gate.set()
         for job in [first, *later]:
             assert alice.wait_job(job["id"])["status"] == "succeeded"

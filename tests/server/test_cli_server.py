@@ -5,19 +5,22 @@ from __future__ import annotations
 import soundfile as sf
 from typer.testing import CliRunner
 
+from dbs import database_for
 from promptloop.cli.main import app
 from promptloop.service.engine import Service, ServiceConfig
 
 runner = CliRunner()
 
 
-def test_users_add_prints_a_token_that_authenticates(tmp_path) -> None:
+def test_users_add_prints_a_token_that_authenticates(tmp_path, monkeypatch) -> None:
     data = tmp_path / "data"
+    if (url := database_for(data)) is not None:
+        monkeypatch.setenv("PROMPTLOOP_DATABASE_URL", url)
     result = runner.invoke(app, ["users", "add", "dana", "--data-dir", str(data)])
     assert result.exit_code == 0, result.output
     token = result.stdout.strip().splitlines()[0]
     assert token.startswith("pl_") and len(token) > 40
-    service = Service(ServiceConfig(data_dir=data))
+    service = Service(ServiceConfig(data_dir=data, database_url=database_for(data)))
     try:
         assert service.authenticate(token).name == "dana"
     finally:

@@ -5,14 +5,14 @@ from __future__ import annotations
 
 import io
 import logging
-import sqlite3
 
 import numpy as np
 import soundfile as sf
 from fastapi.testclient import TestClient
 from srv_support import SHORT, Api
 
-from server import create_app
+from dbs import query, raw_bytes
+from promptloop_server import create_app
 
 READING = {"heart_rate": 123.4567, "skin_conductance": 17.891}
 SECRET_TEXT = "too loud, and I really don't like violins at all"
@@ -88,11 +88,10 @@ def test_listener_data_is_not_readable_in_the_database_file(service, alice: Api,
     alice.post(f"/v1/sessions/{s['id']}/readings", json={"readings": [READING]})
     alice.post(f"/v1/sessions/{s['id']}/messages", json={"text": SECRET_TEXT})
     data = service.config.data_dir
-    raw = b"".join(p.read_bytes() for p in data.glob("promptloop.db*"))
+    raw = raw_bytes(data)
     assert b"123.4567" not in raw and b"17.891" not in raw and b"violins at all" not in raw
-    with sqlite3.connect(data / "promptloop.db") as db:
-        sealed = db.execute("select sealed from readings").fetchone()[0]
-        assert sealed.startswith(b"gAAAAA")  # a Fernet token
+    sealed = bytes(query(data, "select sealed from readings")[0][0])
+    assert sealed.startswith(b"gAAAAA")  # a Fernet token
     key = (data / "secret.key").read_bytes()
     assert key not in raw  # the key lives outside the database
     # and the API still reads it back for its owner
@@ -131,12 +130,12 @@ def test_export_then_erase_removes_rows_and_files(service, alice: Api, bob: Api)
     assert erased == {"erased": True, "sessions": 1}
     assert not user_dir.exists()
     assert alice.get("/v1/me").status_code == 401
-    with sqlite3.connect(service.config.data_dir / "promptloop.db") as db:
-        for table in ("sessions", "segments", "readings", "messages", "jobs", "tokens"):
-            rows = db.execute(f"select count(*) from {table}").fetchone()[0]
-            assert rows == (1 if table in ("sessions", "tokens") else 0), table  # bob's remain
-        assert db.execute("select count(*) from users where name = 'alice'").fetchone()[0] == 0
-        actions = [r[0] for r in db.execute("select action from audit where user_id = ?", (user_id,))]
+    data = service.config.data_dir
+    for table in ("sessions", "segments", "readings", "messages", "jobs", "tokens"):
+        rows = query(data, f"select count(*) from {table}")[0][0]
+        assert rows == (1 if table in ("sessions", "tokens") else 0), table  # bob's remain
+    assert query(data, "select count(*) from users where name = 'alice'")[0][0] == 0
+    actions = [r[0] for r in query(data, "select action from audit where user_id = :u order by id", u=user_id)]
     assert actions == ["export", "erase"]  # the record of the erasure outlives the account
 
 

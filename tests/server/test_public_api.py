@@ -1,7 +1,7 @@
 """The public names of the service package and of the server edge are pinned."""
 
 import promptloop.service
-import server
+import promptloop_server
 
 
 def test_service_public_api() -> None:
@@ -14,4 +14,4 @@ def test_service_public_api() -> None:
 
 
 def test_server_public_api() -> None:
-    assert server.__all__ == ["create_app"]
+    assert promptloop_server.__all__ == ["create_app"]

@@ -10,8 +10,9 @@ import pytest
 from fastapi.testclient import TestClient
 from srv_support import Api
 
+from dbs import database_for
 from promptloop.service.engine import Service, ServiceConfig
-from server import create_app
+from promptloop_server import create_app
 
 ray = pytest.importorskip("ray", reason="pip install 'promptloop[ray]'")
 
@@ -21,7 +22,8 @@ def ray_service(tmp_path_factory):
     from promptloop.service.ray_pool import RayPool
 
     pool = RayPool(workers=1, queue_size=1)
-    service = Service(ServiceConfig(data_dir=tmp_path_factory.mktemp("ray"), queue_size=1), pool=pool)
+    data = tmp_path_factory.mktemp("ray")
+    service = Service(ServiceConfig(data_dir=data, database_url=database_for(data), queue_size=1), pool=pool)
     service.warm_up()
     assert service.ready, service.ready_detail
     yield service

@@ -22,9 +22,10 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
+from dbs import database_for
 from promptloop.acquisition.affect import parse_affect
 from promptloop.representation.preferences import Preferences
-from server import create_app
+from promptloop_server import create_app
 
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance,
           response_headers_conformance, response_schema_conformance]
@@ -36,7 +37,8 @@ def fuzzed(tmp_path_factory, shared_backends):
 
     from promptloop.service.engine import Service, ServiceConfig
 
-    service = Service(ServiceConfig(data_dir=tmp_path_factory.mktemp("fuzz"), queue_size=2, job_deadline_s=20),
+    data = tmp_path_factory.mktemp("fuzz")
+    service = Service(ServiceConfig(data_dir=data, database_url=database_for(data), queue_size=2, job_deadline_s=20),
                       backend_factory=factory_for(shared_backends))
     service.warm_up()
     user, token = service.create_user("fuzzer")

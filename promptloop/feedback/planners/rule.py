@@ -3,8 +3,10 @@
 Drafting maps the segment's waypoint on the circumplex to tempo, mode, dynamics, density and
 brightness (:mod:`promptloop.representation.plan`), picks instruments from the listener's preferences (never an
 avoided one), keeps the key across segments (moving to the relative major/minor when the mode
-changes, so the notes stay shared), and writes a MusicGen-style text prompt.  Revising applies the
-evaluator's feedback: measured too fast → slower and sparser; too activating → softer, darker...
+changes, so the notes stay shared), and writes a MusicGen-style text prompt.  Revising corrects
+what a prompt can correct (a tempo that landed off by the measured error, a plan that strays from
+its waypoint, constraint violations) and otherwise keeps the plan so the retry draws new candidates
+(:meth:`RulePlanner.revise`).
 """
 
 from __future__ import annotations
@@ -19,6 +21,9 @@ from promptloop.representation.vocabulary import TEXTURES, covered_words
 __all__ = ["RulePlanner", "write_prompt"]
 
 _DYNAMICS = ("pp", "p", "mp", "mf", "f")
+#: A measured/asked tempo ratio this close to 2, 1/2, 3/2 or 2/3 is taken as an estimator error.
+TEMPO_OCTAVE_TOLERANCE = 0.06
+MAX_TEMPO_CORRECTION = 25.0
 _DYNAMIC_WORDS = {"pp": "very soft", "p": "soft", "mp": "moderate volume", "mf": "strong", "f": "loud"}
 
 
@@ -119,27 +124,44 @@ class RulePlanner(Planner):
         return plan.model_copy(update={"prompt": prompt})
 
     def revise(self, plan: MusicPlan, evaluation: Evaluation, context: PlanContext) -> MusicPlan:
+        """Rewrite what a new prompt can fix; keep the plan (new seeds only) where it cannot.
+
+        A rewrite helps when the miss is systematic: a generator that lands tempo words off by a
+        few BPM lands the corrected number off by about the same amount, so the tempo is moved by
+        the whole measured error (unless the estimate looks like an octave or 3:2 error of the
+        estimator).  A mood that sounds wrong although the plan asks for the waypoint's mode and
+        level is a random miss (a flipped mode, an instrument the generator added or dropped);
+        changing the plan then only moves it away from the waypoint, so the plan stays and the retry
+        draws new candidates.  Constraint violations always change the plan.
+        """
         tempo, density, brightness = plan.tempo_bpm, plan.density, plan.brightness
         dyn = _DYNAMICS.index(plan.dynamics)
         mode, instruments = plan.mode, list(plan.instruments)
+        wanted_mode: Literal["major", "minor"] = "major" if context.waypoint.valence >= 0 else "minor"
+        wanted_dyn = _DYNAMICS.index(dynamics_for(context.waypoint.arousal))
         notes = []
         for fb in evaluation.feedback:
-            if fb.attribute == "tempo" and isinstance(fb.measured, float):
-                step = min(12.0, abs(fb.measured - plan.tempo_bpm) / 2)
-                tempo += -step if fb.direction == "lower" else step
-                notes.append(f"tempo {fb.direction}")
+            if fb.attribute == "tempo" and isinstance(fb.measured, float) and plan.tempo_bpm:
+                ratio = fb.measured / plan.tempo_bpm
+                if any(abs(ratio - r) < TEMPO_OCTAVE_TOLERANCE * r for r in (2.0, 0.5, 1.5, 2 / 3)):
+                    notes.append("tempo estimate looks like an octave error: kept")
+                    continue
+                error = max(-MAX_TEMPO_CORRECTION, min(MAX_TEMPO_CORRECTION, fb.measured - tempo_for(context.waypoint.arousal)))
+                tempo = plan.tempo_bpm - error
+                notes.append(f"tempo landed {error:+.0f} BPM off: asked {tempo:.0f}")
             elif fb.attribute == "arousal":
                 sign = -1 if fb.direction == "lower" else 1
-                density += 0.15 * sign
-                brightness += 0.1 * sign
-                dyn = max(0, min(len(_DYNAMICS) - 1, dyn + sign))
-                notes.append(f"arousal {fb.direction}")
-            elif fb.attribute == "valence":
-                if fb.direction == "higher":
-                    mode, brightness = "major", brightness + 0.1
+                if (dyn - wanted_dyn) * sign < 0:  # the plan itself strays from the waypoint's level
+                    dyn = max(0, min(len(_DYNAMICS) - 1, dyn + sign))
+                    notes.append(f"arousal {fb.direction}")
                 else:
-                    mode, brightness = "minor", brightness - 0.1
-                notes.append(f"valence {fb.direction}")
+                    notes.append(f"arousal {fb.direction}: plan already at the waypoint, new candidates")
+            elif fb.attribute == "valence":
+                if mode != wanted_mode:
+                    mode = wanted_mode
+                    notes.append(f"valence {fb.direction}: mode back to {wanted_mode}")
+                else:
+                    notes.append(f"valence {fb.direction}: mode already {mode}, new candidates")
             elif fb.attribute == "transients":
                 instruments = [i for i in instruments if i not in ("drums", "bells", "guitar")] or ["pads"]
                 density -= 0.2

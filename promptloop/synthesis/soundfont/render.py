@@ -29,7 +29,7 @@ _SOFT_ATTACK_DEFAULT = 6000.0
 
 
 def _load() -> Any:
-    import fluidsynth  # type: ignore[import-untyped]  # loads libfluidsynth via ctypes; ImportError if absent
+    import fluidsynth  # loads libfluidsynth via ctypes; ImportError if absent
 
     return fluidsynth
 

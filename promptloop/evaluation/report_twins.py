@@ -1,0 +1,120 @@
+"""The twin-population sections of the report: statistics and sentences written from the numbers.
+
+Targets (issue 14): the closed loop beats the open loop on time in the target zone *and* on the
+final distance in at least 80 % of held-out twins, with a paired test p < 0.01 on each; from the
+third session on, personalised sessions reach the target zone sooner than fresh ones (paired test).
+Each target line says "met" or "**missed**" plainly.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from promptloop.evaluation.stats import mean_ci, paired_test
+
+__all__ = ["twin_markdown", "twin_summary"]
+
+WIN_SHARE_TARGET = 0.8
+P_TARGET = 0.01
+
+
+def _paired(a: list[float], b: list[float], higher_is_better: bool) -> dict[str, Any]:
+    result = paired_test(a, b)
+    wins = result.wins if higher_is_better else result.losses
+    return {"a_mean": float(np.mean(a)), "b_mean": float(np.mean(b)), "difference": result.difference.__dict__,
+            "better": wins, "worse": result.losses if higher_is_better else result.wins, "ties": result.ties,
+            "n": len(a), "share_better": wins / len(a) if a else 0.0, "p_value": result.p_value}
+
+
+def twin_summary(study: dict[str, Any]) -> dict[str, Any]:
+    """Paired statistics of both experiments."""
+    rows = study["paired"]
+    out: dict[str, Any] = {"closed_vs_open": {}, "personalised": {}}
+    if rows:
+        out["closed_vs_open"] = {
+            "zone_seconds": _paired([r["closed"]["zone_seconds"] for r in rows],
+                                    [r["open"]["zone_seconds"] for r in rows], True),
+            "final_distance": _paired([r["closed"]["final_distance"] for r in rows],
+                                      [r["open"]["final_distance"] for r in rows], False),
+            "both": sum(1 for r in rows if r["closed"]["zone_seconds"] > r["open"]["zone_seconds"]
+                        and r["closed"]["final_distance"] < r["open"]["final_distance"]) / len(rows),
+        }
+    by_session: dict[int, dict[str, list[float]]] = {}
+    for series in study["series"]:
+        for s in series["sessions"]:
+            slot = by_session.setdefault(s["session"], {"fresh": [], "personalised": []})
+            slot["fresh"].append(s["fresh"]["time_to_zone"])
+            slot["personalised"].append(s["personalised"]["time_to_zone"])
+    per = {}
+    for k, v in sorted(by_session.items()):
+        per[k] = {"fresh": mean_ci(v["fresh"]).__dict__, "personalised": mean_ci(v["personalised"]).__dict__}
+    later_p = [t for k, v in by_session.items() if k >= 3 for t in v["personalised"]]
+    later_f = [t for k, v in by_session.items() if k >= 3 for t in v["fresh"]]
+    out["personalised"] = {"per_session": per,
+                           "from_third": _paired(later_p, later_f, False) if later_p else {}}
+    return out
+
+
+def _verdict(ok: bool) -> str:
+    return "met" if ok else "**missed**"
+
+
+def _line(what: str, c: dict[str, Any], unit: str, digits: int = 2) -> str:
+    d = c["difference"]
+    return (f"- {what}: closed {c['a_mean']:.{digits}f} vs open {c['b_mean']:.{digits}f} {unit} "
+            f"(mean paired difference {d['mean']:+.{digits}f}, 95 % CI {d['mean'] - d['half_width']:+.{digits}f} to "
+            f"{d['mean'] + d['half_width']:+.{digits}f}); closed better for {c['better']} of {c['n']} twins "
+            f"({c['share_better']:.0%}), worse for {c['worse']}, tied for {c['ties']}; Wilcoxon p = {c['p_value']:.2g}.")
+
+
+def twin_markdown(study: dict[str, Any], summary: dict[str, Any]) -> list[str]:
+    """The report's twin sections as Markdown lines."""
+    s = study["study"]
+    lines = ["## Closed loop on the held-out twin population", "",
+             f"{s['twins']} simulated listeners from the held-out seed range (seeds {s['first_seed']}–"
+             f"{s['first_seed'] + s['twins'] - 1}; the pacer was tuned on seeds 0–999 only), each heard one "
+             f"{s['segments']} × {s['segment_seconds']:g} s session twice — open loop (`IsoPacer`) and closed loop "
+             f"(`ReadingPacer`, reading heart rate, RMSSD and skin conductance, {s['readings_per_segment']} readings "
+             "per segment, with the twin's noise, drift and dropouts) — with the same start, target and seeds; "
+             "1 candidate and no retries in both arms. Target zone: within 0.35 of the target on the circumplex.", ""]
+    c = summary["closed_vs_open"]
+    if c:
+        zone, dist = c["zone_seconds"], c["final_distance"]
+        lines += [_line("Seconds in the target zone", zone, "s", 1),
+                  _line("Final distance to the target", dist, "", 3)]
+        ok_zone = zone["share_better"] >= WIN_SHARE_TARGET and zone["p_value"] < P_TARGET and zone["difference"]["mean"] > 0
+        ok_dist = dist["share_better"] >= WIN_SHARE_TARGET and dist["p_value"] < P_TARGET and dist["difference"]["mean"] < 0
+        lines += [f"- Both at once (more time in the zone and closer at the end): {c['both']:.0%} of twins.",
+                  f"- Target (closed better in ≥ 80 % of twins, p < 0.01) on time in zone: {_verdict(ok_zone)}; "
+                  f"on final distance: {_verdict(ok_dist)}.", ""]
+        decisions: dict[str, int] = {}
+        for r in study["paired"]:
+            for d in r["closed"].get("decisions", []):
+                decisions[d] = decisions.get(d, 0) + 1
+        lines += ["Closed-loop decisions over all sessions: "
+                  + ", ".join(f"{k} {v}" for k, v in sorted(decisions.items())) + ".", ""]
+    p = summary["personalised"]
+    lines += ["## Personalised sessions on the held-out twin population", "",
+              f"{s['personalised_twins']} twins, {s['sessions_per_twin']} sessions each (a different start and "
+              "target per session); both arms use the closed loop; the personalised arm carries the listener "
+              "profile learned from its earlier sessions (triggers avoided, loudness ceiling, pacing lead), the fresh "
+              "arm starts each session with an empty profile. Session 1 is the same session in both arms. Outcome: "
+              "seconds until the twin first enters the target zone (a session that never gets there counts as its "
+              "full length).", "",
+              "| session | fresh (s) | personalised (s) |", "|---|---|---|"]
+    for k, v in p["per_session"].items():
+        lines.append(f"| {k} | {v['fresh']['mean']:.1f} ± {v['fresh']['half_width']:.1f} | "
+                     f"{v['personalised']['mean']:.1f} ± {v['personalised']['half_width']:.1f} |")
+    later = p.get("from_third") or {}
+    if later:
+        d = later["difference"]
+        sooner = d["mean"] < 0 and later["p_value"] < 0.05
+        lines += ["", f"- From the third session on: personalised {later['a_mean']:.1f} s vs fresh {later['b_mean']:.1f} s "
+                  f"to the zone (mean paired difference {d['mean']:+.1f} s, 95 % CI {d['mean'] - d['half_width']:+.1f} to "
+                  f"{d['mean'] + d['half_width']:+.1f}); sooner in {later['better']} of {later['n']} sessions, later in "
+                  f"{later['worse']}, tied in {later['ties']}; Wilcoxon p = {later['p_value']:.2g}.",
+                  f"- Target (personalised sessions reach the zone sooner from the third session on, p < 0.05): "
+                  f"{_verdict(sooner)}."]
+    return lines + [""]

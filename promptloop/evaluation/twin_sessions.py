@@ -1,0 +1,150 @@
+"""The twin-population experiments: closed vs open loop, and personalised vs fresh profiles.
+
+Each session plays to one simulated listener (:mod:`promptloop.evaluation.twins`) drawn from the
+held-out seed range, which the pacer's constants were not tuned on.
+
+* **closed vs open** — the same twin, start, target and session seed, once with the open-loop
+  :class:`~promptloop.session.pacing.IsoPacer` and once with the reading-driven
+  :class:`~promptloop.session.closed_loop.ReadingPacer`; outcomes: seconds in the target zone and
+  the final distance to the target;
+* **personalised vs fresh** — a run of sessions per twin (a different start and target each time);
+  the personalised arm carries a :class:`~promptloop.representation.profile.ListenerProfile` from
+  session to session, the fresh arm starts every session with an empty one; outcome: seconds until
+  the twin first enters the target zone (a session that never gets there counts as its length).
+
+Sessions here use one candidate and no retries in both arms, so that only the pacing differs.
+"""
+
+from __future__ import annotations
+
+import zlib
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from promptloop.acquisition.affect import AFFECT_WORDS
+from promptloop.evaluation.metrics import measure_cues
+from promptloop.evaluation.twins import HELD_OUT_SEEDS, MusicHeard, SimulatedListener, TwinTraits
+from promptloop.representation.preferences import Preferences
+from promptloop.representation.profile import ListenerProfile, ProfileUpdate
+from promptloop.session.closed_loop import ReadingPacer, sounds_named
+from promptloop.session.loop import LoopSession, SessionSpec
+from promptloop.session.pacing import IsoPacer, Pacer
+
+__all__ = ["TWIN_PAIRS", "TwinStudy", "run_twin_session", "run_twin_study"]
+
+#: (start, target) words: every quadrant as a start, long and short moves.
+TWIN_PAIRS: tuple[tuple[str, str], ...] = (
+    ("anxious", "calm"), ("stressed", "relaxed"), ("tired", "energized"), ("sad", "happy"),
+    ("angry", "serene"), ("bored", "focused"), ("tense", "content"), ("depressed", "content"),
+)
+
+
+@dataclass(frozen=True)
+class TwinStudy:
+    """How many twins and sessions the study runs, and how each session is made."""
+
+    twins: int = 16
+    personalised_twins: int = 8
+    sessions_per_twin: int = 4
+    segments: int = 10
+    segment_seconds: float = 5.0
+    crossfade_seconds: float = 1.0
+    readings_per_segment: int = 3
+    first_seed: int = HELD_OUT_SEEDS.start
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _seed(*parts: object) -> int:
+    return zlib.crc32(":".join(str(p) for p in parts).encode())
+
+
+def run_twin_session(backends: Any, traits: TwinTraits, pair: tuple[str, str], session_seed: int, study: TwinStudy,
+                     *, closed: bool, profile: ListenerProfile | None = None) -> dict[str, Any]:
+    """One session played to one twin; returns its outcomes (and, closed, what it learned)."""
+    start, target = AFFECT_WORDS[pair[0]], AFFECT_WORDS[pair[1]]
+    preferences = profile.prior(Preferences()) if profile is not None else Preferences()
+    twin = SimulatedListener.create(traits, start, session_seed)
+    pacer: Pacer = ReadingPacer(start, twin.baseline(), profile=profile) if closed else IsoPacer()
+    spec = SessionSpec(start=start, target=target, preferences=preferences, segments=study.segments,
+                       segment_seconds=study.segment_seconds, seed=session_seed, candidates=1, max_retries=0,
+                       crossfade_seconds=study.crossfade_seconds)
+    session = LoopSession(spec, backends.generator, backends.planners["rule"], backends.evaluator,
+                          fallback_planner=backends.fallback_planner, pacer=pacer)
+
+    def read() -> list[Any]:
+        return [twin.readings() for _ in range(study.readings_per_segment)]
+
+    readings = read()
+    if isinstance(pacer, ReadingPacer):
+        pacer.observe(readings)
+    waypoints = []
+    for _ in range(study.segments):
+        result = session.next_segment()
+        cues = measure_cues(result.audio, session.sample_rate)
+        twin.listen(MusicHeard(cues, sounds_named(result.record.prompt), study.segment_seconds))
+        waypoints.append(result.record.waypoint.model_dump())
+        readings = read()
+        if isinstance(pacer, ReadingPacer):
+            pacer.observe(readings, result.record, session.target)
+            changed = pacer.adjusted(session.preferences)
+            if changed is not None:
+                session.update_preferences(changed, "closed loop")
+    length = study.segments * study.segment_seconds
+    reached = twin.time_to_zone(target)
+    out: dict[str, Any] = {
+        "twin": traits.seed, "pair": list(pair), "closed": closed, "personalised": profile is not None and profile.sessions > 0,
+        "zone_seconds": twin.zone_seconds(target), "final_distance": round(twin.distance(target), 4),
+        "time_to_zone": reached if reached is not None else length, "reached": reached is not None,
+        "waypoints": waypoints,
+        "timeline": [[t, round(v, 4), round(a, 4)] for t, v, a in twin.timeline[:: max(1, int(study.segment_seconds))]],
+    }
+    if isinstance(pacer, ReadingPacer):
+        out["decisions"] = list(pacer.decisions)
+        out["learned"] = pacer.learned().model_dump()
+    return out
+
+
+def run_twin_study(backends: Any, study: TwinStudy, on_session: Callable[[str], None] | None = None) -> dict[str, Any]:
+    """Both experiments; returns JSON-ready results (the report computes the statistics)."""
+    def done(what: str) -> None:
+        if on_session is not None:
+            on_session(what)
+
+    paired: list[dict[str, Any]] = []
+    for i in range(study.twins):
+        traits = TwinTraits.sample(study.first_seed + i)
+        pair = TWIN_PAIRS[i % len(TWIN_PAIRS)]
+        seed = _seed(traits.seed, 1)
+        row = {"twin": traits.seed, "traits": traits.to_dict(), "pair": list(pair)}
+        for closed in (False, True):
+            row["closed" if closed else "open"] = run_twin_session(backends, traits, pair, seed, study, closed=closed)
+            done(f"twin {traits.seed} {'closed' if closed else 'open'}")
+        paired.append(row)
+    series = []
+    for i in range(study.personalised_twins):
+        traits = TwinTraits.sample(study.first_seed + i)
+        profile = ListenerProfile()
+        sessions: list[dict[str, Any]] = []
+        for k in range(1, study.sessions_per_twin + 1):
+            pair = TWIN_PAIRS[(i + k - 1) % len(TWIN_PAIRS)]
+            seed = _seed(traits.seed, k)
+            if k == 1 and i < study.twins:  # session 1 is the same closed session as above
+                fresh = personal = dict(paired[i]["closed"])
+            else:
+                fresh = run_twin_session(backends, traits, pair, seed, study, closed=True)
+                personal = run_twin_session(backends, traits, pair, seed, study, closed=True, profile=profile)
+                done(f"twin {traits.seed} session {k}")
+            profile = profile.learn(_update(personal))
+            sessions.append({"session": k, "pair": list(pair), "fresh": fresh, "personalised": personal,
+                             "profile_before": None if k == 1 else sessions[-1]["profile_after"],
+                             "profile_after": profile.model_dump()})
+        series.append({"twin": traits.seed, "traits": traits.to_dict(), "sessions": sessions})
+    return {"study": study.to_dict(), "paired": paired, "series": series}
+
+
+def _update(session: dict[str, Any]) -> ProfileUpdate:
+    return ProfileUpdate.model_validate(session["learned"])
+

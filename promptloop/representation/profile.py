@@ -1,0 +1,155 @@
+"""What the system has learned about one listener across sessions, as a prior for the next.
+
+A :class:`ListenerProfile` holds what moved this listener toward their targets (how closely they
+follow the music, which plan attributes went with the moves), what they rejected or that acted as a
+trigger, and their comfortable tempo and loudness ranges.  It is plain data the listener can read and
+edit (JSON; ``extra="forbid"``), kept with the account by the service and in a file by the CLI
+(``promptloop session --profile FILE``).
+
+Planners use it through :meth:`ListenerProfile.prior`: avoided sounds and a loudness ceiling folded
+into the session's preferences.  The closed-loop pacer uses its pacing fields.  After a session,
+:meth:`ListenerProfile.learn` folds in what that session found (a :class:`ProfileUpdate`).
+
+>>> p = ListenerProfile(triggers=["drums"], comfortable_loudness_lufs=(-40.0, -24.0))
+>>> p.prior(Preferences()).loudness_ceiling_lufs
+-24.0
+"""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from promptloop.errors import InputError
+from promptloop.representation.preferences import Preferences, parse_terms
+
+__all__ = ["PROFILE_FORMAT", "ListenerProfile", "ProfileUpdate", "load_profile_text"]
+
+PROFILE_FORMAT = "promptloop-profile/1"
+#: How much one new session counts against what the profile already holds (exponential average).
+LEARNING_RATE = 0.5
+
+
+def _terms(value: list[str]) -> list[str]:
+    return list(parse_terms(value))
+
+
+def _check_range(value: tuple[float, float] | None, low: float, high: float, what: str) -> None:
+    if value is None:
+        return
+    a, b = value
+    if not (low <= a <= b <= high):
+        raise ValueError(f"{what} must be two numbers low <= high within [{low}, {high}], got {list(value)}")
+
+
+class ListenerProfile(BaseModel):
+    """The listener's profile (every field optional; an empty profile changes nothing)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    format: str = Field(default=PROFILE_FORMAT, pattern=r"^promptloop-profile/1$")
+    sessions: int = Field(default=0, ge=0, le=100_000)
+    triggers: list[str] = Field(default_factory=list, max_length=24)  # raised arousal against the session's direction
+    rejected: list[str] = Field(default_factory=list, max_length=24)  # asked to remove or reported unpleasant
+    comfortable_tempo_bpm: tuple[float, float] | None = None
+    comfortable_loudness_lufs: tuple[float, float] | None = None
+    follow: float | None = Field(default=None, ge=0.0, le=2.0)  # how far per segment they follow (1: as modelled)
+    lead: float | None = Field(default=None, ge=0.1, le=1.5)  # how far ahead the music may be
+    moved_by: dict[str, float] = Field(default_factory=dict, max_length=16)  # attribute -> arousal per unit
+    notes: str = Field(default="", max_length=500)
+
+    @field_validator("triggers", "rejected")
+    @classmethod
+    def _canonical(cls, value: list[str]) -> list[str]:
+        return _terms(value)
+
+    @field_validator("moved_by")
+    @classmethod
+    def _attributes(cls, value: dict[str, float]) -> dict[str, float]:
+        allowed = {"tempo", "loudness", "brightness", "density", "mode"}
+        unknown = set(value) - allowed
+        if unknown:
+            raise ValueError(f"unknown attribute(s) {', '.join(sorted(unknown))}; use {', '.join(sorted(allowed))}")
+        if any(abs(v) > 5 for v in value.values()):
+            raise ValueError("moved_by values must be within [-5, 5]")
+        return {k: round(float(v), 4) for k, v in value.items()}
+
+    @model_validator(mode="after")
+    def _ranges(self) -> ListenerProfile:
+        _check_range(self.comfortable_tempo_bpm, 40.0, 180.0, "comfortable_tempo_bpm")
+        _check_range(self.comfortable_loudness_lufs, -60.0, -5.0, "comfortable_loudness_lufs")
+        return self
+
+    # -- as a prior -------------------------------------------------------------------------------
+    def avoided(self) -> tuple[str, ...]:
+        return tuple(dict.fromkeys([*self.triggers, *self.rejected]))
+
+    def prior(self, preferences: Preferences) -> Preferences:
+        """``preferences`` with the profile folded in: its triggers and rejections avoided (unless
+        the listener explicitly prefers them this time) and the loudness ceiling no higher than the
+        top of the comfortable range."""
+        liked = set(preferences.instruments) | set(preferences.genres) | set(preferences.extra)
+        avoid = tuple(dict.fromkeys([*preferences.avoid, *(t for t in self.avoided() if t not in liked)]))
+        ceiling = preferences.loudness_ceiling_lufs
+        if self.comfortable_loudness_lufs is not None:
+            ceiling = min(ceiling, self.comfortable_loudness_lufs[1])
+        try:
+            return Preferences(instruments=preferences.instruments, genres=preferences.genres, avoid=avoid,
+                               loudness_ceiling_lufs=ceiling, gentle=preferences.gentle, extra=preferences.extra)
+        except InputError:  # a conflict (e.g. gentle mode) the listener chose: keep their preferences
+            return preferences
+
+    # -- learning ---------------------------------------------------------------------------------
+    def learn(self, update: ProfileUpdate) -> ListenerProfile:
+        """This profile with one more session folded in (new evidence weighted by LEARNING_RATE)."""
+        def blend(old: float | None, new: float | None) -> float | None:
+            if new is None:
+                return old
+            return round(new if old is None else (1 - LEARNING_RATE) * old + LEARNING_RATE * new, 4)
+
+        loud = self.comfortable_loudness_lufs
+        if update.loudness_ceiling_lufs is not None:
+            top = update.loudness_ceiling_lufs if loud is None else min(loud[1], update.loudness_ceiling_lufs)
+            loud = (min(-40.0, top), top)
+        tempo = self.comfortable_tempo_bpm
+        if update.followed_tempo_bpm is not None:
+            lo, hi = update.followed_tempo_bpm
+            tempo = (lo, hi) if tempo is None else (min(tempo[0], lo), max(tempo[1], hi))
+        moved = dict(self.moved_by)
+        for key, value in update.moved_by.items():
+            moved[key] = blend(moved.get(key), value) or 0.0
+        return self.model_copy(update={
+            "sessions": self.sessions + 1,
+            "triggers": _terms([*self.triggers, *update.triggers])[:24],
+            "rejected": _terms([*self.rejected, *update.rejected])[:24],
+            "comfortable_loudness_lufs": loud,
+            "comfortable_tempo_bpm": tempo,
+            "follow": blend(self.follow, update.follow),
+            "lead": blend(self.lead, update.lead),
+            "moved_by": moved,
+        })
+
+
+class ProfileUpdate(BaseModel):
+    """What one session learned about the listener (produced by the closed-loop pacer and chat)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    triggers: list[str] = Field(default_factory=list)
+    rejected: list[str] = Field(default_factory=list)
+    loudness_ceiling_lufs: float | None = None
+    followed_tempo_bpm: tuple[float, float] | None = None
+    follow: float | None = None
+    lead: float | None = None
+    moved_by: dict[str, float] = Field(default_factory=dict)
+
+
+def load_profile_text(text: str, where: str = "profile") -> ListenerProfile:
+    """Parse a profile from JSON text; any problem is one :class:`InputError`."""
+    from pydantic import ValidationError
+
+    try:
+        return ListenerProfile.model_validate_json(text)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        loc = ".".join(str(p) for p in first["loc"]) or "(top level)"
+        raise InputError(f"{where}: {loc}: {first['msg']}") from None

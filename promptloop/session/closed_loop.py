@@ -1,0 +1,223 @@
+"""A closed-loop pacer: wearable readings decide when the path holds, moves on or backs off.
+
+The open-loop :class:`~promptloop.session.pacing.IsoPacer` walks from the start to the target in
+equal steps whatever the listener does.  :class:`ReadingPacer` keeps a belief of where the listener
+is and places each segment on a faster schedule, but never further ahead of that belief than the
+music can lead them (its *lead*):
+
+* **belief** — arousal from the readings (heart rate, RMSSD, skin conductance through
+  :func:`promptloop.acquisition.physio.estimate_affect`), each signal taken relative to its own
+  first reading so calibration offsets cancel, fused with a first-order model of the listener
+  following the music (a scalar Kalman filter; dropouts simply skip the update).  Valence is not
+  seen by these sensors, so it follows the model alone;
+* **hold** — the listener has not followed: the belief stays behind, so the waypoint stays within
+  the lead of it instead of running off along the schedule;
+* **move on** — they followed: the belief advances and the waypoint with it;
+* **back off** — arousal moved the wrong way by more than the noise allows: the next segment meets
+  the listener where they are, the sounds that segment introduced become suspects (avoided for the
+  rest of the session), and when calming music was loud the loudness ceiling comes down.
+
+What the session learned is :meth:`ReadingPacer.learned` (a
+:class:`~promptloop.representation.profile.ProfileUpdate` for the listener's profile); a profile's
+``lead`` and ``follow`` set the pacing prior of the next session.  Constants were tuned on the
+twin population's tuning seeds only (docs/evaluation.md).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from promptloop.acquisition.affect import Affect
+from promptloop.acquisition.physio import Baseline, Readings, estimate_affect
+from promptloop.representation.preferences import Preferences
+from promptloop.representation.profile import ListenerProfile, ProfileUpdate
+from promptloop.representation.vocabulary import INSTRUMENTS, TEXTURES, canonical
+from promptloop.session.pacing import PaceContext, Pacer, Waypoint
+from promptloop.session.provenance import SegmentRecord
+
+__all__ = ["PacerSettings", "ReadingPacer", "sounds_named"]
+
+#: Arousal per unit of each signal's contribution in ``estimate_affect`` for a typical listener,
+#: and the noise of one reading in arousal units (docs/evaluation.md, the twin's wearable).
+_SENSITIVITY = {"heart_rate": 0.30, "hrv_rmssd": 0.22, "skin_conductance": 0.20}
+_NOISE = {"heart_rate": 0.30, "hrv_rmssd": 0.45, "skin_conductance": 0.15}
+_QUIET_ENOUGH_LUFS = -27.0
+
+
+@dataclass(frozen=True)
+class PacerSettings:
+    """The pacer's constants (tuned on the twin population's tuning seeds)."""
+
+    lead: float = 0.8  # how far (valence counted half) the music may be ahead of the listener
+    arrive: float = 0.6  # share of the session by which the schedule reaches the target
+    valence_weight: float = 0.5
+    tau_s: float = 6.0  # the model's time constant for following the music
+    process_var: float = 0.004
+    model_error: float = 0.3  # share of the modelled move that may be wrong
+    against: float = 0.12  # a move this far the wrong way is the music working against them
+    stall: float = 0.03  # calming music that moves arousal less than this does not work
+
+
+def sounds_named(prompt: str) -> frozenset[str]:
+    """The vocabulary's instruments and textures a prompt names."""
+    terms = {canonical(w) for w in re.findall(r"[a-z]+", prompt.lower())}
+    return frozenset(t for t in terms if t in INSTRUMENTS or t in TEXTURES)
+
+
+@dataclass
+class ReadingPacer(Pacer):
+    """Registered nowhere: the harness and the service build one per session that has readings."""
+
+    start: Affect
+    baseline: Baseline = field(default_factory=Baseline)
+    settings: PacerSettings = field(default_factory=PacerSettings)
+    profile: ListenerProfile | None = None
+    name: str = "reading"
+    valence: float = 0.0
+    arousal: float = 0.0
+    variance: float = 0.01
+    suspects: set[str] = field(default_factory=set)
+    ceiling: float | None = None
+    decisions: list[str] = field(default_factory=list)
+    _anchor: dict[str, float] = field(default_factory=dict)
+    _last_sounds: frozenset[str] | None = None
+    _backoff: bool = False
+    _followed_tempo: list[float] = field(default_factory=list)
+    _moves: list[tuple[float, float]] = field(default_factory=list)  # (modelled, observed)
+
+    def __post_init__(self) -> None:
+        self.valence, self.arousal = self.start.valence, self.start.arousal
+        if self.profile is not None and self.profile.lead is not None:
+            self.settings = PacerSettings(**{**self.settings.__dict__, "lead": self.profile.lead})
+
+    # -- readings ----------------------------------------------------------------------------------
+    def _measure(self, readings: Sequence[Readings]) -> tuple[float, float] | None:
+        sums: dict[str, list[float]] = {}
+        for r in readings:
+            for k, c in estimate_affect(r, self.baseline).contributions.items():
+                if k in _SENSITIVITY:
+                    sums.setdefault(k, []).append(c["arousal"])
+        num = den = 0.0
+        for k, values in sums.items():
+            value = sum(values) / len(values)
+            if k not in self._anchor:  # first sight of this signal: anchor it on the belief
+                self._anchor[k] = value - _SENSITIVITY[k] * self.arousal
+                continue
+            weight = len(values) / _NOISE[k] ** 2
+            num += weight * (value - self._anchor[k]) / _SENSITIVITY[k]
+            den += weight
+        return (num / den, 1.0 / den) if den else None
+
+    def observe(self, readings: Sequence[Readings], last: SegmentRecord | None = None,
+                target: Affect | None = None) -> None:
+        """Readings taken after ``last`` played (or before the first segment, with ``last=None``)."""
+        s = self.settings
+        before = self.arousal
+        music = Affect(last.estimated.valence, last.estimated.arousal) if last is not None else None
+        modelled = 0.0
+        if music is not None and last is not None:
+            k = 1.0 - math.exp(-last.duration_s / s.tau_s)
+            modelled = k * (music.arousal - self.arousal)
+            self.arousal += modelled
+            self.valence += k * (music.valence - self.valence)
+            self.variance += s.process_var + (s.model_error * modelled) ** 2
+        measured = self._measure(readings)
+        if measured is not None:
+            z, noise = measured
+            gain = self.variance / (self.variance + noise)
+            self.arousal += gain * (z - self.arousal)
+            self.variance *= 1.0 - gain
+        self.arousal = max(-1.0, min(1.0, self.arousal))
+        self.valence = max(-1.0, min(1.0, self.valence))
+        self._backoff = False
+        if last is None or measured is None or target is None:
+            if last is not None:
+                self._last_sounds = sounds_named(last.prompt)
+            return
+        self._decide(last, target, before, modelled)
+
+    def _decide(self, last: SegmentRecord, target: Affect, before: float, modelled: float) -> None:
+        s = self.settings
+        sounds = sounds_named(last.prompt)
+        wanted, moved = target.arousal - before, self.arousal - before
+        calming = wanted < -0.05 and last.estimated.arousal < before - 0.05  # the session winds down
+        loud = last.loudness_lufs > _QUIET_ENOUGH_LUFS
+        if abs(modelled) > 0.02:
+            self._moves.append((modelled, moved))
+        if abs(wanted) > 0.05 and moved * math.copysign(1.0, wanted) < -s.against:
+            self._backoff = True
+            self.decisions.append("back off")
+            self.suspects |= sounds - (self._last_sounds or frozenset()) if self._last_sounds is not None else sounds
+            if calming and loud:
+                self._lower_ceiling(last.loudness_lufs - 4.0)
+        elif calming and loud and moved > s.stall:  # calming music, yet arousal rises: too loud for them
+            self.decisions.append("hold (quieter)")
+            self._lower_ceiling(last.loudness_lufs - 3.0)
+        else:
+            self.decisions.append("follow")
+            tempo = last.attempts[last.chosen_attempt].plan.get("tempo_bpm") if last.attempts else None
+            if isinstance(tempo, (int, float)):
+                self._followed_tempo.append(float(tempo))
+        self._last_sounds = sounds
+
+    def _lower_ceiling(self, lufs: float) -> None:
+        self.ceiling = max(-40.0, min(self.ceiling if self.ceiling is not None else 0.0, lufs))
+
+    def adjusted(self, preferences: Preferences) -> Preferences | None:
+        """``preferences`` with what this session learned to avoid; None when nothing changes."""
+        avoid = tuple(dict.fromkeys([*preferences.avoid, *sorted(self.suspects - set(preferences.instruments))]))
+        ceiling = preferences.loudness_ceiling_lufs if self.ceiling is None else min(
+            preferences.loudness_ceiling_lufs, self.ceiling)
+        if avoid == preferences.avoid and ceiling == preferences.loudness_ceiling_lufs:
+            return None
+        try:
+            return Preferences(instruments=preferences.instruments, genres=preferences.genres, avoid=avoid,
+                               loudness_ceiling_lufs=ceiling, gentle=preferences.gentle, extra=preferences.extra)
+        except Exception:  # noqa: BLE001 - an avoid that conflicts with the listener's choice is dropped
+            return None
+
+    # -- pacing ------------------------------------------------------------------------------------
+    def next_waypoint(self, context: PaceContext) -> Waypoint:
+        s = self.settings
+        if context.index == 0:
+            return Waypoint(context.listener, 0.0, False, "meet the listener")
+        x = Affect.clipped(self.valence, self.arousal)
+        if self._backoff:
+            return Waypoint(x, 0.0, False, "back off: readings say the music worked against the listener")
+        arrive = max(1.0, s.arrive * (context.segments - 1))
+        f = min(1.0, context.index / arrive)
+        start, target = context.start, context.target
+        schedule = Affect.clipped(start.valence + f * (target.valence - start.valence),
+                                  start.arousal + f * (target.arousal - start.arousal))
+        gap = math.hypot(s.valence_weight * (schedule.valence - x.valence), schedule.arousal - x.arousal)
+        if gap <= s.lead:
+            affect, reason = schedule, ("at the target" if f >= 1.0 else "on schedule: the listener follows")
+        else:
+            g = s.lead / gap
+            affect = Affect.clipped(x.valence + g * (schedule.valence - x.valence),
+                                    x.arousal + g * (schedule.arousal - x.arousal))
+            reason = "hold: within reach of where the readings place the listener"
+        step = (context.previous or x).distance(affect)
+        return Waypoint(affect, step, step > context.comfortable_step + 1e-9, reason)
+
+    # -- what the session learned ----------------------------------------------------------------
+    def learned(self) -> ProfileUpdate:
+        follow = None
+        if len(self._moves) >= 2:
+            num = sum(m * o for m, o in self._moves)
+            den = sum(m * m for m, _ in self._moves)
+            follow = max(0.0, min(2.0, num / den)) if den > 0 else None
+        lead = None
+        if follow is not None:  # listeners who follow closely can be led further ahead
+            lead = round(max(0.4, min(1.2, self.settings.lead * (0.75 + 0.5 * min(follow, 1.5)))), 3)
+        tempo = (min(self._followed_tempo), max(self._followed_tempo)) if self._followed_tempo else None
+        return ProfileUpdate(triggers=sorted(self.suspects), loudness_ceiling_lufs=self.ceiling,
+                             followed_tempo_bpm=tempo, follow=follow, lead=lead)
+
+    def describe(self) -> dict[str, Any]:
+        return {"name": self.name, "lead": self.settings.lead, "arrive": self.settings.arrive,
+                "decisions": list(self.decisions)}

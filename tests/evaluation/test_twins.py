@@ -1,0 +1,93 @@
+"""The twin population: seeded traits, a listener that follows music, a wearable with dropouts."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from promptloop.acquisition.affect import Affect
+from promptloop.acquisition.physio import estimate_affect
+from promptloop.evaluation.metrics import Cues
+from promptloop.evaluation.twins import (
+    HELD_OUT_SEEDS,
+    TUNING_SEEDS,
+    MusicHeard,
+    SimulatedListener,
+    TwinTraits,
+    music_pull,
+    sounds_in,
+)
+
+
+def _cues(tempo: float, lufs: float, mode: str = "major", centroid: float = 900.0) -> Cues:
+    return Cues(tempo_bpm=tempo, loudness_lufs=lufs, centroid_hz=centroid, mode=mode, mode_strength=0.2,
+                high_freq_ratio=0.01, sharp_transients=0)
+
+
+CALM = MusicHeard(_cues(62.0, -30.0), frozenset({"pads"}), 6.0)
+BUSY = MusicHeard(_cues(126.0, -15.0, "minor", 1800.0), frozenset({"drums"}), 6.0)
+
+
+def test_traits_are_seeded_and_differ_between_twins() -> None:
+    assert TwinTraits.sample(7) == TwinTraits.sample(7)
+    population = [TwinTraits.sample(s) for s in range(200)]
+    assert len({t.gain for t in population}) == 200  # continuous traits: no two twins alike
+    assert 0.05 < np.mean([bool(t.triggers) for t in population]) < 0.8
+    assert set(TUNING_SEEDS).isdisjoint(HELD_OUT_SEEDS)
+
+
+def test_calm_music_lowers_arousal_and_busy_music_raises_it() -> None:
+    traits = TwinTraits.sample(3)
+    down = SimulatedListener.create(traits, Affect(-0.2, 0.3), 1)
+    up = SimulatedListener.create(traits, Affect(-0.2, 0.3), 1)
+    for _ in range(6):
+        down.listen(CALM)
+        up.listen(BUSY)
+    assert down.state.arousal < 0.0
+    assert up.state.arousal > 0.3
+    assert down.heart_rate() < up.heart_rate()
+
+
+def test_a_trigger_sound_works_against_calming_music() -> None:
+    plain = next(TwinTraits.sample(s) for s in range(100) if not TwinTraits.sample(s).triggers)
+    triggered = TwinTraits(**{**plain.__dict__, "triggers": ("pads",)})
+    assert music_pull(CALM, triggered).arousal > music_pull(CALM, plain).arousal + 0.4
+    assert music_pull(CALM, triggered).valence < music_pull(CALM, plain).valence
+
+
+def test_music_far_from_the_listener_moves_them_less_than_a_step_toward_it() -> None:
+    traits = TwinTraits.sample(11)
+    start = Affect(-0.6, 0.8)
+    far = SimulatedListener.create(traits, start, 2)
+    far.listen(CALM)  # pull near (0.3, -0.8): beyond the acceptance radius
+    near = SimulatedListener.create(traits, start, 2)
+    near.listen(MusicHeard(_cues(100.0, -20.0, "minor"), frozenset({"piano"}), 6.0))
+    assert start.arousal - far.state.arousal < start.arousal - near.state.arousal + 0.05
+
+
+def test_readings_track_arousal_through_the_estimator_with_dropouts() -> None:
+    traits = TwinTraits.sample(5)
+    twin = SimulatedListener.create(traits, Affect(0.0, 0.8), 3)
+    baseline = twin.baseline()
+    high = [estimate_affect(twin.readings(), baseline).affect.arousal for _ in range(40)]
+    for _ in range(8):
+        twin.listen(CALM)
+    low_readings = [twin.readings() for _ in range(200)]
+    low = [estimate_affect(r, baseline).affect.arousal for r in low_readings[:40]]
+    assert np.mean(low) < np.mean(high) - 0.2
+    missing = sum(1 for r in low_readings if r.heart_rate is None) / len(low_readings)
+    assert 0.02 < missing < 0.2  # dropouts happen, not most of the time
+    assert any(not r.present() for r in low_readings)  # whole-device dropouts too
+
+
+def test_zone_time_and_time_to_zone() -> None:
+    traits = TwinTraits.sample(2)
+    twin = SimulatedListener.create(traits, Affect(0.3, -0.5), 4)
+    for _ in range(5):
+        twin.listen(CALM)
+    settled = Affect(twin.state.valence, twin.state.arousal)
+    assert twin.zone_seconds(settled) > 0
+    assert twin.time_to_zone(Affect(-1.0, 1.0)) is None
+
+
+def test_sounds_in_reads_vocabulary_terms_from_prompts() -> None:
+    assert sounds_in(["calm music with piano and soft pads, over rain"]) == {"piano", "pads", "rain"}

@@ -1,0 +1,51 @@
+"""/v1/me/profile: per-user, editable, validated, a prior for new sessions, in export and erase."""
+
+from __future__ import annotations
+
+from srv_support import Api
+
+from promptloop.service.profiles import ProfileRow
+
+
+def test_a_new_account_has_an_empty_profile(alice: Api) -> None:
+    r = alice.get("/v1/me/profile")
+    assert r.status_code == 200
+    body = r.json()
+    assert body["sessions"] == 0 and body["triggers"] == [] and body["comfortable_loudness_lufs"] is None
+
+
+def test_the_listener_edits_their_profile_and_only_theirs(alice: Api, bob: Api) -> None:
+    r = alice.put("/v1/me/profile", json={"triggers": ["Violins"], "comfortable_loudness_lufs": [-40, -26],
+                                          "notes": "rain helps"})
+    assert r.status_code == 200, r.text
+    assert r.json()["triggers"] == ["strings"]  # canonical names
+    assert alice.get("/v1/me/profile").json()["comfortable_loudness_lufs"] == [-40.0, -26.0]
+    assert bob.get("/v1/me/profile").json()["triggers"] == []
+
+
+def test_bad_profiles_are_refused_with_4xx(alice: Api) -> None:
+    assert alice.put("/v1/me/profile", json={"colour": "blue"}).status_code == 422
+    r = alice.put("/v1/me/profile", json={"comfortable_tempo_bpm": [120, 60]})
+    assert 400 <= r.status_code < 500 and "comfortable_tempo_bpm" in r.text
+    r = alice.put("/v1/me/profile", json={"moved_by": {"vibes": 1.0}})
+    assert 400 <= r.status_code < 500
+    assert alice.get("/v1/me/profile").json()["comfortable_tempo_bpm"] is None
+
+
+def test_new_sessions_take_the_profile_as_a_prior(alice: Api) -> None:
+    alice.put("/v1/me/profile", json={"triggers": ["piano"], "comfortable_loudness_lufs": [-40, -27]})
+    session = alice.new_session()
+    prefs = session["preferences"]
+    assert "piano" in prefs["avoid"] and prefs["loudness_ceiling_lufs"] == -27.0
+
+
+def test_the_profile_is_sealed_exported_and_erased(alice: Api, service) -> None:
+    alice.put("/v1/me/profile", json={"triggers": ["drums"], "notes": "thunder is awful"})
+    with service.ctx.db() as db:
+        row = db.get(ProfileRow, 1)
+        assert row is not None and b"thunder" not in row.sealed
+    exported = alice.get("/v1/me/export").json()
+    assert exported["profile"]["triggers"] == ["drums"]
+    assert alice.delete("/v1/me").status_code == 200
+    with service.ctx.db() as db:
+        assert db.query(ProfileRow).count() == 0

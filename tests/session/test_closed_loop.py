@@ -1,0 +1,92 @@
+"""The reading-driven pacer on synthetic readings: hold, move on, back off, learn."""
+
+from __future__ import annotations
+
+from promptloop.acquisition.affect import Affect
+from promptloop.acquisition.physio import Baseline, Readings
+from promptloop.representation.preferences import Preferences
+from promptloop.representation.profile import ListenerProfile
+from promptloop.session.closed_loop import ReadingPacer, sounds_named
+from promptloop.session.pacing import PaceContext
+from promptloop.session.provenance import AffectRecord, SegmentRecord
+
+START, TARGET = Affect(-0.6, 0.7), Affect(0.4, -0.6)
+BASE = Baseline(heart_rate=70.0, hrv_rmssd=40.0, skin_conductance=5.0)
+
+
+def _reading(arousal: float) -> Readings:
+    """What a typical wearable shows at this arousal (the pacer's own sensitivities)."""
+    return Readings(heart_rate=70.0 + 12.0 * arousal, hrv_rmssd=40.0 * 2.718 ** (-0.45 * arousal),
+                    skin_conductance=5.0 * 2.718 ** (0.5 * arousal))
+
+
+def _record(index: int, music: Affect, prompt: str = "calm music with pads", lufs: float = -30.0) -> SegmentRecord:
+    a = AffectRecord(valence=music.valence, arousal=music.arousal)
+    return SegmentRecord(index=index, file="x", start_s=0.0, duration_s=5.0, waypoint=a, listener=a, estimated=a,
+                         score=0.9, prompt=prompt, chosen_attempt=0, chosen_seed=0, attempts=[], loudness_lufs=lufs)
+
+
+def _context(index: int, previous: Affect | None) -> PaceContext:
+    return PaceContext(index=index, segments=10, start=START, listener=START, listener_fresh=False, target=TARGET,
+                       comfortable_step=0.5, previous=previous)
+
+
+def _run(listener_arousal: list[float]) -> tuple[ReadingPacer, list[Affect]]:
+    pacer = ReadingPacer(START, BASE)
+    pacer.observe([_reading(START.arousal)] * 3)
+    waypoints = [pacer.next_waypoint(_context(0, None)).affect]
+    for i, arousal in enumerate(listener_arousal, start=1):
+        pacer.observe([_reading(arousal)] * 3, _record(i - 1, waypoints[-1]), TARGET)
+        waypoints.append(pacer.next_waypoint(_context(i, waypoints[-1])).affect)
+    return pacer, waypoints
+
+
+def test_the_first_segment_meets_the_listener() -> None:
+    pacer = ReadingPacer(START, BASE)
+    assert pacer.next_waypoint(_context(0, None)).affect == START
+
+
+def test_a_listener_who_follows_is_led_to_the_target_early() -> None:
+    _, waypoints = _run([0.45, 0.2, -0.05, -0.3, -0.5, -0.6, -0.6])
+    assert waypoints[-1].distance(TARGET) < 1e-9
+    assert waypoints[6].distance(TARGET) < 0.05  # by 60 % of a 10-segment session
+
+
+def test_a_listener_who_does_not_follow_is_held_within_reach() -> None:
+    _, stuck = _run([0.7, 0.72, 0.7, 0.71, 0.7, 0.7])
+    _, moving = _run([0.45, 0.2, -0.05, -0.3, -0.5, -0.6])
+    assert stuck[-1].arousal > moving[-1].arousal + 0.4
+    assert abs(stuck[-1].arousal - 0.7) < 0.95  # never further ahead than the lead
+
+
+def test_arousal_rising_against_the_path_backs_off_and_suspects_the_new_sound() -> None:
+    pacer = ReadingPacer(START, BASE)
+    pacer.observe([_reading(0.7)] * 3)
+    first = pacer.next_waypoint(_context(0, None)).affect
+    pacer.observe([_reading(0.6)] * 3, _record(0, first, "music with pads"), TARGET)
+    second = pacer.next_waypoint(_context(1, first)).affect
+    pacer.observe([_reading(0.95)] * 3, _record(1, second, "music with pads and strings", lufs=-20.0), TARGET)
+    third = pacer.next_waypoint(_context(2, second))
+    assert "back off" in pacer.decisions and third.reason.startswith("back off")
+    assert third.affect.arousal > second.arousal
+    assert pacer.suspects == {"strings"}
+    adjusted = pacer.adjusted(Preferences())
+    assert adjusted is not None and "strings" in adjusted.avoid and adjusted.loudness_ceiling_lufs <= -24.0
+    learned = pacer.learned()
+    assert learned.triggers == ["strings"] and learned.loudness_ceiling_lufs is not None
+
+
+def test_dropped_out_readings_leave_the_model_in_charge() -> None:
+    pacer = ReadingPacer(START, BASE)
+    pacer.observe([Readings()])
+    pacer.observe([Readings()], _record(0, Affect(-0.3, 0.2)), TARGET)
+    assert pacer.arousal < START.arousal  # moved by the model of following the music
+    assert pacer.decisions == []
+
+
+def test_a_profile_sets_the_lead() -> None:
+    assert ReadingPacer(START, BASE, profile=ListenerProfile(lead=0.4)).settings.lead == 0.4
+
+
+def test_sounds_named_reads_aliases() -> None:
+    assert sounds_named("soft music with cello and chimes, 60 bpm") == {"strings", "bells"}
