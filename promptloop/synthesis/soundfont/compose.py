@@ -280,12 +280,6 @@ class _Builder:
         final = _voicing(self.tonic, low, high, previous, 3)
         for j, pitch in enumerate(final):
             self.note(part, self.cadence + 0.06 * j, 16, pitch, self.vel(base, 2), jitter=0.0)
-        if False and voice.name in ("piano", "bright piano", "electric piano"):
-            for start, _ in self.bars:  # the pedal changes with the harmony
-                part.pedal.append((max(0.0, self.t(start) - 0.02), 0))
-                part.pedal.append((self.t(start) + 0.03, 127))
-            part.pedal.append((max(0.0, self.t(self.cadence) - 0.02), 0))
-            part.pedal.append((self.t(self.cadence) + 0.03, 127))
 
     def drums(self, part: Part, claps_only: bool) -> None:
         c, base = self.c, self.velocity
