@@ -164,7 +164,7 @@ function refreshPlayer(session) {
   player.load();
   const midi = $("midi-link"); // composing generators (soundfont) also keep the score
   midi.href = `/v1/sessions/${session.id}/midi?segments=${session.segments_done}`;
-  midi.hidden = session.generator !== "soundfont";
+  midi.hidden = !session.backends || session.backends.generator !== "soundfont";
 }
 
 // -- progress ------------------------------------------------------------------------------------

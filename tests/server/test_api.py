@@ -183,7 +183,7 @@ def test_the_score_downloads_as_midi_where_the_generator_composes(alice: Api) ->
     assert alice.get(f"/v1/sessions/{s['id']}/midi").status_code == 404  # nothing generated yet
     alice.generate(s["id"], segments=2)
     got = alice.get(f"/v1/sessions/{s['id']}/midi")
-    if alice.get(f"/v1/sessions/{s['id']}").json()["generator"] != "soundfont":
+    if alice.get(f"/v1/sessions/{s['id']}").json()["backends"]["generator"] != "soundfont":
         assert got.status_code == 404  # the procedural synth writes no score
         return
     assert got.status_code == 200 and got.headers["content-type"] == "audio/midi"
