@@ -208,6 +208,9 @@ class Service:
     def provenance(self, user: User, session_id: str) -> dict[str, Any]:
         return self.media.provenance(user, session_id)
 
+    def midi_file(self, user: User, session_id: str) -> Path:
+        return self.media.midi_file(user, session_id)
+
     def generate(self, user: User, session_id: str, segments: int = 1) -> dict[str, Any]:
         return self.jobs.generate(user, session_id, segments)
 

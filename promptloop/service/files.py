@@ -96,6 +96,16 @@ class SessionFiles:
     def mix(self, last_index: int, fmt: str = "wav") -> Path:
         return self.folder / "mix" / f"{last_index:02d}.{fmt}"
 
+    def midi(self, last_index: int) -> Path:
+        """The session's score up to segment ``last_index``, as a standard MIDI file."""
+        return self.folder / "mix" / f"{last_index:02d}.mid"
+
+    def write_midi(self, last_index: int, data: bytes) -> None:
+        path = self.midi(last_index)
+        if not path.parent.is_dir():
+            private_folder(path.parent)
+        self.vault.write_file(path, data)
+
     def write(self, path: Path, audio: np.ndarray, sample_rate: int) -> None:
         """Seal ``audio`` into ``path`` (format by suffix), atomically, owner-only."""
         if not path.parent.is_dir():

@@ -161,6 +161,8 @@ class Jobs:
                 raise JobCancelled(ctx.reason)
             files = SessionFiles(self.ctx.config.data_dir, user.id, row.id)
             files.write_segment(result.record.index, result.audio, loop.sample_rate, loop.final_audio())
+            if (midi := loop.session_midi()) is not None:  # composing generators: the score so far
+                files.write_midi(result.record.index, midi)
             db.add(SegmentRow(session_id=row.id, index=result.record.index, record=result.record.model_dump(mode="json")))
             self.ctx.limits.record(db, user.id, result.record.duration_s)
             row.segments_done = len(loop.results)

@@ -52,6 +52,15 @@ class Media:
                 wav = files.segment(index)
             return files.as_format(wav, fmt, row.sample_rate)
 
+    def midi_file(self, user: User, session_id: str) -> Path:
+        """The session's score so far as MIDI (sealed); only composing generators write one."""
+        with self.ctx.db() as db:
+            row = owned_session(db, user, session_id)
+            path = SessionFiles(self.ctx.config.data_dir, user.id, row.id).midi(row.segments_done - 1)
+        if row.segments_done == 0 or not path.exists():
+            raise NotFound("the session has no score (its generator plays no MIDI, or no segment is done yet)")
+        return path
+
     def provenance(self, user: User, session_id: str) -> dict[str, Any]:
         with self.live.locked(user, session_id) as (db, _row, loop):
             self.ctx.audit(db, user, "read", "provenance", session_id)

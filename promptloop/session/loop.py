@@ -263,7 +263,7 @@ class LoopSession:
             seeds = [seed_for(spec.seed, index, attempt, k) for k in range(spec.candidates)]
             requests = [
                 GenerationRequest(plan, spec.segment_seconds + overlap, s, prior, self._last_plan,
-                                  tail_s=spec.crossfade_seconds)
+                                  tail_s=spec.crossfade_seconds, session_seed=spec.seed)
                 for s in seeds
             ]
             t1 = time.perf_counter()

@@ -30,6 +30,9 @@ class GenerationRequest:
     #: The next segment will start this long before this one ends (the crossfade): a composing
     #: generator lands its cadence there, so the seam falls on a downbeat.
     tail_s: float = 0.0
+    #: The same for every segment of a session (the session's seed): a composing generator keeps
+    #: its motifs and form across segments from it, while different sessions get different ones.
+    session_seed: int = 0
 
 
 class Generator(abc.ABC):

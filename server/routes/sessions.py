@@ -172,6 +172,15 @@ def session_audio(session_id: SessionId, request: Request, user: CurrentUser, se
     return _audio(service, request, service.audio_file(user, session_id, None, format), format, "session")
 
 
+@router.get("/{session_id}/midi", response_class=FileResponse,
+            responses={200: {"content": {"audio/midi": {}}, "description": "the score as a standard MIDI file"},
+                       **E401, **E404, **E422})
+def session_midi(session_id: SessionId, request: Request, user: CurrentUser, service: ServiceDep) -> Response:
+    """The session's score so far (``session.mid``), where its generator composes one."""
+    return sealed_response(data_vault(service.config.data_dir), service.midi_file(user, session_id), request,
+                           "audio/midi", "session.mid", headers={"Cache-Control": "private, no-store"})
+
+
 @router.get("/{session_id}/provenance", response_model=dict[str, Any], responses={**E401, **E404})
 def provenance(session_id: SessionId, user: CurrentUser, service: ServiceDep) -> dict[str, Any]:
     """The session's session.json (schema: docs/session.schema.json)."""

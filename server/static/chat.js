@@ -162,6 +162,9 @@ function refreshPlayer(session) {
   if (!player.paused && !player.ended) return; // never interrupt what the listener is playing
   player.src = `/v1/sessions/${session.id}/audio?segments=${session.segments_done}`;
   player.load();
+  const midi = $("midi-link"); // composing generators (soundfont) also keep the score
+  midi.href = `/v1/sessions/${session.id}/midi?segments=${session.segments_done}`;
+  midi.hidden = !session.backends || session.backends.generator !== "soundfont";
 }
 
 // -- progress ------------------------------------------------------------------------------------

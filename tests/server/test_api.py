@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 
 import numpy as np
+import pytest
 import soundfile as sf
 from srv_support import SHORT, Api
 
@@ -173,3 +174,21 @@ def test_jobs_list_and_pagination(alice: Api) -> None:
     alice.generate(ids[0])
     jobs = alice.get("/v1/jobs").json()
     assert len(jobs) == 1 and jobs[0]["session_id"] == ids[0] and jobs[0]["status"] == "succeeded"
+
+
+def test_the_score_downloads_as_midi_where_the_generator_composes(alice: Api) -> None:
+    import mido
+
+    s = alice.new_session(preferences={"prefer": ["harp"]})
+    assert alice.get(f"/v1/sessions/{s['id']}/midi").status_code == 404  # nothing generated yet
+    alice.generate(s["id"], segments=2)
+    got = alice.get(f"/v1/sessions/{s['id']}/midi")
+    if alice.get(f"/v1/sessions/{s['id']}").json()["backends"]["generator"] != "soundfont":
+        assert got.status_code == 404  # the procedural synth writes no score
+        return
+    assert got.status_code == 200 and got.headers["content-type"] == "audio/midi"
+    midi = mido.MidiFile(file=io.BytesIO(got.content))
+    programs = {m.program for t in midi.tracks for m in t if m.type == "program_change"}
+    assert 46 in programs  # the listener's harp, as General MIDI's harp
+    audio, rate = _wav(alice.get(f"/v1/sessions/{s['id']}/audio").content)
+    assert midi.length == pytest.approx(audio.shape[0] / rate, abs=0.1)

@@ -280,12 +280,6 @@ class _Builder:
         final = _voicing(self.tonic, low, high, previous, 3)
         for j, pitch in enumerate(final):
             self.note(part, self.cadence + 0.06 * j, 16, pitch, self.vel(base, 2), jitter=0.0)
-        if False and voice.name in ("piano", "bright piano", "electric piano"):
-            for start, _ in self.bars:  # the pedal changes with the harmony
-                part.pedal.append((max(0.0, self.t(start) - 0.02), 0))
-                part.pedal.append((self.t(start) + 0.03, 127))
-            part.pedal.append((max(0.0, self.t(self.cadence) - 0.02), 0))
-            part.pedal.append((self.t(self.cadence) + 0.03, 127))
 
     def drums(self, part: Part, claps_only: bool) -> None:
         c, base = self.c, self.velocity
@@ -336,9 +330,13 @@ def compose(
     *,
     start_tempo: float | None = None,
     tail_s: float = 0.0,
+    session_seed: int = 0,
 ) -> Score:
-    """The score of one segment.  ``voices`` are played as named; none is added or dropped."""
-    motif_seed = zlib.crc32(",".join(v.name for v in voices).encode())
+    """The score of one segment.  ``voices`` are played as named; none is added or dropped.
+
+    The motif and (for calm music) the progression come from ``session_seed`` and the instruments,
+    so they carry across a session's segments; ``seed`` varies the rest (candidates differ)."""
+    motif_seed = zlib.crc32(",".join(v.name for v in voices).encode()) ^ (session_seed & 0xFFFFFFFF)
     b = _Builder(c, voices, seconds, seed, start_tempo or c.tempo_bpm, tail_s, motif_seed)
     roles = _roles(voices)
     parts: list[Part] = []

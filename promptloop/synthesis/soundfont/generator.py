@@ -128,7 +128,8 @@ class SoundFontGenerator(Generator):
             arousal=plan.target_arousal, gentle=gentle,
         )
         return compose(composition, voices, request.duration_s, request.seed,
-                       start_tempo=self._start_tempo(request), tail_s=request.tail_s)
+                       start_tempo=self._start_tempo(request), tail_s=request.tail_s,
+                       session_seed=request.session_seed)
 
     def midi_for(self, request: GenerationRequest) -> bytes:
         return to_midi(self.score_for(request))
