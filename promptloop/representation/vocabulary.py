@@ -168,8 +168,13 @@ def gm_voice(term: str) -> Voice | None:
 
 def covered_words(forbidden: Iterable[str]) -> frozenset[str]:
     """Every word that names something in ``forbidden``: the terms, their aliases and, for a
-    family word, each voice of the family with its aliases (``{"strings"}`` covers ``"cellos"``)."""
+    family word, each voice of the family with its aliases (``{"strings"}`` covers ``"cellos"``); for a
+    voice, the family words that would play it (``{"violin"}`` covers ``"strings"``)."""
     terms = {canonical(t) for t in forbidden}
     families = {FAMILIES[t] for t in terms if t in FAMILIES}
     names = terms | {v.name for v in GM_VOICES if v.family in families}
+    # The other way too: a family word names an ensemble of its voices, so avoiding one voice
+    # ("violin") forbids the word that would bring it back ("strings").
+    member_families = {v.family for v in GM_VOICES if v.name in terms}
+    names |= {word for word, family in FAMILIES.items() if family in member_families}
     return frozenset(names | {alias for alias, target in _ALIASES.items() if target in names})
