@@ -44,8 +44,8 @@ TWIN_PAIRS: tuple[tuple[str, str], ...] = (
 class TwinStudy:
     """How many twins and sessions the study runs, and how each session is made."""
 
-    twins: int = 16
-    personalised_twins: int = 8
+    twins: int = 12
+    personalised_twins: int = 6
     sessions_per_twin: int = 4
     segments: int = 10
     segment_seconds: float = 5.0
