@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 EXTRAS ?= test,server,postgresql,llm,ray
 
-.PHONY: setup demo test lint bench clean-venv chromium
+.PHONY: setup demo test lint bench clean-venv chromium soundfont
 
 $(BIN)/promptloop: pyproject.toml setup.py
 	$(PY) -m venv $(VENV)
@@ -13,7 +13,15 @@ $(BIN)/promptloop: pyproject.toml setup.py
 	$(BIN)/pip install --quiet -e ".[$(EXTRAS)]"
 	touch $(BIN)/promptloop
 
-setup: $(BIN)/promptloop
+setup: $(BIN)/promptloop soundfont
+
+# The embedded default plays Debian's General MIDI SoundFont through libfluidsynth; without them (or
+# root to install them) it falls back to the procedural synth, and `promptloop doctor` says so.
+soundfont:
+	@{ [ -f /usr/share/sounds/sf2/FluidR3_GM.sf2 ] && $(PY) -c "import ctypes.util as u, sys; sys.exit(u.find_library('fluidsynth') is None)"; } \
+		|| { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 \
+		&& (apt-get update -qq && apt-get install -y -qq fluid-soundfont-gm libfluidsynth3) >/dev/null 2>&1; } \
+		|| echo "note: fluid-soundfont-gm / libfluidsynth3 not installed (needs root); the embedded default stays the procedural synth (see promptloop doctor)"
 
 demo: setup
 	$(BIN)/promptloop session --start anxious --target calm --prefer "piano, soft pads, rain" \

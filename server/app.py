@@ -17,7 +17,7 @@ from promptloop.service.limits import RequestGuard
 
 from . import errors
 from .metrics import Metrics
-from .routes import account, health, jobs, playlists, profile, sessions, web
+from .routes import account, clinical, consent, health, jobs, playlists, profile, sessions, web
 
 STATIC = Path(__file__).parent / "static"
 
@@ -51,6 +51,6 @@ def create_app(service: Service, *, warm_up: bool = True, close_service: bool = 
     app.middleware("http")(app.state.metrics.middleware)
     app.add_middleware(RequestGuard, limits=service.limits)  # size and rate bounds before any route
     errors.install(app)
-    for module in (health, account, profile, sessions, playlists, jobs, web):
+    for module in (health, account, profile, sessions, consent, clinical, playlists, jobs, web):
         app.include_router(module.router)
     return app

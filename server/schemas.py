@@ -256,6 +256,8 @@ class ExportOut(_Out):
     jobs: list[JobOut]
     audit: list[dict[str, Any]]
     playlists: list[dict[str, Any]] = Field(description="each playlist job's report and file paths")
+    clinical: dict[str, Any] = Field(description="role, consents, access log, programmes, self-reports "
+                                     "(docs/clinical.md)")
     profile: dict[str, Any] | None = Field(default=None, description="the listener profile, when one is stored")
 
 

@@ -7,12 +7,13 @@ from dataclasses import asdict, dataclass
 
 import librosa
 import numpy as np
-import scipy.signal
 
 from promptloop.audio.mix import integrated_lufs
+from promptloop.audio.percussion import percussive_hits
 from promptloop.audio.pitch import KEYS
+from promptloop.audio.transients import transient_times
 
-__all__ = ["Descriptors", "detect_clicks", "high_frequency_ratio", "measure", "sharp_transients"]
+__all__ = ["Descriptors", "detect_clicks", "high_frequency_ratio", "measure", "sharp_transients", "transient_times"]
 
 _HOP = 512
 _N_FFT = 2048
@@ -37,6 +38,7 @@ class Descriptors:
     mode_strength: float  # best major correlation minus best minor correlation
     sharp_transients: int
     clicks: int
+    percussive_hits: int = 0  # drum-like hits (audio.percussion): what "avoid drums" must not hear
 
     def to_dict(self) -> dict[str, float | int | str]:
         return {k: (round(v, 4) if isinstance(v, float) else v) for k, v in asdict(self).items()}
@@ -54,30 +56,13 @@ def _key_and_mode(chroma_mean: np.ndarray) -> tuple[str, str, float]:
     return KEYS[best_minor], "minor", diff
 
 
-def _rising_edges(env_db: np.ndarray, lag: int, rise_db: float, floor_db: float) -> int:
-    rise = env_db[lag:] - env_db[:-lag]
-    edges = (rise > rise_db) & (env_db[lag:] > floor_db)
-    # Count rising edges, not every frame of one edge.
-    return int(np.count_nonzero(edges[1:] & ~edges[:-1]) + int(edges[0])) if edges.size else 0
-
-
 def sharp_transients(audio: np.ndarray, sample_rate: int) -> int:
-    """Count sharp attacks — what startles a listener with hyperacusis; gentle mode forbids them.
+    """Count sharp attacks (:func:`transient_times`); gentle mode forbids them.
 
-    Two detectors, summed: (a) above 2 kHz (hats, bells, clicks), the 5 ms RMS rising more than
-    12 dB within 5 ms; (b) full band (thumps), the 20 ms RMS rising more than 15 dB within 10 ms.
-    Both only count within 30 dB of the clip's peak level, so soft background detail is ignored.
+    Any sharp attack counts, pitched or not: a plucked guitar startles as a drum does.  Whether a
+    listener who avoids *percussion* hears drums is :func:`promptloop.audio.percussion.percussive_hits`.
     """
-    short, hop = int(0.005 * sample_rate), int(0.0025 * sample_rate)
-    long = int(0.02 * sample_rate)
-    if audio.size < long + 4 * hop:
-        return 0
-    full = librosa.feature.rms(y=audio, frame_length=long, hop_length=hop, center=False)[0]
-    full_db = 20 * np.log10(full + 1e-9)
-    floor = full_db.max() - 30
-    sos = scipy.signal.butter(4, min(2000.0, 0.4 * sample_rate), btype="highpass", fs=sample_rate, output="sos")
-    highs = librosa.feature.rms(y=scipy.signal.sosfilt(sos, audio), frame_length=short, hop_length=hop, center=False)[0]
-    return _rising_edges(20 * np.log10(highs + 1e-9), 2, 12.0, floor) + _rising_edges(full_db, 4, 15.0, floor)
+    return int(transient_times(audio, sample_rate).size)
 
 
 def detect_clicks(audio: np.ndarray, sample_rate: int, threshold: float = 12.0) -> np.ndarray:
@@ -152,4 +137,5 @@ def measure(audio: np.ndarray, sample_rate: int) -> Descriptors:
         mode_strength=strength,
         sharp_transients=sharp_transients(audio, sample_rate),
         clicks=int(detect_clicks(audio, sample_rate).size),
+        percussive_hits=percussive_hits(audio, sample_rate),
     )

@@ -89,6 +89,14 @@ def doctor() -> None:
             table.add_row(status.kind, status.name, "yes" if status.usable else "no", status.source,
                           escape(status.detail))
     Console().print(table)
+    from promptloop.synthesis.soundfont import soundfont_missing
+
+    missing = soundfont_missing(settings.soundfont)
+    if missing is None:
+        Console().print(f"default generator: {settings.generator} (sampled instruments available)", markup=False)
+    else:
+        Console().print(f"default generator: {settings.generator}; for sampled instruments (the soundfont "
+                        f"generator): {missing}", markup=False)
 
 
 @app.command()
@@ -178,11 +186,23 @@ app.add_typer(users_app, name="users")
 @users_app.command("add")
 @handle_errors
 def users_add(name: Annotated[str, typer.Argument(help="user name")], data_dir: _DATA_DIR = None,
-              database_url: _DB_URL = None) -> None:
+              database_url: _DB_URL = None,
+              role: Annotated[str, typer.Option(help="listener, therapist or admin")] = "listener") -> None:
     """Create a user and print a new API token (shown once)."""
     from promptloop.service.commands import users_add as add
 
-    add(name, data_dir, database_url)
+    add(name, data_dir, database_url, role)
+
+
+@users_app.command("role")
+@handle_errors
+def users_role(name: Annotated[str, typer.Argument(help="user name")],
+               role: Annotated[str, typer.Argument(help="listener, therapist or admin")],
+               data_dir: _DATA_DIR = None, database_url: _DB_URL = None) -> None:
+    """Give a user a role (a role never opens anyone's data: therapists need the client's consent)."""
+    from promptloop.service.commands import users_role as set_role
+
+    set_role(name, role, data_dir, database_url)
 
 
 @users_app.command("list")

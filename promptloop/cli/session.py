@@ -134,9 +134,17 @@ def run_cli_session(args: dict[str, Any]) -> None:
                       TimeElapsedColumn(), console=console, transient=False) as progress:
             task = progress.add_task("segments", total=spec.segments)
 
+            told: set[tuple[str, str]] = set()
+
             def on_event(kind: str, payload: dict[str, Any]) -> None:
                 if kind == "segment_done":
                     progress.update(task, advance=1, description=f"segment {payload['index'] + 1:02d} score {payload['score']:.2f}")
+                    # A named instrument is never dropped silently: say what plays it instead.
+                    for asked, played in payload["record"].substitutions.items():
+                        if (asked, played) not in told:
+                            told.add((asked, played))
+                            console.print(f"note: generator {backends.generator.name!r} has no {asked}; "
+                                          f"played as {played}", markup=False)
 
             session = run_session(spec, backends.generator, backends.planner, backends.evaluator,
                                   fallback_planner=backends.fallback_planner, on_event=on_event)

@@ -16,12 +16,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
 from promptloop.errors import InputError
 from promptloop.feedback.base import Evaluation, PlanContext, Planner
 from promptloop.representation.plan import MusicPlan
+from promptloop.session.pacing import Pacer
 from promptloop.wiring.settings import Settings
 
 __all__ = ["CONDITIONS", "Condition", "StaticPlanner", "default_conditions", "llm_configured", "select_conditions"]
@@ -62,6 +64,11 @@ class Condition:
     static: bool = False
     retries: bool = True
     closed_loop: bool = False
+    #: Builds the session's pacer (one per session); None: the loop's default (IsoPacer).
+    pacer: Callable[[], Pacer] | None = None
+
+    def make_pacer(self) -> Pacer | None:
+        return self.pacer() if self.pacer is not None else None
     imperfect: bool = False  # the generator wrapped in the prompt-adherence error model
 
     def session_settings(self, base: dict[str, Any]) -> dict[str, Any]:

@@ -121,7 +121,7 @@ def run_scenario(
     if condition.static:
         planner = StaticPlanner(planner)
     session = LoopSession(spec, backends.generator_for(condition), planner, backends.evaluator,
-                          fallback_planner=backends.fallback_planner)
+                          fallback_planner=backends.fallback_planner, pacer=condition.make_pacer())
     sr = session.sample_rate
     twin = DigitalTwin.create(start, session_seed(scenario.id, seed) ^ 0x5A5A)
     reference = iso_trajectory(start, target, spec.segments)

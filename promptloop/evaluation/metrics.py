@@ -30,8 +30,13 @@ from promptloop.audio.analysis import (
     sharp_transients,
 )
 from promptloop.audio.mix import integrated_lufs
+from promptloop.audio.percussion import percussive_hits
 from promptloop.errors import ConstraintViolation
-from promptloop.representation.plan_checks import check_prompt
+from promptloop.representation.plan_checks import (
+    AUDIO_LIMITS,
+    audio_violations,
+    check_prompt,
+)
 from promptloop.representation.preferences import Preferences
 
 __all__ = [
@@ -65,9 +70,7 @@ _CENTROID = {"low": (200.0, 1400.0), "moderate": (900.0, 2200.0), "high": (1500.
 #: How far outside a range a cue may fall before its score reaches 0 (linear in between).
 CUE_TOLERANCE = {"tempo_bpm": 20.0, "loudness_lufs": 6.0, "centroid_hz": 600.0}
 #: Measurement tolerance for the loudness ceiling.
-LOUDNESS_TOLERANCE_LU = 0.5
-HIGH_PITCH_MAX_RATIO = 0.05
-PERCUSSIVE_TRANSIENTS_MAX = 2
+LOUDNESS_TOLERANCE_LU = AUDIO_LIMITS["loudness_lu"]
 
 
 @dataclass(frozen=True)
@@ -81,6 +84,7 @@ class Cues:
     mode_strength: float  # best major minus best minor Temperley correlation
     high_freq_ratio: float
     sharp_transients: int
+    percussive_hits: int = 0
 
     def to_dict(self) -> dict[str, float | int | str]:
         return {k: (round(v, 4) if isinstance(v, float) else v) for k, v in asdict(self).items()}
@@ -117,6 +121,7 @@ def measure_cues(audio: np.ndarray, sample_rate: int) -> Cues:
         mode_strength=strength,
         high_freq_ratio=high_frequency_ratio((mag**2).sum(axis=1), sample_rate),
         sharp_transients=sharp_transients(y, sample_rate),
+        percussive_hits=percussive_hits(y, sample_rate),
     )
 
 
@@ -191,31 +196,23 @@ def trajectory_error(reference: Sequence[Affect], estimated: Sequence[Affect]) -
 def constraint_violations(cues: Cues, preferences: Preferences, prompts: Sequence[str]) -> list[str]:
     """What broke the listener's constraints, measured on the audio (and the prompts that made it).
 
-    * ``loudness``: integrated loudness above the ceiling (+0.5 LU measurement tolerance);
     * ``avoided-prompt``: a prompt names an avoided sound (aliases count);
-    * ``avoided-percussion``: more than two sharp transients while drums or percussion are avoided;
-    * ``avoided-high``: more than 5 % of the energy above 4 kHz while high-pitched sound is avoided;
-    * ``gentle-transients``: any sharp transient in gentle mode.
+    * the audio-level kinds of :func:`promptloop.representation.plan_checks.audio_violations`
+      (the same check the loop's evaluator applies): ``loudness`` over the ceiling (+0.5 LU),
+      ``gentle-transients`` (any sharp attack in gentle mode), ``avoided-percussion`` (more than
+      one drum-like hit while drums or percussion are avoided: plucked and struck notes are not
+      drums), ``avoided-sudden``, ``gentle-highs`` and ``avoided-high`` (energy above 4 kHz).
 
     Avoided instruments other than percussion are only checked in the prompts: telling a piano
     from a guitar in the audio would need a trained tagger, which the harness does not have.
     """
-    found = []
-    if cues.loudness_lufs > preferences.loudness_ceiling_lufs + LOUDNESS_TOLERANCE_LU:
-        found.append("loudness")
-    forbidden = preferences.forbidden
+    found = [v.kind for v in audio_violations(cues, preferences)]
     for prompt in prompts:
         try:
-            check_prompt(prompt, forbidden)
+            check_prompt(prompt, preferences.forbidden)
         except ConstraintViolation:
-            found.append("avoided-prompt")
+            found.insert(0, "avoided-prompt")
             break
-    if preferences.gentle and cues.sharp_transients > 0:
-        found.append("gentle-transients")
-    elif forbidden & {"drums", "percussion"} and cues.sharp_transients > PERCUSSIVE_TRANSIENTS_MAX:
-        found.append("avoided-percussion")
-    if "high-pitched" in forbidden and cues.high_freq_ratio > HIGH_PITCH_MAX_RATIO:
-        found.append("avoided-high")
     return found
 
 

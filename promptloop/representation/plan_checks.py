@@ -1,4 +1,5 @@
-"""The one plan-safety check: every plan passes it before it is generated, whichever planner wrote it.
+"""The one plan-safety check: every plan passes it before it is generated, whichever planner wrote it;
+and the one audio-level check of the same constraints on what was rendered (:func:`audio_violations`).
 
 >>> prefs = Preferences(avoid=("drums",), gentle=True)
 >>> plan, notes = enforce_constraints(MusicPlan(prompt="calm piano", instruments=("piano", "drums"),
@@ -17,14 +18,20 @@ capped in gentle mode.
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
+from typing import Protocol
 
 from promptloop.errors import ConstraintViolation
 from promptloop.representation.plan import DYNAMICS_LUFS, MusicPlan
 from promptloop.representation.preferences import Preferences
-from promptloop.representation.vocabulary import _ALIASES, canonical
+from promptloop.representation.vocabulary import canonical, covered_words
 
 __all__ = [
+    "AUDIO_LIMITS",
     "DYNAMICS_ORDER",
+    "AudioViolation",
+    "MeasuredAudio",
+    "audio_violations",
     "GENTLE_BRIGHTNESS_CAP",
     "HEADROOM_LU",
     "check_prompt",
@@ -46,10 +53,10 @@ def _mentions(text: str, term: str) -> bool:
 def check_prompt(prompt: str, forbidden: frozenset[str]) -> None:
     """Raise :class:`ConstraintViolation` when ``prompt`` names something the listener avoids.
 
-    Aliases count: a listener who avoids ``strings`` also avoids ``violin``.
+    Aliases and families count: a listener who avoids ``strings`` also avoids ``violin``.
     """
     text = prompt.lower()
-    names = set(forbidden) | {alias for alias, target in _ALIASES.items() if target in forbidden}
+    names = covered_words(forbidden)
     found = sorted(term for term in names if _mentions(text, term))
     if found:
         raise ConstraintViolation(f"prompt names avoided sound(s): {', '.join(found)}")
@@ -75,9 +82,10 @@ def enforce_constraints(plan: MusicPlan, preferences: Preferences) -> tuple[Musi
         raise ConstraintViolation(f"prompt asks for loud music; the ceiling allows {loudest} at most")
     notes: list[str] = []
     fields: dict[str, object] = {}
+    covered = covered_words(forbidden)
     for name in ("instruments", "textures"):
         terms: tuple[str, ...] = getattr(plan, name)
-        kept = tuple(t for t in terms if canonical(t) not in forbidden)
+        kept = tuple(t for t in terms if canonical(t) not in covered)
         if kept != terms:
             fields[name] = kept
             notes.append(f"dropped avoided {name}")
@@ -94,3 +102,69 @@ def enforce_constraints(plan: MusicPlan, preferences: Preferences) -> tuple[Musi
     if not fields:
         return plan, notes
     return plan.model_copy(update=fields), notes
+
+
+# -- the same constraints, measured on the audio -----------------------------------------------
+#: Measurement tolerances of the audio-level checks (one table for the loop's evaluator and the
+#: evaluation harness): loudness meter tolerance (LU), percussive hits and sharp attacks allowed
+#: where percussion or sudden changes are avoided, share of energy above 4 kHz.
+AUDIO_LIMITS = {
+    "loudness_lu": 0.5,
+    "percussive_hits": 1,
+    "sudden_transients": 2,
+    "gentle_high_ratio": 0.02,
+    "high_pitched_ratio": 0.05,
+}
+_PERCUSSION = frozenset({"drums", "percussion"})
+
+
+class MeasuredAudio(Protocol):
+    """What the audio checks read (:class:`promptloop.audio.analysis.Descriptors` has it all)."""
+
+    @property
+    def loudness_lufs(self) -> float: ...
+    @property
+    def sharp_transients(self) -> int: ...
+    @property
+    def percussive_hits(self) -> int: ...
+    @property
+    def high_freq_ratio(self) -> float: ...
+
+
+@dataclass(frozen=True)
+class AudioViolation:
+    """One constraint the rendered audio breaks."""
+
+    kind: str  # loudness | gentle-transients | avoided-percussion | avoided-sudden | gentle-highs | avoided-high
+    attribute: str  # what a rewrite should lower: loudness | transients | brightness
+    message: str
+
+
+def audio_violations(measured: MeasuredAudio, preferences: Preferences) -> list[AudioViolation]:
+    """Every constraint of ``preferences`` that the measured audio breaks (the audio is what reaches
+    ears, whatever the prompt said).
+
+    Percussion is judged by drum-like hits, not by sharp attacks: a plucked guitar is not a drum
+    (issue 13).  Gentle mode forbids any sharp attack, pitched or not.
+    """
+    limits, forbidden, found = AUDIO_LIMITS, preferences.forbidden, []
+    ceiling = preferences.loudness_ceiling_lufs
+    if measured.loudness_lufs > ceiling + limits["loudness_lu"]:
+        found.append(AudioViolation("loudness", "loudness",
+                                    f"loudness {measured.loudness_lufs:.1f} LUFS over the ceiling {ceiling:.1f}"))
+    if preferences.gentle and measured.sharp_transients > 0:
+        found.append(AudioViolation("gentle-transients", "transients",
+                                    f"{measured.sharp_transients} sharp transient(s) in gentle mode"))
+    elif "sudden changes" in forbidden and measured.sharp_transients > limits["sudden_transients"]:
+        found.append(AudioViolation("avoided-sudden", "transients",
+                                    f"{measured.sharp_transients} sharp transients while sudden changes are avoided"))
+    if forbidden & _PERCUSSION and measured.percussive_hits > limits["percussive_hits"]:
+        found.append(AudioViolation("avoided-percussion", "transients",
+                                    f"{measured.percussive_hits} percussive hits while percussion is avoided"))
+    if preferences.gentle and measured.high_freq_ratio > limits["gentle_high_ratio"]:
+        found.append(AudioViolation("gentle-highs", "brightness",
+                                    f"harsh highs ({measured.high_freq_ratio:.1%} energy above 4 kHz) in gentle mode"))
+    elif "high-pitched" in forbidden and measured.high_freq_ratio > limits["high_pitched_ratio"]:
+        found.append(AudioViolation("avoided-high", "brightness",
+                                    f"high-pitched content ({measured.high_freq_ratio:.1%} above 4 kHz) while avoided"))
+    return found

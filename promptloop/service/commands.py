@@ -22,7 +22,7 @@ from promptloop.service.store import User
 from promptloop.service.workers import WorkerPool
 from promptloop.wiring.settings import Settings
 
-__all__ = ["make_pool", "open_service", "run_chat", "run_serve", "users_add", "users_list"]
+__all__ = ["make_pool", "open_service", "run_chat", "run_serve", "users_add", "users_list", "users_role"]
 
 
 def make_pool(kind: str, config: ServiceConfig) -> WorkerPool | None:
@@ -75,12 +75,33 @@ def _app_entry_point(name: str) -> Any:
         raise BackendUnavailable(f"the {name!r} app needs {exc.name}: pip install 'promptloop[server]'") from exc
 
 
-def users_add(name: str, data_dir: Path | None, database_url: str | None) -> None:
+def users_add(name: str, data_dir: Path | None, database_url: str | None, role: str = "listener") -> None:
+    from promptloop.service.clinical.roles import ROLES
+
+    if role not in ROLES:
+        raise InputError(f"roles are {', '.join(ROLES)}; got {role!r}")
     service = open_service(data_dir, database_url)
     try:
         user, token = service.create_user(name)
+        if role != "listener":
+            _set_role(service, name, role)
         typer.echo(token)
-        typer.echo(f"created user {user.name!r} (id {user.id}); the token above is shown only once", err=True)
+        typer.echo(f"created {role} {user.name!r} (id {user.id}); the token above is shown only once", err=True)
+    finally:
+        service.close()
+
+
+def _set_role(service: Service, name: str, role: str) -> None:
+    from promptloop.service.clinical import Clinical
+
+    Clinical(service).set_role(None, name, role)
+
+
+def users_role(name: str, role: str, data_dir: Path | None, database_url: str | None) -> None:
+    service = open_service(data_dir, database_url)
+    try:
+        _set_role(service, name, role)
+        typer.echo(f"{name} is now a {role}", err=True)
     finally:
         service.close()
 

@@ -46,6 +46,7 @@ class Conversation:
         with self.live.locked(user, session_id) as (db, row, loop):
             estimate = estimate_affect(mean, base, prior=Affect(**row.spec["start"]))
             loop.update_listener(estimate.affect, source="physiology")
+            self.live.guard.enforce(db, row.id, loop)
             db.add(ReadingRow(session_id=row.id, sealed=self.ctx.vault.seal({"readings": readings, "baseline": baseline})))
             self.live.save_state(row, loop)
             db.commit()
@@ -71,6 +72,9 @@ class Conversation:
         vault = self.ctx.vault
         with self.live.locked(user, session_id) as (db, row, loop):
             reply, changes = interpret_and_apply(loop, text)
+            kept = self.live.guard.enforce(db, row.id, loop)
+            if kept:  # the listener sees why a change did not take
+                reply, changes = f"{reply} But: {'; '.join(kept)}.", [*changes, *kept]
             db.add(MessageRow(session_id=row.id, role="listener", sealed=vault.seal({"text": text})))
             db.add(MessageRow(session_id=row.id, role="assistant", sealed=vault.seal({"text": reply, "changes": changes})))
             self.live.save_state(row, loop)

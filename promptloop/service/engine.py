@@ -26,6 +26,8 @@ from promptloop.representation.preferences import Preferences
 from promptloop.representation.profile import ListenerProfile
 from promptloop.service import accounts
 from promptloop.service.backends import BackendCache, BackendFactory
+from promptloop.service.clinical import Clinical
+from promptloop.service.clinical.guard import ClinicalGuard
 from promptloop.service.context import LIMITS, ServiceConfig, ServiceContext
 from promptloop.service.conversation import Conversation
 from promptloop.service.jobs import Jobs
@@ -69,6 +71,8 @@ class Service:
         self.jobs = Jobs(ctx, self.live)
         self.playlists = Playlists(ctx, self.jobs)
         self.privacy = Privacy(ctx, self.live, self.playlists)
+        self.clinical = Clinical(self)  # roles, consent, programmes, outcomes (docs/clinical.md)
+        self.live.guard = ClinicalGuard()
         self.profiles = Profiles(ctx)
         if isinstance(pool, InProcessPool):  # the Ray pool is one too
             pool.set_abandon_hook(self.jobs.abandoned)

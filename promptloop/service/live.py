@@ -19,6 +19,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session as DB
 
 from promptloop.acquisition.affect import Affect
+from promptloop.feedback.base import Planner
 from promptloop.representation.preferences import Preferences
 from promptloop.service.access import owned_session
 from promptloop.service.backends import BackendCache
@@ -28,7 +29,7 @@ from promptloop.service.store import SegmentRow, SessionRow, User, now
 from promptloop.session.loop import LoopSession, SegmentResult, SessionSpec
 from promptloop.session.provenance import SegmentRecord
 
-__all__ = ["LiveSessions", "spec_of"]
+__all__ = ["LiveSessions", "SessionGuard", "spec_of"]
 
 
 @dataclass
@@ -49,10 +50,27 @@ def spec_of(row: SessionRow) -> SessionSpec:
     )
 
 
+class SessionGuard:
+    """Rules a session must keep whatever the listener changes (the clinical part's locks and
+    approved plans, :mod:`promptloop.service.clinical.guard`); this default keeps none."""
+
+    def check_update(self, db: DB, session_id: str, preferences: Preferences | None, target: Affect | None) -> None:
+        """Refuse (409) an explicit change that breaks a rule; called before a PATCH applies."""
+
+    def enforce(self, db: DB, session_id: str, loop: LoopSession) -> list[str]:
+        """Undo what a chat message or readings update broke; one line per thing undone."""
+        return []
+
+    def planner_for(self, db: DB, session_id: str, planner: Planner) -> Planner:
+        """The planner the session's loop uses."""
+        return planner
+
+
 class LiveSessions:
     def __init__(self, ctx: ServiceContext, backends: BackendCache) -> None:
         self.ctx = ctx
         self.backends = backends
+        self.guard = SessionGuard()
         self._live: OrderedDict[str, _Live] = OrderedDict()
         self._lock = threading.Lock()
 
@@ -63,7 +81,8 @@ class LiveSessions:
                 self._live.move_to_end(row.id)
                 return live
         backends = self.backends.get(row.spec.get("generator"), row.spec.get("planner"), row.spec.get("evaluator"))
-        loop = LoopSession(spec_of(row), backends.generator, backends.planner, backends.evaluator,
+        planner = self.guard.planner_for(db, row.id, backends.planner)
+        loop = LoopSession(spec_of(row), backends.generator, planner, backends.evaluator,
                            fallback_planner=backends.fallback_planner)
         files = SessionFiles(self.ctx.config.data_dir, row.user_id, row.id)
         files.tidy(row.segments_done)

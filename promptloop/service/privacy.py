@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy import delete, select
 
+from promptloop.service.clinical.data import erase_clinical, export_clinical
 from promptloop.service.context import ACTIVE, ServiceContext
 from promptloop.service.erasure import forget_user
 from promptloop.service.files import SessionFiles
@@ -56,10 +57,11 @@ class Privacy:
             db.commit()
             audit = [{"action": a.action, "object_type": a.object_type, "object_id": a.object_id, "created": a.created}
                      for a in db.scalars(select(AuditRecord).where(AuditRecord.user_id == user.id).order_by(AuditRecord.id))]
+            clinical = export_clinical(db, vault, user)
         made = [self.playlists.report(user, j["id"]) for j in jobs if j["kind"] == "playlist"]
         return {"format": "promptloop-export/1", "exported": now(),
                 "user": {"id": user.id, "name": user.name, "created": user.created},
-                "sessions": sessions, "jobs": jobs, "audit": audit,
+                "sessions": sessions, "jobs": jobs, "audit": audit, "clinical": clinical,
                 "playlists": [{"job_id": p["job"]["id"], "report": p["report"], "files": p["files"]} for p in made]}
 
     def erase(self, user: User) -> dict[str, int]:
@@ -69,6 +71,7 @@ class Privacy:
             for job_id in db.scalars(select(JobRow.id).where(JobRow.user_id == user.id, JobRow.status.in_(ACTIVE))):
                 self.ctx.pool.cancel(job_id, "account erased")
             forget_user(db, user.id, ids)
+            erase_clinical(db, user)
             for session_id in ids:
                 self.live.forget(session_id)
                 delete_session_rows(db, session_id)

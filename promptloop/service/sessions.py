@@ -104,6 +104,7 @@ class Sessions:
     def update(self, user: User, session_id: str, *, target: Affect | None = None,
                preferences: Preferences | None = None, title: str | None = None) -> dict[str, Any]:
         with self.live.locked(user, session_id) as (db, row, loop):
+            self.live.guard.check_update(db, row.id, preferences, target)
             if target is not None:
                 loop.update_target(target, source="api")
             if preferences is not None:

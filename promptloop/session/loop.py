@@ -43,6 +43,7 @@ from promptloop.session.provenance import (
     SessionSummary,
 )
 from promptloop.synthesis.base import GenerationRequest, Generator
+from promptloop.synthesis.score import Score, scores_to_midi
 
 __all__ = ["LIMITS", "LoopSession", "SegmentResult", "SessionSpec", "run_session"]
 
@@ -97,6 +98,7 @@ class SegmentResult:
 
     audio: np.ndarray
     record: SegmentRecord
+    score: Score | None = None  # the notes, when the generator composes (written as MIDI)
 
 
 def seed_for(seed: int, segment: int, attempt: int, candidate: int) -> int:
@@ -253,13 +255,15 @@ class LoopSession:
         best_audio: np.ndarray | None = None
         best_eval: Evaluation | None = None
         best_where = (0, 0)
+        best_request: GenerationRequest | None = None
         t0 = time.perf_counter()
         plan, fallback = self._checked_plan(lambda p: p.draft(context), context)
         plan_time = time.perf_counter() - t0
         for attempt in range(spec.max_retries + 1):
             seeds = [seed_for(spec.seed, index, attempt, k) for k in range(spec.candidates)]
             requests = [
-                GenerationRequest(plan, spec.segment_seconds + overlap, s, prior, self._last_plan)
+                GenerationRequest(plan, spec.segment_seconds + overlap, s, prior, self._last_plan,
+                                  tail_s=spec.crossfade_seconds)
                 for s in seeds
             ]
             t1 = time.perf_counter()
@@ -298,6 +302,7 @@ class LoopSession:
             self.on_event("attempt", {"index": index, "attempt": attempt, "score": evaluations[best].score})
             if best_eval is None or evaluations[best].score > best_eval.score:
                 best_eval, best_audio, best_where = evaluations[best], candidates[best], (attempt, best)
+                best_request = requests[best]
             if evaluations[best].score >= spec.threshold or attempt == spec.max_retries:
                 break
             t0 = time.perf_counter()
@@ -308,6 +313,7 @@ class LoopSession:
         assert best_audio is not None and best_eval is not None
         chosen_attempt, chosen_index = best_where
         chosen_plan = MusicPlan.model_validate(attempts[chosen_attempt].plan)
+        score = self.generator.score_for(best_request) if best_request is not None else None
         start_s = max(0.0, self.audio.size / self.sample_rate - overlap)
         if self.audio.size:
             self.audio = crossfade_append(self.audio, best_audio, self.sample_rate, overlap)
@@ -331,12 +337,14 @@ class LoopSession:
             attempts=attempts,
             loudness_lufs=round(best_eval.descriptors.loudness_lufs, 3),
             events=self._pending_events,
+            midi=f"segments/{index:02d}.mid" if score is not None else None,
+            substitutions=self.generator.substitutions(chosen_plan),
         )
         self._pending_events = []
         self._listener_fresh = False
         self._last_waypoint = waypoint
         self._last_plan = chosen_plan
-        result = SegmentResult(best_audio, record)
+        result = SegmentResult(best_audio, record, score)
         self.results.append(result)
         self.on_event("segment_done", {"index": index, "score": best_eval.score, "record": record})
         return result
@@ -397,6 +405,7 @@ class LoopSession:
             if self.spec.prior is not None else None,
             segments=records,
             summary=summary,
+            midi="session.mid" if self.session_midi_available() else None,
             pacing=self._pacing_record(records),
         )
 
@@ -412,6 +421,16 @@ class LoopSession:
             distance=round(pace.distance, 4), step=round(pace.step, 4), steep=pace.steep or bool(steep),
             comfortable_segments=pace.comfortable_segments, steep_segments=steep, note=note,
         )
+
+    def session_midi_available(self) -> bool:
+        return bool(self.results) and all(r.score is not None for r in self.results)
+
+    def session_midi(self) -> bytes | None:
+        """The whole session's score as one MIDI file (None unless every segment has a score)."""
+        if not self.session_midi_available():
+            return None
+        scores = [r.score for r in self.results if r.score is not None]
+        return scores_to_midi(scores, [r.record.start_s for r in self.results])
 
 
 def _fade_in(audio: np.ndarray, sample_rate: int, seconds: float = 0.05) -> np.ndarray:

@@ -55,14 +55,23 @@ def staged_output(out: Path, overwrite: bool = False) -> Iterator[Path]:
 
 
 def write_session(folder: Path, session: LoopSession, plot: bool = True) -> dict[str, Path]:
-    """Write ``session.wav``, ``segments/NN.wav``, ``session.json`` (and ``overview.png``)."""
+    """Write ``session.wav``, ``segments/NN.wav``, ``session.json`` (and ``overview.png``), and for
+    a composing generator the scores: ``session.mid`` and ``segments/NN.mid``."""
+    from promptloop.audio.io import atomic_write_bytes
+    from promptloop.synthesis.score import to_midi
+
     sr = session.sample_rate
     paths = {"audio": folder / "session.wav", "json": folder / "session.json"}
     write_audio(paths["audio"], session.final_audio(), sr)
     for result in session.results:
         write_audio(folder / result.record.file, result.audio, sr)
+        if result.score is not None and result.record.midi:
+            atomic_write_bytes(folder / result.record.midi, to_midi(result.score))
+    midi = session.session_midi()
+    if midi is not None:
+        paths["midi"] = folder / "session.mid"
+        atomic_write_bytes(paths["midi"], midi)
     record = session.record()
-    from promptloop.audio.io import atomic_write_bytes
 
     atomic_write_bytes(paths["json"], json.dumps(record.model_dump(mode="json"), indent=2).encode())
     if plot:

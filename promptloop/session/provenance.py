@@ -70,6 +70,9 @@ class SegmentRecord(_Model):
     attempts: list[AttemptRecord]
     loudness_lufs: float
     events: list[dict[str, Any]] = Field(default=[], description="updates applied before this segment")
+    midi: str | None = Field(default=None, description="the segment's score as a MIDI file (composing generators)")
+    substitutions: dict[str, str] = Field(
+        default={}, description="instruments the plan names that the generator played as another voice")
     step: float | None = Field(default=None, description="how far this segment's waypoint moved on the circumplex")
     steep: bool = Field(default=False, description="the step was longer than the comfortable step")
     pace: str = Field(default="", description="the pacer's reason for this waypoint")
@@ -118,4 +121,5 @@ class SessionRecord(_Model):
     prior: dict[str, Any] | None = None
     segments: list[SegmentRecord]
     summary: SessionSummary | None = None
+    midi: str | None = Field(default=None, description="the whole session's score as a MIDI file")
     pacing: PacingRecord | None = None

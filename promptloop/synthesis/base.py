@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from promptloop.representation.plan import MusicPlan
+from promptloop.synthesis.score import Score
 
 __all__ = ["GenerationRequest", "Generator"]
 
@@ -26,6 +27,9 @@ class GenerationRequest:
     seed: int
     prior: np.ndarray | None = None
     prior_plan: MusicPlan | None = None
+    #: The next segment will start this long before this one ends (the crossfade): a composing
+    #: generator lands its cadence there, so the seam falls on a downbeat.
+    tail_s: float = 0.0
 
 
 class Generator(abc.ABC):
@@ -42,6 +46,16 @@ class Generator(abc.ABC):
     @abc.abstractmethod
     def generate(self, requests: Sequence[GenerationRequest]) -> list[np.ndarray]:
         """Return one mono float32 array per request, each ``duration_s`` long (new audio only)."""
+
+    def substitutions(self, plan: MusicPlan) -> dict[str, str]:
+        """Instruments the plan names that this generator plays as something else, with what it
+        plays instead (``{"harp": "guitar"}``); recorded in provenance and shown by the CLI."""
+        return {}
+
+    def score_for(self, request: GenerationRequest) -> Score | None:
+        """The score ``generate`` plays for ``request`` (None for generators without one); the loop
+        writes it as MIDI."""
+        return None
 
     def describe(self) -> dict[str, Any]:
         """Backend details for provenance (model id, device...)."""

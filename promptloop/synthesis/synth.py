@@ -22,9 +22,10 @@ from pedalboard import (
 )
 
 from promptloop.audio.mix import normalize_loudness
-from promptloop.representation.plan import DYNAMICS_LUFS, KEYS
+from promptloop.representation.plan import DYNAMICS_LUFS, KEYS, MusicPlan
 from promptloop.synthesis.base import GenerationRequest, Generator
 from promptloop.synthesis.synth_prompt import SynthParams, params_from_plan, read_prompt
+from promptloop.synthesis.textures import TEXTURE_NAMES, render_texture
 
 __all__ = ["SynthGenerator", "render"]
 
@@ -262,10 +263,9 @@ def render(
     if "drums" in voices:
         mix += _drums(score, params, rng)
 
-    fade = _envelope(score.n, sr, 0.5, 0.01, None)  # textures swell in rather than switch on
-    for texture in ("rain", "ocean", "wind", "drone", "birds"):
+    for texture in TEXTURE_NAMES:  # textures swell in rather than switch on
         if texture in voices:
-            mix += fade * _texture(texture, score, params, chords, rng)
+            mix += render_texture(texture, score.n, sr, rng, gentle=gentle, drone_hz=_midi_hz(chords[0][0] - 12))
 
     cutoff = 1500.0 + 6500.0 * params.brightness
     if gentle:
@@ -283,13 +283,6 @@ def render(
 
 def _noise(n: int, rng: np.random.Generator) -> np.ndarray:
     return rng.standard_normal(n).astype(np.float32)
-
-
-def _smooth_random(n: int, sr: int, rate_hz: float, rng: np.random.Generator) -> np.ndarray:
-    """A slowly varying positive control signal in [0, 1]."""
-    points = max(2, int(n / sr * rate_hz) + 2)
-    knots = rng.random(points).astype(np.float32)
-    return np.interp(np.linspace(0, points - 1, n), np.arange(points), knots).astype(np.float32)
 
 
 def _drums(score: _Score, params: SynthParams, rng: np.random.Generator) -> np.ndarray:
@@ -310,48 +303,6 @@ def _drums(score: _Score, params: SynthParams, rng: np.random.Generator) -> np.n
                 hat = np.diff(hat, prepend=0.0).astype(np.float32)  # crude high-pass: hats are bright
                 score.add(buf, start + sub * beat_len, (0.06 if sub else 0.1) * hat)
     return 0.25 * buf
-
-
-def _texture(
-    name: str, score: _Score, params: SynthParams, chords: list[list[int]], rng: np.random.Generator
-) -> np.ndarray:
-    sr, n = score.sr, score.n
-    t = np.arange(n, dtype=np.float32) / sr
-    if name == "rain":
-        hiss = Pedalboard([HighpassFilter(1800.0), LowpassFilter(6000.0)])(_noise(n, rng)[None, :], sr)[0]
-        drops = np.zeros(n, dtype=np.float32)
-        count = int(25 * n / sr)
-        positions = rng.integers(0, max(1, n - 800), count)
-        drop_len = 600
-        shape = np.sin(_TWO_PI * 3000 * np.arange(drop_len) / sr) * np.exp(-np.arange(drop_len) / 90.0)
-        shape *= np.minimum(1.0, np.arange(drop_len) / (40 if params.gentle else 8))
-        for pos, amp in zip(positions, rng.uniform(0.2, 1.0, count), strict=True):
-            drops[pos : pos + drop_len] += amp * shape.astype(np.float32)
-        drop_level = 0.0 if params.gentle else 0.003  # single drops are sharp: none in gentle mode
-        return (0.025 * hiss + drop_level * drops).astype(np.float32)
-    if name == "ocean":
-        rumble = Pedalboard([LowpassFilter(700.0)])(_noise(n, rng)[None, :], sr)[0]
-        period = 7.0 + 3.0 * rng.random()
-        swell = (0.5 + 0.5 * np.sin(_TWO_PI * t / period + rng.uniform(0, 6.28))) ** 2
-        return (0.08 * rumble * (0.15 + swell)).astype(np.float32)
-    if name == "wind":
-        air = Pedalboard([HighpassFilter(300.0), LowpassFilter(1400.0)])(_noise(n, rng)[None, :], sr)[0]
-        return (0.07 * air * (0.3 + 0.7 * _smooth_random(n, sr, 0.2, rng))).astype(np.float32)
-    if name == "drone":
-        root = _midi_hz(chords[0][0] - 12)
-        tone = np.sin(_TWO_PI * root * t) + 0.5 * np.sin(_TWO_PI * root * 1.5 * t + 1.0)
-        tone += 0.3 * np.sin(_TWO_PI * root * 2.003 * t)
-        return (0.05 * tone * _envelope(n, sr, 1.0, 1.0, None)).astype(np.float32)
-    # birds: a few short rising chirps
-    buf = score.new()
-    for _ in range(int(0.6 * n / sr)):
-        length = rng.uniform(0.06, 0.14)
-        m = int(length * sr)
-        tt = np.arange(m, dtype=np.float32) / sr
-        f0 = rng.uniform(2500, 4000)
-        chirp = np.sin(_TWO_PI * (f0 * tt + 6000 * tt**2)) * np.sin(np.pi * tt / length) ** 2
-        score.add(buf, rng.uniform(0, n / sr), chirp.astype(np.float32))
-    return 0.03 * buf
 
 
 class SynthGenerator(Generator):
@@ -385,6 +336,9 @@ class SynthGenerator(Generator):
             out.append(render(params, request.duration_s, request.seed, self.sample_rate,
                               start_tempo=start_tempo))
         return out
+
+    def substitutions(self, plan: MusicPlan) -> dict[str, str]:
+        return dict(read_prompt(plan.prompt, use_embeddings=self.use_embeddings).mapped)
 
     def describe(self) -> dict[str, object]:
         return {"name": self.name, "sample_rate": self.sample_rate, "kind": "procedural"}

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field, replace
 from typing import TypeVar
 
 from promptloop.representation.plan import KEYS, MusicPlan
-from promptloop.representation.vocabulary import INSTRUMENTS, TEXTURES, canonical
+from promptloop.representation.vocabulary import INSTRUMENTS, TEXTURES, canonical, gm_voice
 
 __all__ = ["SynthParams", "read_prompt"]
 
@@ -100,7 +100,12 @@ class SynthParams:
     density: float = 0.5
     brightness: float = 0.5
     gentle: bool = False
-    mapped: dict[str, str] = field(default_factory=dict)  # unknown word -> vocabulary term
+    mapped: dict[str, str] = field(default_factory=dict)  # word in the prompt -> the synth voice playing it
+
+
+def _synth_voice(term: str) -> str:
+    voice = gm_voice(term)
+    return voice.synth if voice is not None else term
 
 
 V = TypeVar("V")
@@ -197,6 +202,11 @@ def read_prompt(prompt: str, inherit: SynthParams | None = None, *, use_embeddin
         mapped = _map_by_embedding(_unknown_words(text_pos, tables))
         voices += [v for v in mapped.values() if v not in voices]
     voices = [v for v in voices if v not in negated]
+    # The synth has eight voices: any other instrument is played by the nearest one, on the record.
+    for name in voices:
+        if _synth_voice(name) != name:
+            mapped[name] = _synth_voice(name)
+    voices = [_synth_voice(v) for v in voices]
     if not voices:
         voices = [v for v in base.voices if v not in negated] or ["pads"]
     return replace(
@@ -219,7 +229,7 @@ def params_from_plan(plan: MusicPlan) -> SynthParams:
         tempo_bpm=plan.tempo_bpm,
         key=plan.key,
         mode=plan.mode,
-        voices=tuple(plan.instruments) + tuple(plan.textures) or ("pads",),
+        voices=tuple(dict.fromkeys(_synth_voice(v) for v in plan.instruments)) + tuple(plan.textures) or ("pads",),
         dynamics=plan.dynamics,
         density=plan.density,
         brightness=plan.brightness,

@@ -25,6 +25,19 @@ def _synth(settings: Settings, **options: Any) -> Any:
     return SynthGenerator(**options)
 
 
+def _soundfont(settings: Settings, **options: Any) -> Any:
+    from promptloop.synthesis.soundfont import SoundFontGenerator, find_soundfont
+
+    options.setdefault("soundfont", find_soundfont(settings.soundfont))
+    return SoundFontGenerator(**options)
+
+
+def _soundfont_missing(settings: Settings) -> str | None:
+    from promptloop.synthesis.soundfont import soundfont_missing
+
+    return soundfont_missing(settings.soundfont)
+
+
 def _rule(settings: Settings, **options: Any) -> Any:
     from promptloop.feedback.planners.rule import RulePlanner
 
@@ -97,6 +110,12 @@ def register_builtin_backends(registries: Registries) -> None:
     """Register every built-in backend with the three tables of ``registries``."""
     generators, planners, evaluators = registries.generators, registries.planners, registries.evaluators
     generators.register("synth", _synth, description="embedded procedural synthesizer (offline, 32 kHz)")
+    generators.register(
+        "soundfont",
+        _soundfont,
+        check=_soundfont_missing,
+        description="composed score played through a General MIDI SoundFont (FluidSynth, offline, 32 kHz)",
+    )
     generators.register(
         "musicgen",
         _musicgen,

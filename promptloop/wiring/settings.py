@@ -11,7 +11,14 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from promptloop.session.defaults import LIMITS, LOOP_DEFAULTS
 
-__all__ = ["Settings"]
+__all__ = ["Settings", "embedded_default_generator"]
+
+
+def embedded_default_generator(soundfont: Path | None) -> str:
+    """``soundfont`` when the sampled renderer works here, else ``synth``."""
+    from promptloop.synthesis.soundfont import soundfont_missing
+
+    return "synth" if soundfont_missing(soundfont) else "soundfont"
 
 
 class Settings(BaseSettings):
@@ -19,7 +26,10 @@ class Settings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="PROMPTLOOP_", env_file=".env", extra="ignore")
 
-    generator: str = "synth"
+    # a General MIDI SoundFont (.sf2/.sf3); None = Debian's fluid-soundfont-gm where installed
+    soundfont: Path | None = None
+    # the sampled renderer when a SoundFont and libfluidsynth are here, else the procedural synth
+    generator: str = Field(default_factory=lambda data: embedded_default_generator(data.get("soundfont")))
     planner: str = "rule"
     evaluator: str = "embedding"
     # the loop's defaults and bounds are SessionSpec's own (promptloop.session.defaults)
@@ -56,6 +66,13 @@ class Settings(BaseSettings):
     llm_retries: int = Field(default=1, ge=0, le=5)
     llm_temperature: float = Field(default=0.2, ge=0.0, le=2.0)
     llm_max_tokens: int = Field(default=512, ge=64, le=8192)
+
+    @field_validator("soundfont")
+    @classmethod
+    def _soundfont_file(cls, value: Path | None) -> Path | None:
+        if value is not None and value.suffix.lower() not in (".sf2", ".sf3"):
+            raise ValueError("the SoundFont must be a .sf2 or .sf3 file")
+        return value
 
     @field_validator("generator", "planner", "evaluator")
     @classmethod

@@ -1,4 +1,4 @@
-"""The chat page: static HTML, CSS and JavaScript, no build step."""
+"""The chat page and the therapist dashboard: static HTML, CSS and JavaScript, no build step."""
 
 from __future__ import annotations
 
@@ -8,7 +8,8 @@ from fastapi import APIRouter
 from fastapi.responses import FileResponse, RedirectResponse, Response
 
 STATIC = Path(__file__).resolve().parent.parent / "static"
-_TYPES = {"chat.js": "text/javascript", "chat.css": "text/css"}
+_TYPES = {"chat.js": "text/javascript", "chat.css": "text/css", "chat-clinical.js": "text/javascript",
+          "chat-clinical.css": "text/css", "therapist.js": "text/javascript", "therapist.css": "text/css"}
 
 router = APIRouter(include_in_schema=False)
 
@@ -21,6 +22,11 @@ def root() -> RedirectResponse:
 @router.get("/chat")
 def chat_page() -> FileResponse:
     return FileResponse(STATIC / "chat.html", media_type="text/html", headers={"Cache-Control": "no-store"})
+
+
+@router.get("/therapist")
+def therapist_page() -> FileResponse:
+    return FileResponse(STATIC / "therapist.html", media_type="text/html", headers={"Cache-Control": "no-store"})
 
 
 @router.get("/static/{name}")

@@ -24,8 +24,12 @@ def test_session_writes_audio_segments_and_provenance(tmp_path):
     assert res.returncode == 0, res.stderr
     audio, rate = sf.read(out / "session.wav")
     assert rate == 32000 and audio.shape[0] == pytest.approx(12 * 32000, abs=2)
-    assert sorted(p.name for p in (out / "segments").iterdir()) == ["00.wav", "01.wav", "02.wav"]
     record = json.loads((out / "session.json").read_text())
+    wavs = ["00.wav", "01.wav", "02.wav"]
+    if record["backends"]["generator"]["name"] == "soundfont":  # the default where a SoundFont is installed
+        assert record["midi"] == "session.mid" and (out / "session.mid").stat().st_size > 100
+        wavs += ["00.mid", "01.mid", "02.mid"]
+    assert sorted(p.name for p in (out / "segments").iterdir()) == sorted(wavs)
     assert record["schema_version"] == "1.0" and len(record["segments"]) == 3
     assert all("drum" not in s["prompt"] for s in record["segments"])
     assert (out / "overview.png").stat().st_size > 10_000

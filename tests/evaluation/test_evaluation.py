@@ -329,6 +329,7 @@ def test_closed_loop_reads_the_twin(tmp_path: Path, offline_backends) -> None:  
     suite = load_suite(path)
     scenario = suite.scenarios[0]
     base = suite.session_settings(scenario, Settings())
+    base["segments"] = 3  # the last segment is always the target; the middle one follows the twin
     closed = run_scenario(suite, scenario, 0, CONDITIONS["loop-rule-closed"], offline_backends, base)
     open_ = run_scenario(suite, scenario, 0, CONDITIONS["loop-rule"], offline_backends, base)
     # Segment 0 is identical; afterwards the closed loop plans from the twin's sensed state.

@@ -7,7 +7,7 @@ from promptloop.representation.preferences import Preferences
 
 def test_build_sorts_terms_and_resolves_aliases():
     prefs = Preferences.build("Piano, soft pads, rain, ambient, violins", "drums")
-    assert prefs.instruments == ("piano", "pads", "rain", "strings")
+    assert prefs.instruments == ("piano", "pads", "rain", "violin")  # a violin stays a violin
     assert prefs.genres == ("ambient",)
     assert prefs.avoid == ("drums",)
 

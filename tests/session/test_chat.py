@@ -33,11 +33,11 @@ def state(prefs: Preferences | None = None, segments: int = 2) -> ChatState:
     ("message", "expected"),
     [
         ("too loud", {"loudness_db": -3.0}),
-        ("I really don't like violins", {"avoid": ("strings",)}),
+        ("I really don't like violins", {"avoid": ("violin",)}),  # violins, not every string instrument
         ("I'm feeling calmer", {"listener_shift": (0.1, -0.25)}),
         ("more like the second one", {"like_segment": 1}),
         ("stop the rain", {"avoid": ("rain",)}),
-        ("Too loud, and I really don’t like violins!", {"loudness_db": -3.0, "avoid": ("strings",)}),
+        ("Too loud, and I really don’t like violins!", {"loudness_db": -3.0, "avoid": ("violin",)}),
         ("I love the flute but hate ocean waves", {"prefer": ("flute",), "avoid": ("ocean",)}),
         ("less piano please", {"unprefer": ("piano",)}),
         ("I feel anxious", {"feeling": "anxious"}),

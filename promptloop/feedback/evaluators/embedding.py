@@ -23,35 +23,19 @@ from promptloop.feedback.descriptors_affect import (
     expected_caption,
 )
 from promptloop.representation.plan import MusicPlan
+from promptloop.representation.plan_checks import audio_violations
 
 __all__ = ["EmbeddingEvaluator", "WEIGHTS", "constraint_violations"]
 
 WEIGHTS = {"text": 0.30, "affect": 0.50, "constraints": 0.20}
 TEMPO_TOLERANCE = 0.08
 AFFECT_TOLERANCE = 0.25
-GENTLE_MAX_HIGH_FREQ = 0.02
-HIGH_PITCH_MAX_HIGH_FREQ = 0.05
-LOUDNESS_MARGIN_LU = 0.5
 
 
 def constraint_violations(d: Descriptors, context: PlanContext) -> list[str]:
-    """Constraint checks on measured audio (not on the prompt: the audio is what reaches ears)."""
-    prefs = context.preferences
-    found = []
-    if d.loudness_lufs > prefs.loudness_ceiling_lufs + LOUDNESS_MARGIN_LU:
-        found.append(
-            f"loudness {d.loudness_lufs:.1f} LUFS over the ceiling {prefs.loudness_ceiling_lufs:.1f}"
-        )
-    forbidden = prefs.forbidden
-    if prefs.gentle and d.sharp_transients > 0:
-        found.append(f"{d.sharp_transients} sharp transient(s) in gentle mode")
-    elif forbidden & {"drums", "percussion", "sudden changes"} and d.sharp_transients > 2:
-        found.append(f"{d.sharp_transients} percussive transients while percussion is avoided")
-    if prefs.gentle and d.high_freq_ratio > GENTLE_MAX_HIGH_FREQ:
-        found.append(f"harsh highs ({d.high_freq_ratio:.1%} energy above 4 kHz) in gentle mode")
-    elif "high-pitched" in forbidden and d.high_freq_ratio > HIGH_PITCH_MAX_HIGH_FREQ:
-        found.append(f"high-pitched content ({d.high_freq_ratio:.1%} above 4 kHz) while avoided")
-    return found
+    """Constraint checks on measured audio (not on the prompt: the audio is what reaches ears);
+    the one audio-level check in :func:`promptloop.representation.plan_checks.audio_violations`."""
+    return [v.message for v in audio_violations(d, context.preferences)]
 
 
 def _feedback(d: Descriptors, estimated, plan: MusicPlan, context: PlanContext, violations) -> list[Feedback]:
@@ -75,7 +59,8 @@ def _feedback(d: Descriptors, estimated, plan: MusicPlan, context: PlanContext, 
         items.append(Feedback("valence", "higher", round(estimated.valence, 3), wp.valence,
                               "sounds darker or sadder than intended"))
     for violation in violations:
-        attribute = "transients" if "transient" in violation else "brightness" if "highs" in violation or "high-pitched" in violation else "loudness"
+        attribute = ("transients" if "transient" in violation or "percussive" in violation
+                     else "brightness" if "highs" in violation or "high-pitched" in violation else "loudness")
         items.append(Feedback(attribute, "lower", None, None, violation))
     return items
 

@@ -64,7 +64,7 @@ from promptloop.representation.plan_checks import (
     enforce_constraints,
     loudest_dynamics,
 )
-from promptloop.representation.vocabulary import canonical
+from promptloop.representation.vocabulary import canonical, covered_words
 
 if TYPE_CHECKING:
     from langchain_core.language_models import BaseChatModel
@@ -164,7 +164,7 @@ def checked_plan(draft: PlanDraft, baseline: MusicPlan, context: PlanContext) ->
     fields["prompt"] = prompt
     for name in ("instruments", "textures"):
         terms = [canonical(t) for t in fields[name] if isinstance(t, str) and _SAFE_TEXT.match(t) and len(t) <= 40]
-        kept = [t for t in terms if t not in forbidden][:6]
+        kept = [t for t in terms if t not in covered_words(forbidden)][:6]  # "strings" covers "cello"
         if len(kept) != len(fields[name]):
             notes.append(f"dropped avoided or unusable {name}")
         fields[name] = tuple(kept)

@@ -16,7 +16,7 @@ from typing import Literal
 from promptloop.feedback.base import Evaluation, PlanContext, Planner
 from promptloop.representation.plan import KEYS, MusicPlan, dynamics_for, tempo_for
 from promptloop.representation.plan_checks import check_prompt, enforce_constraints
-from promptloop.representation.vocabulary import TEXTURES
+from promptloop.representation.vocabulary import TEXTURES, covered_words
 
 __all__ = ["RulePlanner", "write_prompt"]
 
@@ -73,7 +73,9 @@ class RulePlanner(Planner):
             voices = ["piano", "bass", "drums"] if w.arousal > 0.45 else ["piano", "pads"]
             if w.arousal > 0.45 and w.valence < 0:
                 voices.append("strings")
-        voices = [v for v in voices if v not in forbidden] or [
+        if w.arousal > 0.45 and "drums" not in voices:
+            voices.append("drums")  # energizing music gets a kit wherever drums are allowed
+        voices = [v for v in voices if v not in covered_words(forbidden)] or [
             v for v in ("pads", "piano", "strings", "guitar") if v not in forbidden
         ][:1]
         return tuple(voices), tuple(textures)

@@ -1,0 +1,384 @@
+"""The composer: a segment's plan becomes a score of phrases for the instruments the plan names.
+
+Form: bars of 4/4 on a beat grid whose tempo glides from the previous segment's tempo to the plan's,
+a chord progression in the plan's key and mode ending in a cadence on the tonic, which falls exactly
+where the next segment will begin (``tail_s`` before the end), so the seam lands on a downbeat.
+Voices: held chords voice-led from bar to bar, a bass line, a melody built from one motif (its seed
+is the instrument list, so the motif survives segment boundaries), an accompaniment pattern whose
+rhythmic density follows the plan, and drums when the plan asks for them.  Arousal shows in tempo,
+density, velocity, register and drums; valence in mode, sevenths (warmth), register and articulation.
+"""
+
+from __future__ import annotations
+
+import zlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from promptloop.representation.plan import KEYS
+from promptloop.representation.vocabulary import Voice
+from promptloop.synthesis.score import DRUM_CHANNEL, Note, Part, Score
+
+__all__ = ["Composition", "beat_grid", "compose"]
+
+_SCALES = {"major": (0, 2, 4, 5, 7, 9, 11), "minor": (0, 2, 3, 5, 7, 8, 10)}
+# Bars between the opening tonic and the cadence, as scale degrees (0 = tonic).
+_PROGRESSIONS = {
+    "major": ((0, 5, 3, 4), (0, 3, 5, 4), (0, 3, 0, 4), (0, 5, 1, 4)),
+    "minor": ((0, 5, 2, 6), (0, 3, 5, 4), (0, 6, 5, 6), (0, 5, 3, 4)),
+}
+_BASE_VELOCITY = {"pp": 40, "p": 52, "mp": 66, "mf": 82, "f": 100}
+# Rhythm templates (onset beat, length in beats) for one 4/4 bar, by density class.
+_RHYTHMS: tuple[tuple[tuple[tuple[float, float], ...], ...], ...] = (
+    (((0, 2), (2, 2)), ((0, 3), (3, 1)), ((0, 4),)),
+    (((0, 1), (1, 1), (2, 2)), ((0, 1.5), (1.5, 0.5), (2, 2)), ((0, 2), (2, 1), (3, 1))),
+    (((0, 1), (1, 0.5), (1.5, 0.5), (2, 1), (3, 1)), ((0, 0.5), (0.5, 0.5), (1, 1), (2, 1.5), (3.5, 0.5))),
+    (((0, 0.5), (0.5, 0.5), (1, 0.5), (1.5, 0.5), (2, 0.5), (2.5, 0.25), (2.75, 0.25), (3, 0.5), (3.5, 0.5)),
+     ((0, 0.75), (0.75, 0.25), (1, 0.5), (1.5, 0.5), (2, 0.75), (2.75, 0.25), (3, 0.5), (3.5, 0.5))),
+)
+
+
+@dataclass(frozen=True)
+class Composition:
+    """What the composer reads from a plan (every field has a musical meaning)."""
+
+    tempo_bpm: float
+    key: str
+    mode: str
+    dynamics: str
+    density: float
+    brightness: float
+    valence: float
+    arousal: float
+    gentle: bool = False
+
+
+def beat_grid(seconds: float, tempo: float, start_tempo: float, cadence_at: float) -> tuple[np.ndarray, int]:
+    """Beat times (s) gliding from ``start_tempo`` to ``tempo`` over 8 beats, scaled so that a beat
+    falls exactly at ``cadence_at``; returns the grid (past ``seconds``) and that beat's index."""
+    count = int(seconds * max(tempo, start_tempo) / 60) + 16
+    ramp = np.clip(np.arange(count) / 8.0, 0.0, 1.0)
+    steps = 60.0 / (start_tempo + (tempo - start_tempo) * ramp)
+    times = np.concatenate([[0.0], np.cumsum(steps)])
+    cadence = max(2, int(round(float(np.interp(cadence_at, times, np.arange(times.size))))))
+    times *= cadence_at / times[cadence]
+    return times, cadence
+
+
+def _density_class(density: float) -> int:
+    return 0 if density < 0.3 else 1 if density < 0.5 else 2 if density < 0.72 else 3
+
+
+def _chord(degree: int, scale: Sequence[int], root_pc: int, mode: str, seventh: bool, dominant: bool) -> list[int]:
+    """Pitch classes of the diatonic chord on ``degree`` (harmonic-minor V when ``dominant``)."""
+    steps = (0, 2, 4, 6) if seventh else (0, 2, 4)
+    pcs = [(root_pc + scale[(degree + s) % 7]) % 12 for s in steps]
+    if dominant and mode == "minor" and degree == 4:
+        pcs[1] = (pcs[1] + 1) % 12  # raised leading tone: a real dominant
+    return pcs
+
+
+def _voicing(pcs: Sequence[int], low: int, high: int, previous: list[int] | None, size: int) -> list[int]:
+    """Close voicing of ``pcs`` within [low, high] that moves least from ``previous``."""
+    best: list[int] | None = None
+    best_cost = float("inf")
+    center = (low + high) / 2
+    for inversion in range(len(pcs)):
+        order = list(pcs[inversion:]) + list(pcs[:inversion])
+        while len(order) < size:
+            order.append(order[len(order) - len(pcs)])
+        for base in range(low, min(high, low + 12) + 1):
+            if base % 12 != order[0]:
+                continue
+            notes = [base]
+            for pc in order[1:size]:
+                nxt = notes[-1] + 1
+                while nxt % 12 != pc:
+                    nxt += 1
+                notes.append(nxt)
+            for shift in (0, 12, 24):
+                cand = [n + shift for n in notes]
+                if cand[0] < low or cand[-1] > high:
+                    continue
+                if previous:
+                    cost = float(sum(abs(a - b) for a, b in zip(sorted(cand), sorted(previous), strict=False)))
+                else:
+                    cost = abs(float(np.mean(cand)) - center)
+                if cost < best_cost:
+                    best, best_cost = cand, cost
+    if best is None:  # range narrower than the chord: stack from the bottom anyway
+        best = sorted({low + ((pc - low) % 12) for pc in pcs})[:size]
+    return best
+
+
+class _Builder:
+    def __init__(self, c: Composition, voices: Sequence[Voice], seconds: float, seed: int,
+                 start_tempo: float, tail_s: float, motif_seed: int) -> None:
+        self.c = c
+        self.rng = np.random.default_rng(seed)
+        self.motif_rng = np.random.default_rng(motif_seed)
+        self.seconds = seconds
+        cadence_at = seconds - max(tail_s, 60.0 / c.tempo_bpm) if seconds > 3.0 else seconds * 0.75
+        self.beats, self.cadence = beat_grid(seconds, c.tempo_bpm, start_tempo, cadence_at)
+        self.scale = _SCALES[c.mode]
+        self.root_pc = KEYS.index(c.key)
+        self.dclass = _density_class(c.density)
+        self.velocity = _BASE_VELOCITY.get(c.dynamics, 66)
+        self.bars = [(b, min(b + 4, self.cadence)) for b in range(0, self.cadence, 4)]
+        calm = c.arousal < 0
+        prog_rng = self.motif_rng if calm else self.rng  # relaxation: the same progression every segment
+        table = _PROGRESSIONS[c.mode]
+        progression = table[int(prog_rng.integers(len(table)))]
+        self.degrees = [progression[i % len(progression)] for i in range(len(self.bars))]
+        if len(self.degrees) >= 2:
+            # Cadence approach: plagal (IV) when calm, dominant (V) when not.
+            self.degrees[-1] = 3 if calm else 4
+        # Triads only: sevenths (Cmaj7 holds an E minor triad) made major keys measure as their mediant's minor.
+        self.seventh = False
+        self.chords = [
+            _chord(d, self.scale, self.root_pc, c.mode, self.seventh and d != 4, dominant=i == len(self.bars) - 1)
+            for i, d in enumerate(self.degrees)
+        ]
+        self.tonic = _chord(0, self.scale, self.root_pc, c.mode, False, False)
+        self.voices = list(voices)
+        self.legato = 1.0 if c.gentle else 0.98 if c.valence < -0.2 else 0.8 if c.valence > 0.3 else 0.9
+
+    # -- time helpers --------------------------------------------------------------------------
+    def t(self, beat: float) -> float:
+        return float(np.interp(beat, np.arange(self.beats.size), self.beats))
+
+    def vel(self, base: int, accent: float = 0.0) -> int:
+        v = base + accent + self.rng.normal(0.0, 4.0)
+        cap = 74 if self.c.gentle else 127
+        return int(np.clip(round(v), 12, cap))
+
+    def note(self, part: Part, beat: float, length: float, pitch: int, velocity: int, jitter: float = 0.006) -> None:
+        start = max(0.0, self.t(beat) + (float(self.rng.normal(0.0, jitter)) if beat > 0 else 0.0))
+        end = self.t(beat + length)
+        if start >= self.seconds:
+            return
+        part.notes.append(Note(round(start, 5), round(max(end, start + 0.05), 5), int(pitch), velocity))
+
+    # -- parts ---------------------------------------------------------------------------------
+    def harmony(self, part: Part, voice: Voice) -> None:
+        low = max(voice.low, 48 if self.c.brightness > 0.4 else 43)
+        high = min(voice.high, low + 24)
+        previous: list[int] | None = None
+        size = 4 if self.seventh else 3
+        for (start, end), pcs in zip(self.bars, self.chords, strict=True):
+            chord = _voicing(pcs, low, high, previous, size)
+            for pitch in chord:
+                self.note(part, start, end - start + 0.25, pitch, self.vel(self.velocity - 12), jitter=0.0)
+            previous = chord
+        final = _voicing(self.tonic, low, high, previous, 3)
+        for pitch in final:
+            self.note(part, self.cadence, 16, pitch, self.vel(self.velocity - 14), jitter=0.0)
+
+    def bass(self, part: Part, voice: Voice) -> None:
+        low = max(voice.low, 33)
+        def root(pcs: Sequence[int]) -> int:
+            return low + ((pcs[0] - low) % 12)
+        base = self.velocity - 4
+        for i, ((start, end), pcs) in enumerate(zip(self.bars, self.chords, strict=True)):
+            r = root(pcs)
+            fifth = r + 7 if r + 7 <= voice.high else r - 5
+            length = end - start
+            if self.dclass == 0 or length < 2:
+                self.note(part, start, length, r, self.vel(base, 6))
+            elif self.dclass == 1:
+                self.note(part, start, 2, r, self.vel(base, 6))
+                self.note(part, start + 2, length - 2, fifth, self.vel(base))
+            elif self.dclass == 2:
+                self.note(part, start, 1.5, r, self.vel(base, 6))
+                self.note(part, start + 1.5, 0.5, r, self.vel(base, -8))
+                self.note(part, start + 2, 1, fifth, self.vel(base))
+                if length > 3:
+                    nxt = root(self.chords[i + 1]) if i + 1 < len(self.chords) else root(self.tonic)
+                    approach = nxt + (1 if nxt > r else -1) * (2 if self.c.mode == "major" else 1)
+                    self.note(part, start + 3, 1, approach, self.vel(base, -4))
+            else:
+                for k in range(int(length * 2)):
+                    pitch = r + 12 if k % 2 and r + 12 <= voice.high else r
+                    self.note(part, start + k / 2, 0.45, pitch, self.vel(base, 8 if k % 2 == 0 else -6))
+        self.note(part, self.cadence, 16, root(self.tonic), self.vel(base, 4))
+
+    def _scale_pitches(self, low: int, high: int, leading: bool) -> list[int]:
+        pcs = {(self.root_pc + s) % 12 for s in self.scale}
+        if leading and self.c.mode == "minor":
+            pcs.add((self.root_pc + 11) % 12)
+        return [p for p in range(low, high + 1) if p % 12 in pcs]
+
+    def melody(self, part: Part, voice: Voice, *, level: int = 6) -> None:
+        c = self.c
+        center = 67 + round(5 * c.valence + 6 * (c.brightness - 0.5) + 4 * max(0.0, c.arousal))
+        center = int(np.clip(center, voice.low + 7, voice.high - 9))
+        low, high = center - 9, center + 9
+        steps_p = [0.1, 0.4, 0.4, 0.1] if c.arousal < 0.3 else [0.2, 0.3, 0.3, 0.2]
+        rhythms = _RHYTHMS[self.dclass]
+        rhythm = rhythms[int(self.motif_rng.integers(len(rhythms)))]
+        motif = list(self.motif_rng.choice([-2, -1, 1, 2], size=len(rhythm), p=steps_p))
+        prev = center
+        for i, ((start, end), pcs) in enumerate(zip(self.bars, self.chords, strict=True)):
+            pitches = self._scale_pitches(low, high, leading=i == len(self.bars) - 1)
+            variant = i % 4
+            steps = [-s for s in motif] if variant == 2 else motif
+            for k, ((onset, length), step) in enumerate(zip(rhythm, steps, strict=True)):
+                if start + onset >= end:
+                    break
+                length = min(length, end - (start + onset))
+                if variant == 3 and k == len(rhythm) - 1:
+                    continue  # a breath at the phrase end
+                if onset in (0, 2):  # strong beats: the chord tone nearest the line's next step
+                    goal = prev + 2 * int(step)
+                    options = [p for p in range(low, high + 1) if p % 12 in pcs] or pitches
+                    pitch = min(options, key=lambda p: (abs(p - goal), p))
+                else:
+                    idx = int(np.argmin([abs(p - prev) for p in pitches]))
+                    idx = int(np.clip(idx + int(step), 0, len(pitches) - 1))
+                    pitch = pitches[idx]
+                accent = 8 if onset == 0 else 3 if onset == 2 else -4
+                self.note(part, start + onset, length * self.legato, pitch, self.vel(self.velocity + level, accent))
+                prev = pitch
+        tonic_tones = [p for p in range(low, high + 1) if p % 12 in (self.tonic[0], self.tonic[1])]
+        final = min(tonic_tones or [center], key=lambda p: abs(p - prev))
+        self.note(part, self.cadence, 16, final, self.vel(self.velocity + level, 2))
+
+    def accompaniment(self, part: Part, voice: Voice, melody_too: bool) -> None:
+        c = self.c
+        top = 67 + round(4 * c.valence + 5 * (c.brightness - 0.5)) - (10 if melody_too else 0)
+        high = int(np.clip(top, voice.low + 12, voice.high))
+        low = max(voice.low, high - 17)
+        previous: list[int] | None = None
+        base = self.velocity - 10
+        plucked = voice.family in ("guitar", "strings", "world")
+        for (start, end), pcs in zip(self.bars, self.chords, strict=True):
+            chord = _voicing(pcs, low, high, previous, 3)
+            previous = chord
+            length = end - start
+            if self.dclass == 0:
+                for j, pitch in enumerate(chord):  # a rolled chord, held
+                    self.note(part, start + 0.08 * j, length - 0.08 * j, pitch, self.vel(base, 4 - 3 * j), jitter=0.0)
+                continue
+            pattern = [0, 1, 2, 1] if not plucked else [0, 2, 1, 2]
+            per_beat = 1 if self.dclass == 1 else 2
+            if self.dclass == 3 and not plucked:
+                for beat in range(int(length)):  # chords on the beat and the off-beat push
+                    for off, acc in ((0.0, 4), (0.5, -6)):
+                        if (beat + off) >= length:
+                            continue
+                        for pitch in chord:
+                            self.note(part, start + beat + off, 0.4, pitch, self.vel(base, acc))
+                continue
+            steps = int(length * per_beat)
+            for k in range(steps):
+                pitch = chord[pattern[k % len(pattern)] % len(chord)]
+                hold = (1.0 / per_beat) * (1.6 if c.gentle or c.arousal < 0 else 0.95)
+                accent = 6 if k % (2 * per_beat) == 0 else 2 if k % per_beat == 0 else -10  # the beat stays audible
+                self.note(part, start + k / per_beat, hold, pitch, self.vel(base, accent))
+        final = _voicing(self.tonic, low, high, previous, 3)
+        for j, pitch in enumerate(final):
+            self.note(part, self.cadence + 0.06 * j, 16, pitch, self.vel(base, 2), jitter=0.0)
+        if False and voice.name in ("piano", "bright piano", "electric piano"):
+            for start, _ in self.bars:  # the pedal changes with the harmony
+                part.pedal.append((max(0.0, self.t(start) - 0.02), 0))
+                part.pedal.append((self.t(start) + 0.03, 127))
+            part.pedal.append((max(0.0, self.t(self.cadence) - 0.02), 0))
+            part.pedal.append((self.t(self.cadence) + 0.03, 127))
+
+    def drums(self, part: Part, claps_only: bool) -> None:
+        c, base = self.c, self.velocity
+        kick, snare, hat, ride, crash, clap, stick, open_hat = 36, 38, 42, 51, 49, 39, 37, 46
+        back = clap if claps_only else (snare if self.dclass >= 2 else stick)
+        for bar, (start, end) in enumerate(self.bars):
+            length = end - start
+            for k in range(int(length * 4)):
+                pos = k / 4
+                beat, frac = int(pos), pos - int(pos)
+                if self.dclass <= 1:
+                    if not claps_only and frac == 0 and beat == 0:
+                        self.note(part, start + pos, 0.25, kick, self.vel(base - 10, 4), 0.003)
+                    if not claps_only and frac == 0:
+                        self.note(part, start + pos, 0.25, ride, self.vel(base - 22, 2 if beat % 2 == 0 else -4), 0.003)
+                    if beat == 3 and frac == 0:
+                        self.note(part, start + pos, 0.25, back, self.vel(base - 14), 0.003)
+                    continue
+                if not claps_only and (frac == 0 and beat in (0, 2) or (self.dclass == 3 and pos == 1.5)):
+                    self.note(part, start + pos, 0.25, kick, self.vel(base, 8), 0.003)
+                if frac == 0 and beat in (1, 3):
+                    self.note(part, start + pos, 0.25, back, self.vel(base, 6), 0.003)
+                if not claps_only:
+                    sixteenths = self.dclass == 3 and c.arousal > 0.5
+                    if frac in (0.0, 0.5) or sixteenths:
+                        pitch = open_hat if (pos == 3.5 and self.dclass == 3) else hat
+                        self.note(part, start + pos, 0.25, pitch, self.vel(base - 12, 6 if frac == 0 else -8), 0.003)
+            if bar == len(self.bars) - 1 and self.dclass == 3 and length >= 4 and not claps_only:
+                for k in range(4):  # a fill into the cadence
+                    self.note(part, start + 3 + k / 4, 0.25, snare, self.vel(base - 10 + 6 * k), 0.002)
+        if not claps_only:
+            self.note(part, self.cadence, 1, crash if self.dclass == 3 else ride, self.vel(base - 6), 0.0)
+            self.note(part, self.cadence, 1, kick, self.vel(base - 4), 0.0)
+
+
+def _roles(voices: Sequence[Voice]) -> dict[str, list[Voice]]:
+    roles: dict[str, list[Voice]] = {"lead": [], "keys": [], "sustain": [], "bass": [], "drums": []}
+    for v in voices:
+        roles[v.role].append(v)
+    return roles
+
+
+def compose(
+    c: Composition,
+    voices: Sequence[Voice],
+    seconds: float,
+    seed: int,
+    *,
+    start_tempo: float | None = None,
+    tail_s: float = 0.0,
+) -> Score:
+    """The score of one segment.  ``voices`` are played as named; none is added or dropped."""
+    motif_seed = zlib.crc32(",".join(v.name for v in voices).encode())
+    b = _Builder(c, voices, seconds, seed, start_tempo or c.tempo_bpm, tail_s, motif_seed)
+    roles = _roles(voices)
+    parts: list[Part] = []
+    channels = iter(ch for ch in range(16) if ch != DRUM_CHANNEL)
+
+    def new_part(v: Voice, role: str, volume: int, pan: int) -> Part:
+        if v.role == "drums":
+            part = Part(v.name, 0 if c.arousal > 0 or v.name == "hand claps" else 40, DRUM_CHANNEL, role, volume, pan)
+        else:
+            part = Part(v.name, v.program, next(channels), role, volume, pan)
+        parts.append(part)
+        return part
+
+    lead = roles["lead"][0] if roles["lead"] else None
+    melody_on_keys = lead is None
+    for i, v in enumerate(roles["lead"]):
+        b.melody(new_part(v, "melody", 112 if i == 0 else 92, 64 + (0 if i == 0 else 24)), v, level=8 if i == 0 else -4)
+    for i, v in enumerate(roles["keys"]):
+        plays_melody = melody_on_keys and i == 0
+        part = new_part(v, "melody+accompaniment" if plays_melody else "accompaniment", 108 if plays_melody else 92, 58 - 10 * i)
+        if plays_melody:
+            b.melody(part, v, level=10)
+        b.accompaniment(part, v, melody_too=plays_melody)
+    for i, v in enumerate(roles["sustain"]):
+        part = new_part(v, "harmony", 84 if (lead or roles["keys"]) else 104, 72 + 10 * i)
+        b.harmony(part, v)
+        if not lead and not roles["keys"] and i == 0:
+            b.melody(part, v, level=0)
+    bass_voice = roles["bass"][0] if roles["bass"] else next(
+        (v for v in (*roles["keys"], *roles["sustain"], *roles["lead"]) if v.low <= 40), None)
+    if bass_voice is not None:
+        b.bass(new_part(bass_voice, "bass", 96 if roles["bass"] else 80, 60), bass_voice)
+    for v in roles["bass"][1:]:
+        b.melody(new_part(v, "counter-melody", 80, 50), v, level=-6)
+    drum_voices = roles["drums"]
+    if drum_voices and not c.gentle:
+        claps_only = all(v.name == "hand claps" for v in drum_voices)
+        b.drums(new_part(drum_voices[0], "drums", 92, 64), claps_only)
+        if not claps_only and any(v.name == "hand claps" for v in drum_voices):
+            pass  # claps ride on the kit's backbeat below
+    for part in parts:
+        part.notes.sort(key=lambda n: n.start)
+    return Score(parts=parts, beats=b.beats, duration_s=seconds, key=c.key, mode=c.mode)

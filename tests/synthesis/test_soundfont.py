@@ -1,0 +1,296 @@
+"""The sampled embedded default: composer, General MIDI palette, FluidSynth renderer, MIDI out.
+
+Three tiers: the composer and the vocabulary need nothing installed; render tests use a tiny
+SoundFont written in a fixture (they need libfluidsynth); the instrument-signature, tempo and
+arousal tests play Debian's FluidR3 (fluid-soundfont-gm), which `make setup` installs as root.
+"""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import librosa
+import mido
+import numpy as np
+import pytest
+from tiny_soundfont import write_tiny_soundfont
+
+from promptloop.acquisition.affect import parse_affect
+from promptloop.audio.analysis import measure, sharp_transients
+from promptloop.audio.mix import integrated_lufs
+from promptloop.feedback.base import Evaluation, Evaluator, PlanContext
+from promptloop.feedback.planners.rule import RulePlanner
+from promptloop.representation.plan import MusicPlan
+from promptloop.representation.plan_checks import check_prompt
+from promptloop.representation.preferences import Preferences
+from promptloop.representation.vocabulary import GM_VOICES, canonical, covered_words, gm_voice
+from promptloop.session.loop import SessionSpec, run_session
+from promptloop.session.output import write_session
+from promptloop.synthesis.base import GenerationRequest
+from promptloop.synthesis.score import scores_to_midi, to_midi
+from promptloop.synthesis.soundfont import SoundFontGenerator, find_soundfont, soundfont_missing
+from promptloop.synthesis.soundfont.compose import Composition, compose
+from promptloop.synthesis.soundfont.render import fluidsynth_missing
+from promptloop.synthesis.synth import SynthGenerator
+from promptloop.wiring.settings import Settings
+
+SR = 32000
+NAMED = ("harp", "cello", "marimba", "vibraphone", "electric piano", "nylon guitar", "steel guitar", "choir",
+         "kalimba", "flute", "violin", "clarinet", "organ", "hand claps")
+FLUIDR3 = find_soundfont(None)
+needs_fluidsynth = pytest.mark.skipif(fluidsynth_missing() is not None,
+                                      reason=f"libfluidsynth is not installed: {fluidsynth_missing()}")
+needs_gm_font = pytest.mark.skipif(FLUIDR3 is None or fluidsynth_missing() is not None,
+                                   reason="no General MIDI SoundFont here (apt-get install fluid-soundfont-gm)")
+
+
+def _plan(instruments: tuple[str, ...], valence: float = 0.3, arousal: float = 0.0, **kw) -> MusicPlan:
+    prompt = kw.pop("prompt", "music with " + " and ".join(instruments))
+    fields = {
+        "tempo_bpm": 88.0 + 40 * arousal if arousal >= 0 else 88.0 + 32 * arousal,
+        "mode": "major" if valence >= 0 else "minor",
+        "dynamics": "f" if arousal > 0.6 else "pp" if arousal < -0.55 else "mp",
+        "density": float(np.clip(0.5 + 0.4 * arousal, 0.05, 0.95)),
+        "brightness": float(np.clip(0.45 + 0.25 * valence + 0.2 * arousal, 0.05, 0.95)),
+        **kw,
+    }
+    return MusicPlan(prompt=prompt, instruments=instruments,
+                     target_valence=valence, target_arousal=arousal, **fields)
+
+
+def _composition(valence: float, arousal: float, gentle: bool = False) -> Composition:
+    plan = _plan(("piano",), valence, arousal)
+    return Composition(plan.tempo_bpm, plan.key, plan.mode, plan.dynamics, plan.density, plan.brightness,
+                       valence, arousal, gentle)
+
+
+# -- the vocabulary: every GM instrument a listener names stays that instrument -------------------
+def test_named_instruments_are_kept_as_themselves():
+    assert canonical("Violins") == "violin" and canonical("Rhodes") == "electric piano"
+    for word in NAMED:
+        voice = gm_voice(word)
+        assert voice is not None, word
+        assert canonical(word) == voice.name
+    assert len({v.program for v in GM_VOICES if v.role != "drums"}) >= 60
+
+
+def test_family_words_cover_their_members():
+    covered = covered_words({"strings"})
+    assert {"violin", "violins", "cello", "viola", "pizzicato strings"} <= covered
+    assert "harp" not in covered and "piano" not in covered
+    with pytest.raises(Exception, match="cello"):
+        check_prompt("calm music with cello and piano", frozenset({"strings"}))
+    check_prompt("calm music with harp and piano", frozenset({"strings"}))  # a harp is not a string section
+
+
+def test_a_listeners_harp_reaches_the_prompt_and_nothing_is_added():
+    prefs = Preferences.build("harp, ocean waves")
+    assert prefs.instruments == ("harp", "ocean")
+    context = PlanContext(0, 3, 10.0, parse_affect("calm"), parse_affect("calm"), parse_affect("calm"), prefs)
+    plan = RulePlanner().draft(context)
+    assert plan.instruments == ("harp",) and plan.textures == ("ocean",)
+    assert "harp" in plan.prompt and "piano" not in plan.prompt
+
+
+def test_the_synth_says_which_voice_plays_a_named_instrument():
+    synth = SynthGenerator(use_embeddings=False)
+    assert synth.substitutions(_plan(("harp", "piano"))) == {"harp": "guitar"}
+    assert synth.substitutions(_plan(("piano",))) == {}
+
+
+# -- the composer (no SoundFont needed) -----------------------------------------------------------
+@pytest.mark.parametrize("word", NAMED)
+def test_the_score_plays_each_named_instrument_with_its_gm_program(word):
+    voice = gm_voice(word)
+    assert voice is not None
+    score = compose(_composition(0.3, 0.0), [voice], 8.0, seed=1, tail_s=1.0)
+    parts = [p for p in score.parts if p.instrument == voice.name]
+    assert parts and all(p.notes for p in parts)
+    midi = mido.MidiFile(file=io.BytesIO(to_midi(score)))
+    programs = {(m.channel, m.program) for t in midi.tracks for m in t if m.type == "program_change"}
+    expected = (9, 0) if voice.role == "drums" else (parts[0].channel, voice.program)
+    assert expected in programs
+
+
+def test_midi_parses_and_matches_the_segment_length():
+    score = compose(_composition(0.4, -0.4), [gm_voice("piano"), gm_voice("pads")], 10.0, seed=3, tail_s=1.0)
+    midi = mido.MidiFile(file=io.BytesIO(to_midi(score)))
+    assert midi.length == pytest.approx(10.0, abs=0.05)
+    session = mido.MidiFile(file=io.BytesIO(scores_to_midi([score, score], [0.0, 9.0])))
+    assert session.length == pytest.approx(19.0, abs=0.05)
+
+
+def test_the_cadence_lands_where_the_next_segment_begins_and_tempo_glides():
+    score = compose(_composition(0.4, -0.4), [gm_voice("piano")], 10.0, seed=3, start_tempo=120.0, tail_s=1.0)
+    onsets = sorted({round(n.start, 3) for p in score.parts for n in p.notes})
+    assert any(abs(t - 9.0) < 0.002 for t in onsets)  # the tonic chord at the seam (10 s - 1 s crossfade)
+    steps = np.diff(score.beats)
+    assert steps[0] == pytest.approx(0.5, rel=0.08)  # starts at the previous segment's 120 BPM
+    assert 60 / steps[10] == pytest.approx(score_tempo(score), rel=0.01)
+
+
+def score_tempo(score) -> float:
+    return float(60 / np.median(np.diff(score.beats)[8:]))
+
+
+def test_energized_scores_are_denser_louder_and_faster_than_calm_ones():
+    voices = [gm_voice("piano"), gm_voice("bass"), gm_voice("drums")]
+    calm = compose(_composition(0.5, -0.6), voices, 10.0, seed=2, tail_s=1.0)
+    energized = compose(_composition(0.5, 0.8), voices, 10.0, seed=2, tail_s=1.0)
+
+    def stats(score):
+        notes = [n for p in score.parts for n in p.notes if n.start < 9.0]
+        return len(notes) / 9.0, float(np.mean([n.velocity for n in notes])), score_tempo(score)
+
+    (cd, cv, ct), (ed, ev, et) = stats(calm), stats(energized)
+    assert ed > 3 * cd and ev > cv + 25 and et > 1.5 * ct
+
+
+def test_gentle_scores_have_no_drums_and_soft_velocities():
+    voices = [gm_voice("piano"), gm_voice("drums")]
+    score = compose(_composition(0.2, 0.7, gentle=True), voices, 8.0, seed=4, tail_s=1.0)
+    assert all(not p.drums for p in score.parts)
+    assert max(n.velocity for p in score.parts for n in p.notes) <= 74
+
+
+# -- registration and the default ------------------------------------------------------------------
+def test_missing_soundfont_keeps_the_synth_default_and_says_how_to_get_one(tmp_path):
+    missing = tmp_path / "none.sf2"
+    assert Settings(soundfont=missing).generator == "synth"
+    reason = soundfont_missing(missing)
+    assert reason is not None and "PROMPTLOOP_SOUNDFONT" in reason
+    with pytest.raises(ValueError, match="sf2"):
+        Settings(soundfont=tmp_path / "font.txt")
+
+
+@needs_fluidsynth
+def test_a_soundfont_makes_the_sampled_renderer_the_default(tiny_font):
+    assert Settings(soundfont=tiny_font).generator == "soundfont"
+    assert soundfont_missing(tiny_font) is None
+
+
+# -- rendering with the tiny SoundFont built here --------------------------------------------------
+@pytest.fixture(scope="module")
+def tiny_font(tmp_path_factory) -> Path:
+    return write_tiny_soundfont(tmp_path_factory.mktemp("sf") / "tiny.sf2")
+
+
+@pytest.fixture(scope="module")
+def tiny_generator(tiny_font) -> SoundFontGenerator:
+    return SoundFontGenerator(tiny_font, use_embeddings=False)
+
+
+def _held_note_decay(generator: SoundFontGenerator, instrument: str) -> float:
+    """Energy in the second half of a held note over the first: plucked decays, blown sustains."""
+    from promptloop.synthesis.score import Note, Part, Score
+
+    voice = gm_voice(instrument)
+    assert voice is not None
+    score = Score([Part(voice.name, voice.program, 0, "melody", 110, 64, [Note(0.05, 2.0, 64, 100)])],
+                  np.arange(8) * 0.5, 2.0, "C", "major")
+    audio = generator._renderer.render(score)
+    early, late = audio[int(0.1 * SR):int(0.6 * SR)], audio[int(1.3 * SR):int(1.8 * SR)]
+    return float(np.sqrt(np.mean(late**2)) / (np.sqrt(np.mean(early**2)) + 1e-12))
+
+
+@needs_fluidsynth
+def test_tiny_font_plays_each_program_with_its_own_envelope(tiny_generator):
+    assert _held_note_decay(tiny_generator, "harp") < 0.2
+    assert _held_note_decay(tiny_generator, "flute") > 0.8
+
+
+@needs_fluidsynth
+def test_renders_are_exact_length_and_repeatable(tiny_generator):
+    request = GenerationRequest(_plan(("piano", "bass", "drums"), arousal=0.6), 5.0, seed=11, tail_s=1.0)
+    other = GenerationRequest(_plan(("harp",), arousal=-0.5), 4.0, seed=2)
+    (first,) = tiny_generator.generate([request])
+    tiny_generator.generate([other])
+    (again,) = tiny_generator.generate([request])
+    assert first.size == 5 * SR and first.dtype == np.float32
+    assert np.array_equal(first, again)
+    assert np.max(np.abs(first)) > 0.01
+
+
+@needs_fluidsynth
+def test_gentle_mode_renders_without_sharp_transients(tiny_generator):
+    plan = _plan(("piano", "harp"), valence=0.2, arousal=0.3, prompt="gentle piano and harp, soft attacks")
+    (audio,) = tiny_generator.generate([GenerationRequest(plan, 8.0, seed=5, tail_s=1.0)])
+    assert sharp_transients(audio, SR) == 0
+
+
+class _MeasuringEvaluator(Evaluator):
+    """Scores every candidate the same (the loop's choice is not under test here)."""
+
+    name = "measuring"
+
+    def evaluate(self, audio: np.ndarray, sample_rate: int, plan: MusicPlan, context: PlanContext) -> Evaluation:
+        return Evaluation(1.0, {}, measure(audio, sample_rate), context.waypoint, "")
+
+
+def _session(generator, start: str, target: str, tmp: Path | None = None, **kw):
+    spec = SessionSpec(start=parse_affect(start), target=parse_affect(target), segments=kw.pop("segments", 3),
+                       segment_seconds=kw.pop("segment_seconds", 6.0), seed=kw.pop("seed", 3), candidates=1,
+                       max_retries=0, **kw)
+    session = run_session(spec, generator, RulePlanner(), _MeasuringEvaluator())
+    if tmp is not None:
+        write_session(tmp, session, plot=False)
+    return session
+
+
+@needs_fluidsynth
+def test_session_mid_parses_and_matches_the_audio(tiny_generator, tmp_path):
+    session = _session(tiny_generator, "anxious", "calm", tmp_path)
+    audio_s = session.final_audio().size / SR
+    midi = mido.MidiFile(tmp_path / "session.mid")
+    assert midi.length == pytest.approx(audio_s, abs=0.1)
+    record = session.record()
+    assert record.midi == "session.mid"
+    for seg in record.segments:
+        assert seg.midi is not None
+        assert mido.MidiFile(tmp_path / seg.midi).length == pytest.approx(seg.duration_s, abs=0.1)
+
+
+# -- the real General MIDI SoundFont ----------------------------------------------------------------
+@pytest.fixture(scope="module")
+def gm_generator() -> SoundFontGenerator:
+    assert FLUIDR3 is not None
+    return SoundFontGenerator(FLUIDR3, use_embeddings=False)
+
+
+@needs_gm_font
+@pytest.mark.parametrize(("plucked", "sustained"), [("harp", "flute"), ("marimba", "cello"),
+                                                     ("nylon guitar", "choir"), ("kalimba", "clarinet")])
+def test_named_instruments_sound_plucked_or_sustained_as_they_are(gm_generator, plucked, sustained):
+    assert _held_note_decay(gm_generator, plucked) < 0.35
+    assert _held_note_decay(gm_generator, sustained) > 0.5
+
+
+@needs_gm_font
+@pytest.mark.parametrize("tempo", [66.0, 92.0, 120.0])
+def test_the_requested_tempo_is_met(gm_generator, tempo):
+    plan = _plan(("piano", "bass"), arousal=0.2, tempo_bpm=tempo, density=0.55)
+    (audio,) = gm_generator.generate([GenerationRequest(plan, 12.0, seed=1)])
+    found, _ = librosa.beat.beat_track(y=audio, sr=SR)
+    assert float(np.atleast_1d(found)[0]) == pytest.approx(tempo, rel=0.08)
+
+
+@needs_gm_font
+def test_calm_and_energized_endings_differ_by_clear_margins(gm_generator):
+    calm = _session(gm_generator, "anxious", "calm", preferences=Preferences.build("piano"), segments=5,
+                    segment_seconds=5.0)
+    energized = _session(gm_generator, "calm", "energized", preferences=Preferences.build("piano"), segments=5,
+                         segment_seconds=5.0)
+    c, e = (measure(s.results[-1].audio, SR) for s in (calm, energized))
+    assert e.loudness_lufs > c.loudness_lufs + 6
+    assert e.onset_rate > 1.8 * c.onset_rate
+    assert e.tempo_bpm > 1.35 * c.tempo_bpm
+    assert integrated_lufs(energized.results[-1].audio, SR) <= -14.0
+
+
+@needs_gm_font
+def test_gentle_sampled_instruments_have_no_sharp_transients(gm_generator):
+    plan = _plan(("piano", "harp"), valence=0.3, arousal=0.2, prompt="gentle piano and harp, soft attacks",
+                 brightness=0.35)
+    (audio,) = gm_generator.generate([GenerationRequest(plan, 10.0, seed=6, tail_s=1.0)])
+    assert sharp_transients(audio, SR) == 0
