@@ -11,7 +11,6 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
-from promptloop.acquisition.affect import AFFECT_WORDS
 from promptloop.service.engine import LIMITS as SERVICE
 from promptloop.service.lookahead import LOOKAHEAD_BOUNDS
 from promptloop.session.loop import LIMITS as LOOP
@@ -26,11 +25,7 @@ Time = Annotated[_dt.datetime, AfterValidator(_utc)]
 Unit = Annotated[float, Field(ge=-1.0, le=1.0, allow_inf_nan=False)]
 Term = Annotated[str, StringConstraints(min_length=1, max_length=40)]
 BackendName = Annotated[str, StringConstraints(min_length=1, max_length=40, pattern=r"^[A-Za-z0-9_-]+$")]
-_UNIT = r"-?(0(\.[0-9]{1,3})?|1(\.0{1,3})?)"
-# What parse_affect accepts, as the schema can say it: a word of the table, or "v=0.4,a=-0.6"
-# (parse_affect also reads other spellings and cases; the schema describes the canonical ones).
-AffectWord = Annotated[str, StringConstraints(
-    min_length=1, max_length=40, pattern=rf"^({'|'.join(sorted(AFFECT_WORDS))}|v={_UNIT},a={_UNIT})$")]
+AffectWord = Annotated[str, StringConstraints(min_length=1, max_length=40)]
 
 
 class _In(BaseModel):

@@ -43,7 +43,7 @@ def _operations(client) -> list[tuple[str, str]]:
 
 
 def _call(client, method: str, path: str, token: str | None) -> Any:
-    url = re.sub(r"{(\w+)}", lambda m: FILL[m.group(1)], path)
+    url = re.sub(r"{(\w+)}", lambda m: FILL.get(m.group(1), "x_1"), path)
     headers = {"Authorization": f"Bearer {token}"} if token is not None else {}
     return client.request(method.upper(), url, headers=headers, json={} if method in ("post", "patch", "put") else None)
 

@@ -164,5 +164,18 @@ class _LeakySessions:
 def test_the_stateful_run_catches_a_session_leaked_to_another_user(make_service, tmp_path) -> None:
     service = _service(make_service, tmp_path, "leaky")
     service.sessions = _LeakySessions(service.sessions, service.ctx)
+    # every read of a session's data answers as its owner would
+    for name in ("list_readings", "list_messages", "list_segments", "provenance"):
+        inner = getattr(service, name)
+
+        def leaky(user, session_id, *args, _inner=inner, **kwargs):  # noqa: ANN001, ANN202
+            from promptloop.service.store import SessionRow, User
+
+            with service.ctx.db() as db:
+                row = db.get(SessionRow, session_id) if isinstance(session_id, str) else None
+                owner = db.get(User, row.user_id) if row is not None else user
+            return _inner(owner, session_id, *args, **kwargs)
+
+        setattr(service, name, leaky)
     with pytest.raises(AssertionError, match="200"):
         _stateful_run(service, create_app(service, close_service=False), shrink=False)  # found is enough

@@ -65,8 +65,10 @@ TEST_REGISTRIES = Registries.with_builtins()
 
 
 def factory_for(shared: Backends, generator: Generator | None = None) -> Callable[..., Backends]:
+    default = Settings()  # the installation's defaults (soundfont where its SoundFont is installed, else synth)
+
     def make(g: str, p: str, e: str) -> Backends:
-        if (g, p, e) == (shared.generator.name, shared.planner.name, shared.evaluator.name):  # the default
+        if (g, p, e) == (default.generator, default.planner, default.evaluator):
             return Backends(generator or shared.generator, shared.planner, shared.evaluator, shared.fallback_planner)
         return build_backends(Settings(), generator=g, planner=p, evaluator=e, registries=TEST_REGISTRIES)
 

@@ -43,9 +43,9 @@ def test_playlist_job_writes_tracks_served_to_the_owner(service, alice: Api, bob
 
 def test_a_bad_spec_gets_422_with_the_reason(alice: Api) -> None:
     r = alice.post("/v1/playlists", json={**SPEC, "tracks": 0})
-    assert r.status_code == 422 and "tracks" in r.json()["detail"][0]["msg"]
+    assert r.status_code == 422 and "tracks" in str(r.json()["detail"])  # the field, in loc or msg
     r = alice.post("/v1/playlists", json={**SPEC, "colour": "blue"})
-    assert r.status_code == 422 and "colour" in r.json()["detail"][0]["msg"]
+    assert r.status_code == 422 and "colour" in str(r.json()["detail"])
     many = {**SPEC, "tracks": 30, "listeners": [{"id": "a"}, {"id": "b"}]}
     r = alice.post("/v1/playlists", json=many)
     assert r.status_code == 422 and "at most 48 tracks" in r.json()["detail"][0]["msg"]

@@ -23,7 +23,7 @@ def gated(make_service):
     generator.gate.set()
 
 
-def _until(predicate, timeout: float = 10.0) -> None:
+def _until(predicate, timeout: float = 120.0) -> None:  # a bound on waiting, not a timing claim
     end = time.monotonic() + timeout
     while not predicate():
         assert time.monotonic() < end, "condition not reached"
