@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 EXTRAS ?= test,server,postgresql,llm,ray
 
-.PHONY: setup demo test lint bench clean-venv chromium soundfont
+.PHONY: setup demo test test-postgresql lint bench clean-venv chromium postgresql soundfont
 
 $(BIN)/promptloop: pyproject.toml setup.py
 	$(PY) -m venv $(VENV)
@@ -27,8 +27,17 @@ demo: setup
 	$(BIN)/promptloop session --start anxious --target calm --prefer "piano, soft pads, rain" \
 		--avoid drums --segments 6 --segment-seconds 10 --seed 7 --out out/demo --overwrite
 
-test: setup chromium lint
+test: setup chromium postgresql lint
 	$(BIN)/python -m pytest
+	$(MAKE) --no-print-directory test-postgresql
+
+# The server and reliability suites again on a real PostgreSQL server: tests/dbs.py makes a throwaway
+# cluster on a loopback port with Debian's postgresql (as root it runs as the postgres user) and
+# removes it afterwards.  Without PostgreSQL (not root, no apt-get) the run is skipped and says so.
+PG_INITDB = $(firstword $(wildcard /usr/lib/postgresql/*/bin/initdb) $(shell command -v initdb 2>/dev/null))
+test-postgresql: setup
+	@if [ -n "$(PG_INITDB)" ]; then PROMPTLOOP_TEST_DB=postgresql $(BIN)/python -m pytest tests/server tests/reliability; \
+	else echo "note: PostgreSQL is not installed; the PostgreSQL run of tests/server and tests/reliability is skipped"; fi
 
 # The package is clean under ruff and mypy (configured in pyproject.toml); a finding fails the tests.
 lint: setup
@@ -41,6 +50,12 @@ chromium:
 	@command -v chromium >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 \
 		&& (apt-get update -qq && apt-get install -y -qq chromium) >/dev/null 2>&1; } \
 		|| echo "note: chromium not installed; tests/server/test_browser.py will be skipped"
+
+postgresql:
+	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || command -v initdb >/dev/null 2>&1 \
+		|| { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 \
+		&& (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql) >/dev/null 2>&1; } \
+		|| echo "note: PostgreSQL not installed (needs root and apt-get); its test run will be skipped"
 
 bench: setup
 	$(BIN)/python eval/bench_embedded.py

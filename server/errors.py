@@ -7,12 +7,17 @@ or the core refused the input; every other error is ``{"detail": "one line"}``.
 from __future__ import annotations
 
 import math
+import re
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
+from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
+from sqlalchemy.exc import DBAPIError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import compile_path
 
 from promptloop.errors import (
     BackendUnavailable,
@@ -24,6 +29,7 @@ from promptloop.errors import (
     StorageError,
     Unauthorized,
 )
+from promptloop.service.store import database_fault
 
 
 def _status(exc: PromptloopError) -> int:
@@ -70,6 +76,45 @@ def _finite(value: Any) -> Any:
     return value
 
 
+def _path_methods(app: FastAPI) -> list[tuple[re.Pattern[str], set[str]]]:
+    """Every documented path (as a pattern) with all its methods, from the app's own OpenAPI."""
+    cached = getattr(app.state, "path_methods", None)
+    if cached is None:
+        cached = []
+        for template, operations in app.openapi()["paths"].items():
+            methods = {m.upper() for m in operations}
+            cached.append((compile_path(template)[0], methods | ({"HEAD"} if "GET" in methods else set())))
+        app.state.path_methods = cached
+    return cached  # type: ignore[no-any-return]
+
+
+async def http_error(request: Request, exc: Exception) -> Response:
+    """Starlette's HTTP errors, except that a 405 names every method of the path in ``Allow``
+    (Starlette names only those of the first route that matched the path)."""
+    assert isinstance(exc, StarletteHTTPException)
+    headers = dict(exc.headers or {})
+    if exc.status_code == 405:
+        methods = {m for pattern, allowed in _path_methods(request.app) if pattern.match(request.scope["path"])
+                   for m in allowed}
+        if methods:
+            headers["Allow"] = ", ".join(sorted(methods))
+    return await http_exception_handler(request, StarletteHTTPException(exc.status_code, exc.detail, headers))
+
+
+async def database_error(_request: Request, exc: Exception) -> JSONResponse:
+    """The database refused a write or a read because of its storage: 507 when it is full, 503 when
+    it is read-only or out of reach; the transaction was rolled back, so nothing is half-written."""
+    assert isinstance(exc, DBAPIError)
+    fault = database_fault(exc)
+    if fault is None:
+        return JSONResponse({"detail": "internal error"}, status_code=500)
+    status, detail = fault
+    headers = {"Retry-After": "30"} if status == 503 else {}
+    return JSONResponse({"detail": detail}, status_code=status, headers=headers)
+
+
 def install(app: FastAPI) -> None:
     app.add_exception_handler(PromptloopError, promptloop_error)
     app.add_exception_handler(RequestValidationError, validation_error)
+    app.add_exception_handler(StarletteHTTPException, http_error)
+    app.add_exception_handler(DBAPIError, database_error)

@@ -11,7 +11,9 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
+from promptloop.acquisition.affect import AFFECT_WORDS
 from promptloop.service.engine import LIMITS as SERVICE
+from promptloop.service.lookahead import LOOKAHEAD_BOUNDS
 from promptloop.session.loop import LIMITS as LOOP
 
 
@@ -24,7 +26,11 @@ Time = Annotated[_dt.datetime, AfterValidator(_utc)]
 Unit = Annotated[float, Field(ge=-1.0, le=1.0, allow_inf_nan=False)]
 Term = Annotated[str, StringConstraints(min_length=1, max_length=40)]
 BackendName = Annotated[str, StringConstraints(min_length=1, max_length=40, pattern=r"^[A-Za-z0-9_-]+$")]
-AffectWord = Annotated[str, StringConstraints(min_length=1, max_length=40)]
+_UNIT = r"-?(0(\.[0-9]{1,3})?|1(\.0{1,3})?)"
+# What parse_affect accepts, as the schema can say it: a word of the table, or "v=0.4,a=-0.6"
+# (parse_affect also reads other spellings and cases; the schema describes the canonical ones).
+AffectWord = Annotated[str, StringConstraints(
+    min_length=1, max_length=40, pattern=rf"^({'|'.join(sorted(AFFECT_WORDS))}|v={_UNIT},a={_UNIT})$")]
 
 
 class _In(BaseModel):
@@ -95,6 +101,9 @@ class SessionCreate(_In):
     threshold: float | None = Field(default=None, ge=0.0, le=1.0, allow_inf_nan=False)
     crossfade_seconds: float | None = Field(default=None, ge=LOOP["crossfade_seconds"][0],
                                             le=LOOP["crossfade_seconds"][1], allow_inf_nan=False)
+    lookahead_seconds: float | None = Field(
+        default=None, ge=LOOKAHEAD_BOUNDS[0], le=LOOKAHEAD_BOUNDS[1], allow_inf_nan=False,
+        description="live playback: seconds of audio still queued when the next segment arrives")
     generator: BackendName | None = None
     planner: BackendName | None = None
     evaluator: BackendName | None = None
@@ -113,6 +122,21 @@ class SessionSettingsOut(_Out):
     max_step: float
     crossfade_seconds: float
     seed: int
+
+
+class LiveOut(_Out):
+    lookahead_s: float = Field(description="the chat page asks for the next segment this close to the end of "
+                                           "what is queued (plus the time a segment takes)")
+
+
+class PacingOut(_Out):
+    distance: float
+    segments: int
+    step: float
+    comfortable_step: float
+    comfortable_segments: int
+    steep: bool = Field(description="the path is steeper than the comfortable step; it still ends at the target")
+    note: str | None
 
 
 class BackendsOut(_Out):
@@ -139,6 +163,8 @@ class SessionOut(_Out):
     preferences: PreferencesOut
     settings: SessionSettingsOut
     backends: BackendsOut
+    live: LiveOut
+    pacing: PacingOut
 
 
 class SegmentOut(_Out):

@@ -255,7 +255,7 @@ def chat(
 def eval_(
     suite: Annotated[str, typer.Argument(help="suite name in eval/scenarios (core) or a YAML path")],
     out: Annotated[Path, typer.Option(help="folder for results.json/csv, report.md and plots")] = Path("out/eval"),
-    conditions: Annotated[list[str] | None, typer.Option(help="conditions to compare (repeat or comma-separate): static, loop-no-retry, loop-rule, loop-llm, loop-rule-closed")] = None,
+    conditions: Annotated[list[str] | None, typer.Option(help="conditions to compare (repeat or comma-separate): static, loop-no-retry, loop-rule, loop-llm, loop-rule-closed, static-imperfect, loop-no-retry-imperfect, loop-rule-imperfect")] = None,
     seeds: Annotated[int | None, typer.Option(help="seeds per scenario (default: the suite's list)")] = None,
     scenarios: Annotated[int | None, typer.Option(help="run only the suite's first N scenarios (a quick check)")] = None,
     generator: Annotated[str | None, typer.Option(help="generator backend")] = None,
@@ -263,8 +263,8 @@ def eval_(
     clap: Annotated[Path | None, typer.Option(help="local folder with a saved ClapModel: adds CLAP similarity")] = None,
     reference: Annotated[Path | None, typer.Option(help="folder of reference audio for Fréchet Audio Distance (needs --clap)")] = None,
     overwrite: Annotated[bool, typer.Option(help="replace a non-empty output folder")] = False,
-    twins: Annotated[int, typer.Option(min=0, max=200, help="held-out twins for closed vs open loop (0: skip the twin study)")] = 16,
-    personalised_twins: Annotated[int, typer.Option(min=0, max=100, help="twins for personalised vs fresh sessions")] = 8,
+    twins: Annotated[int, typer.Option(min=0, max=200, help="held-out twins for closed vs open loop (0: skip the twin study)")] = 12,
+    personalised_twins: Annotated[int, typer.Option(min=0, max=100, help="twins for personalised vs fresh sessions")] = 6,
     twin_sessions: Annotated[int, typer.Option(min=1, max=10, help="sessions per twin in the personalisation study")] = 4,
 ) -> None:
     """Run a scenario suite under several conditions and write results and a report."""

@@ -113,7 +113,9 @@ def llm_configured(settings: Settings) -> bool:
 
 
 def default_conditions(settings: Settings) -> list[str]:
-    names = ["static", "loop-no-retry", "loop-rule", "loop-rule-closed"]
+    # The closed loop is judged on the twin population (evaluation.twin_sessions), not by
+    # loop-rule-closed's single twin; that condition stays available by name.
+    names = ["static", "loop-no-retry", "loop-rule", "loop-no-retry-imperfect", "loop-rule-imperfect"]
     if llm_configured(settings):
         names.insert(3, "loop-llm")
     return names

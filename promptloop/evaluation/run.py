@@ -143,7 +143,7 @@ def run_eval(
     names = [c.name for c in chosen]
     total = len(suite.scenarios) * len(seed_list) * len(names)
     if twin_study is not None:
-        total += 2 * twin_study.twins + 2 * twin_study.personalised_twins * (twin_study.sessions_per_twin - 1)
+        total += twin_study.session_count()
     console = Console(stderr=True)
     started = time.perf_counter()
     git = _git_state()  # the code as it was when the runs started

@@ -44,8 +44,8 @@ TWIN_PAIRS: tuple[tuple[str, str], ...] = (
 class TwinStudy:
     """How many twins and sessions the study runs, and how each session is made."""
 
-    twins: int = 16
-    personalised_twins: int = 8
+    twins: int = 12
+    personalised_twins: int = 6
     sessions_per_twin: int = 4
     segments: int = 10
     segment_seconds: float = 5.0
@@ -55,6 +55,11 @@ class TwinStudy:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+    def session_count(self) -> int:
+        """Sessions the study runs (a personalised run's first session is shared when it can be)."""
+        shared = min(self.twins, self.personalised_twins)
+        return 2 * self.twins + 2 * self.personalised_twins * self.sessions_per_twin - 2 * shared
 
 
 def _seed(*parts: object) -> int:
@@ -135,8 +140,9 @@ def run_twin_study(backends: Any, study: TwinStudy, on_session: Callable[[str], 
                 fresh = personal = dict(paired[i]["closed"])
             else:
                 fresh = run_twin_session(backends, traits, pair, seed, study, closed=True)
+                done(f"twin {traits.seed} session {k} fresh")
                 personal = run_twin_session(backends, traits, pair, seed, study, closed=True, profile=profile)
-                done(f"twin {traits.seed} session {k}")
+                done(f"twin {traits.seed} session {k} personalised")
             profile = profile.learn(_update(personal))
             sessions.append({"session": k, "pair": list(pair), "fresh": fresh, "personalised": personal,
                              "profile_before": None if k == 1 else sessions[-1]["profile_after"],

@@ -111,8 +111,9 @@ def keys_rotate(data_dir: Path | None, database_url: str | None) -> None:
 
     config = ServiceConfig.from_settings(Settings(), data_dir=data_dir, database_url=database_url)
     counts = rotate_keys(config.data_dir, config.database_url)
-    typer.echo(f"re-sealed {counts['readings']} readings, {counts['messages']} messages and {counts['files']} files "
-               f"with a new key; {counts['old_keys']} old key(s) removed from {Path(config.data_dir) / 'secret.key'}")
+    rows = ", ".join(f"{n} {table}" for table, n in counts.items() if table not in ("files", "old_keys"))
+    typer.echo(f"re-sealed {rows} and {counts['files']} files with a new key; "
+               f"{counts['old_keys']} old key(s) removed from {Path(config.data_dir) / 'secret.key'}")
 
 
 def users_list(data_dir: Path | None, database_url: str | None) -> None:

@@ -4,7 +4,8 @@ Run it with the server stopped.  The steps are ordered so that a crash anywhere 
 opens with the key file as it then is:
 
 1. the new key goes first in the key file, the old keys stay behind it (everything still opens);
-2. every reading and message in the database is re-sealed with the new key, in batches;
+2. every sealed value in the database (each mapped table's ``sealed`` column: readings, messages,
+   profiles, clinical records...) is re-sealed with the new key, in batches;
 3. every sealed file in the data folder (audio, mixes, MIDI, reports) whose header names an older key
    is re-sealed with the new key, one file at a time (atomic replace, owner-only);
 4. only then are the old keys removed from the key file.
@@ -16,22 +17,21 @@ whatever the first run left.  Keep a backup of the key file itself: without it n
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TypeVar
+from typing import Any
 
 from cryptography.fernet import Fernet
-from sqlalchemy import select
+from sqlalchemy import inspect, select
 from sqlalchemy.orm import Session as DB
 
 from promptloop.service.crypto import Keyring, Vault, load_or_create_keyring, sealed_key_id, write_keyring
 from promptloop.service.files import KEY_FILE
-from promptloop.service.store import MessageRow, ReadingRow, make_engine, sqlite_url
+from promptloop.service.store import Base, make_engine, sqlite_url
 
 __all__ = ["SEALED_FOLDERS", "rotate_keys"]
 
 #: Folders of the data folder whose files are sealed.
 SEALED_FOLDERS = ("audio", "reports", "midi")
 _BATCH = 500
-Sealed = TypeVar("Sealed", ReadingRow, MessageRow)
 
 
 def rotate_keys(data_dir: Path, database_url: str | None = None) -> dict[str, int]:
@@ -42,12 +42,14 @@ def rotate_keys(data_dir: Path, database_url: str | None = None) -> dict[str, in
     ring = Keyring([Fernet.generate_key(), *old.keys])
     write_keyring(key_file, ring.keys)  # 1
     vault = Vault(ring)
-    counts = {"old_keys": len(old.keys), "readings": 0, "messages": 0, "files": 0}
+    counts = {"old_keys": len(old.keys), "files": 0}
     engine = make_engine(database_url or sqlite_url(data))
     try:
+        present = set(inspect(engine).get_table_names())
         with DB(engine) as db:  # 2
-            counts["readings"] = _reseal_rows(db, vault, ReadingRow)
-            counts["messages"] = _reseal_rows(db, vault, MessageRow)
+            for table in sealed_tables():
+                if table.__tablename__ in present:
+                    counts[table.__tablename__] = _reseal_rows(db, vault, table)
     finally:
         engine.dispose()
     for folder in SEALED_FOLDERS:  # 3
@@ -64,14 +66,27 @@ def rotate_keys(data_dir: Path, database_url: str | None = None) -> dict[str, in
     return counts
 
 
-def _reseal_rows(db: DB, vault: Vault, table: type[Sealed]) -> int:
-    done, last = 0, 0
+def sealed_tables() -> list[type[Any]]:
+    """Every mapped class with a ``sealed`` column (found, so a new table of listener data is never
+    missed), in a stable order."""
+    import promptloop.service.clinical.models  # noqa: F401  (register every model on Base)
+    import promptloop.service.profiles  # noqa: F401
+
+    found = [m.class_ for m in Base.registry.mappers if "sealed" in m.columns]
+    return sorted(found, key=lambda c: c.__tablename__)
+
+
+def _reseal_rows(db: DB, vault: Vault, table: type[Any]) -> int:
+    """Re-seal the ``sealed`` column of every row of ``table``, a batch per commit, in key order."""
+    key = inspect(table).primary_key[0]
+    done, last = 0, None
     while True:
-        rows = db.scalars(select(table).where(table.id > last).order_by(table.id).limit(_BATCH)).all()
+        query = select(table).order_by(key).limit(_BATCH)
+        rows = db.scalars(query if last is None else query.where(key > last)).all()
         if not rows:
             return done
         for row in rows:
             row.sealed = vault.reseal(row.sealed)
         db.commit()
         done += len(rows)
-        last = rows[-1].id
+        last = getattr(rows[-1], key.key)

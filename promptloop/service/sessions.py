@@ -16,6 +16,7 @@ from promptloop.service.context import ACTIVE, LIMITS, ServiceContext
 from promptloop.service.erasure import forget_sessions
 from promptloop.service.files import SessionFiles
 from promptloop.service.live import LiveSessions
+from promptloop.service.lookahead import Lookahead
 from promptloop.service.store import (
     JobRow,
     MessageRow,
@@ -57,8 +58,10 @@ class Sessions:
         generator: str | None = None,
         planner: str | None = None,
         evaluator: str | None = None,
+        lookahead_seconds: float | None = None,
         **settings: Any,
     ) -> dict[str, Any]:
+        live = {} if lookahead_seconds is None else {"lookahead_seconds": Lookahead(lookahead_seconds).seconds}
         spec = spec_from_settings(self.ctx.settings, start=start, target=target, preferences=preferences,
                                   **settings)  # validates
         names = {"generator": generator, "planner": planner, "evaluator": evaluator}
@@ -70,7 +73,7 @@ class Sessions:
             row = SessionRow(
                 id=new_id("s"), user_id=user.id, title=title[: LIMITS["title_chars"]],
                 spec={"start": start.to_dict(), **spec.settings(), "seed": spec.seed,
-                      **{k: v for k, v in names.items() if v}},
+                      **{k: v for k, v in names.items() if v}, **live},
                 state={"listener": start.to_dict(), "target": target.to_dict(),
                        "preferences": preferences.to_dict(), "listener_fresh": True, "pending_events": []},
                 sample_rate=backends.generator.sample_rate,

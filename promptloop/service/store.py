@@ -39,6 +39,7 @@ __all__ = [
     "TokenRow",
     "UsageRow",
     "User",
+    "database_fault",
     "make_engine",
     "new_id",
     "now",
@@ -187,3 +188,23 @@ def sqlite_url(data_dir: Path) -> str:
 
 def session_factory(engine: Engine) -> sessionmaker[Any]:
     return sessionmaker(engine, expire_on_commit=False)
+
+
+# SQLite's messages and PostgreSQL's SQLSTATEs for a database whose storage failed it.
+_FULL = ("database or disk is full", "no space left on device", "could not extend file")
+_UNAVAILABLE = ("readonly database", "read-only file system", "unable to open database file", "disk i/o error",
+                "connection refused", "could not connect", "server closed the connection")
+_PG_FULL, _PG_READ_ONLY = {"53100"}, {"25006"}
+
+
+def database_fault(exc: BaseException) -> tuple[int, str] | None:
+    """``(507, why)`` when the database's disk is full, ``(503, why)`` when its storage is read-only or
+    the server is out of reach; None for any other database error (a bug: 500)."""
+    orig = getattr(exc, "orig", exc)
+    code = getattr(orig, "sqlstate", None) or getattr(orig, "pgcode", None)
+    text = str(orig).lower()
+    if code in _PG_FULL or any(m in text for m in _FULL):
+        return 507, "the database's storage is full; nothing was written (try again once space is freed)"
+    if code in _PG_READ_ONLY or any(m in text for m in _UNAVAILABLE):
+        return 503, "the database cannot be written just now (read-only or unreachable storage); nothing was written"
+    return None

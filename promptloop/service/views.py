@@ -13,7 +13,10 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session as DB
 
+from promptloop.acquisition.affect import Affect
+from promptloop.representation.trajectory import path_pace
 from promptloop.service.context import ACTIVE
+from promptloop.service.lookahead import lookahead_for
 from promptloop.service.store import JobRow, SegmentRow, SessionRow
 from promptloop.wiring.settings import Settings
 
@@ -37,6 +40,9 @@ def session_view(db: DB, row: SessionRow, settings: Settings) -> dict[str, Any]:
         "settings": {k: spec[k] for k in ("candidates", "threshold", "max_retries", "max_step",
                                            "crossfade_seconds", "seed")},
         "backends": {k: spec.get(k) or getattr(settings, k) for k in ("generator", "planner", "evaluator")},
+        "live": {"lookahead_s": lookahead_for(spec, settings.live_lookahead_seconds)},
+        "pacing": path_pace(Affect(**spec["start"]), Affect(**state["target"]), int(spec["segments"]),
+                            float(spec["max_step"])).to_dict(),
     }
 
 

@@ -139,6 +139,12 @@ class InProcessPool(WorkerPool):
                 return True
         return False
 
+    def wait_idle(self, timeout: float) -> bool:
+        """Block until no job waits or runs (its worker has finished with it); False on timeout.
+        A job's row may say it ended a moment before its worker lets go of it."""
+        with self._cond:
+            return self._cond.wait_for(lambda: not self._pending and not self._running, timeout)
+
     def is_pending(self, job_id: str) -> bool:
         with self._cond:
             return job_id in self._pending
@@ -197,6 +203,7 @@ class InProcessPool(WorkerPool):
                         del self._running[job_id]
                     elapsed = time.monotonic() - started
                     self._mean_job_s = 0.8 * self._mean_job_s + 0.2 * elapsed
+                    self._cond.notify_all()  # wait_idle() and idle workers look again
                     if ctx.abandoned:  # a replacement thread took over; this one retires
                         self._threads.remove(threading.current_thread())
                         return  # noqa: B012  (the job's errors were handled inside work(); nothing to lose)

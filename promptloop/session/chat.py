@@ -20,6 +20,7 @@ from promptloop.feedback.chat_rules import (
     sanitize_update,
 )
 from promptloop.representation.plan import MusicPlan
+from promptloop.representation.plan_checks import HEADROOM_LU
 from promptloop.representation.preferences import Preferences
 from promptloop.representation.vocabulary import GENRES, HARSH_SOUNDS
 from promptloop.session.loop import LoopSession
@@ -111,7 +112,12 @@ def apply_update(session: LoopSession, update: ChatUpdate) -> list[str]:
         changes.append("gentle mode on")
     ceiling = prefs.loudness_ceiling_lufs
     if update.loudness_db is not None:
-        ceiling = max(-60.0, min(cap, ceiling + update.loudness_db))
+        base = ceiling
+        if update.loudness_db < 0 and session.results:
+            # "Too loud" is about what the listener hears: quieter than the last segment, not just a
+            # lower ceiling (a -14 LUFS ceiling over a -22 LUFS segment would change nothing).
+            base = min(ceiling, session.results[-1].record.loudness_lufs + HEADROOM_LU)
+        ceiling = round(max(-60.0, min(cap, base + update.loudness_db)), 1)
         if ceiling != prefs.loudness_ceiling_lufs:
             changes.append(f"loudness ceiling {prefs.loudness_ceiling_lufs:.0f} -> {ceiling:.0f} LUFS")
         else:

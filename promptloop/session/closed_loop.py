@@ -63,9 +63,21 @@ class PacerSettings:
 
 
 def sounds_named(prompt: str) -> frozenset[str]:
-    """The vocabulary's instruments and textures a prompt names."""
-    terms = {canonical(w) for w in re.findall(r"[a-z]+", prompt.lower())}
-    return frozenset(t for t in terms if t in INSTRUMENTS or t in TEXTURES)
+    """The vocabulary's instruments and textures a prompt names (multi-word names and aliases count;
+    the longest name wins, so "electric piano" is not also "piano")."""
+    from promptloop.representation.vocabulary import _ALIASES
+
+    text = prompt.lower()
+    names = {t: t for t in (*INSTRUMENTS, *TEXTURES)} | {a: canonical(a) for a in _ALIASES}
+    found: set[str] = set()
+    for phrase in sorted(names, key=len, reverse=True):
+        pattern = rf"(?<![a-z]){re.escape(phrase)}(?![a-z])"
+        if re.search(pattern, text):
+            term = canonical(names[phrase])
+            if term in INSTRUMENTS or term in TEXTURES:
+                found.add(term)
+            text = re.sub(pattern, " ", text)
+    return frozenset(found)
 
 
 @dataclass

@@ -7,6 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, Path, Query
 from fastapi.responses import FileResponse
 
+from promptloop.playlist.spec import PlaylistSpec
 from promptloop.service.playlists import SERVED_SUFFIXES
 
 from ..deps import CurrentUser, ServiceDep
@@ -23,11 +24,12 @@ FILES = {200: {"content": {t: {} for t in sorted(set(SERVED_SUFFIXES.values()))}
 @router.post("", status_code=202, response_model=JobOut, responses={**E401, **E422, **E429})
 def create_playlist(
     user: CurrentUser, service: ServiceDep,
-    spec: Annotated[dict[str, Any], Body(description="a playlist spec, as in docs/playlists.md", max_length=64)],
+    spec: Annotated[PlaylistSpec, Body(description="a playlist spec, as in docs/playlists.md")],
 ) -> dict[str, Any]:
     """Queue a playlist job: tracks for one or more listeners along a planned arc.  Follow it at
-    /v1/jobs/{id}; cancel it there."""
-    return service.playlists.create(user, spec)
+    /v1/jobs/{id}; cancel it there.  The body's schema is the spec parser's own model, so the
+    published schema is what is validated."""
+    return service.playlists.create(user, spec.model_dump(mode="json", exclude_unset=True))
 
 
 @router.get("/{job_id}", response_model=PlaylistOut, responses={**E401, **E404})

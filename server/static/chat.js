@@ -9,6 +9,7 @@ const SVG = "http://www.w3.org/2000/svg";
 const st = {
   token: null, session: null, events: null, ctx: null, nextStart: 0, lastGain: null,
   chain: Promise.resolve(), shown: new Set(), retryTimer: null,
+  nextTimer: null, requestedAt: null, genTimes: [], queuedAhead: [], // queuedAhead: seconds queued when each segment arrived
 };
 
 // -- API -----------------------------------------------------------------------------------------
@@ -131,6 +132,7 @@ function curve(n, fn) { const c = new Float32Array(n); for (let i = 0; i < n; i+
 
 async function playLive(seg) {
   if (!st.ctx) return;
+  st.queuedAhead.push(bufferedSeconds());
   const res = await fetch(seg.audio_url, { headers: { Authorization: "Bearer " + st.token } });
   if (!res.ok) return;
   const buffer = await st.ctx.decodeAudioData(await res.arrayBuffer());
@@ -154,7 +156,27 @@ async function playLive(seg) {
   }
   st.lastGain = gain;
   $("live-status").textContent = `Playing live: segment ${seg.index + 1} scheduled.`;
+  scheduleNext();
 }
+
+// -- live pacing: generate just ahead of playback (promptloop/service/lookahead.py) -----------
+// The next segment is asked for when the audio queued ahead of the playhead falls to the
+// session's lookahead plus the time a segment takes, so what the listener says while this one
+// plays reaches the next one they hear.
+function bufferedSeconds() { return st.ctx ? Math.max(0, st.nextStart - st.ctx.currentTime) : 0; }
+
+function generationSeconds() { return st.genTimes.length ? Math.max(...st.genTimes.slice(-3)) : 1.0; }
+
+function scheduleNext() {
+  clearTimeout(st.nextTimer);
+  const s = st.session;
+  if (!$("auto").checked || !s || s.segments_done >= s.segments) return;
+  const lookahead = s.live ? s.live.lookahead_s : 1.0;
+  const wait = Math.max(0, bufferedSeconds() - lookahead - generationSeconds());
+  st.nextTimer = setTimeout(requestNext, wait * 1000);
+}
+
+function playingLive() { return !!st.ctx && bufferedSeconds() > 0; }
 
 function refreshPlayer(session) {
   const player = $("player");
@@ -208,6 +230,7 @@ async function requestNext() {
   const s = st.session;
   if (!s || s.segments_done >= s.segments) return;
   try {
+    st.requestedAt = performance.now();
     showJob(await api("POST", `/v1/sessions/${s.id}/generate`, { segments: 1 }));
   } catch (e) {
     if (e.status === 409) return; // a segment is already on its way
@@ -229,7 +252,7 @@ function onEvent(type, ev) {
     if (ev.job.status === "succeeded") {
       api("GET", `/v1/sessions/${st.session.id}`).then((s) => {
         showSession(s); refreshPlayer(s);
-        if ($("auto").checked) requestNext();
+        if ($("auto").checked && !st.ctx) requestNext(); // not playing live: nothing to pace against
       });
     }
   } else if (type === "progress") {
@@ -238,6 +261,7 @@ function onEvent(type, ev) {
     const seg = ev.segment;
     if (st.shown.has(seg.index)) return;
     st.shown.add(seg.index);
+    if (st.requestedAt !== null) { st.genTimes.push((performance.now() - st.requestedAt) / 1000); st.requestedAt = null; }
     segmentNote(seg);
     plotSegment(seg);
     st.chain = st.chain.then(() => playLive(seg)).catch(() => {});
@@ -261,7 +285,7 @@ async function openSession(id) {
   $("transcript").replaceChildren();
   resetPlot();
   st.shown = new Set();
-  st.nextStart = 0; st.lastGain = null;
+  st.nextStart = 0; st.lastGain = null; clearTimeout(st.nextTimer); st.genTimes = []; st.queuedAhead = [];
   showSession(session);
   const items = [...messages.map((m) => ({ t: m.created, m })), ...segments.map((s) => ({ t: s.created, s }))];
   items.sort((a, b) => (a.t < b.t ? -1 : a.t > b.t ? 1 : 0));
@@ -270,6 +294,7 @@ async function openSession(id) {
     else { st.shown.add(item.s.index); segmentNote(item.s); plotSegment(item.s); }
   }
   if (!items.length) say("assistant", "Tell me how the music feels as it plays; I will adjust the next segment.");
+  if (session.pacing && session.pacing.steep) say("assistant", "Note: " + session.pacing.note);
   refreshPlayer(session);
   connect(id);
 }
@@ -347,7 +372,8 @@ $("chat-form").addEventListener("submit", async (ev) => {
       showSession(reply.session);
     } catch (e) { say("assistant", "Could not send: " + e.message); return; }
   }
-  await requestNext();
+  if ($("auto").checked && playingLive()) scheduleNext(); // the paced next segment follows the message
+  else await requestNext();
 });
 
 $("next").addEventListener("click", () => { ensureAudioContext(); requestNext(); });

@@ -20,6 +20,7 @@ from srv_support import TEST_REGISTRIES, factory_for, warmed_backends  # noqa: E
 
 from dbs import database_for  # noqa: E402
 from promptloop.service.engine import Service, ServiceConfig  # noqa: E402
+from promptloop.service.workers import WorkerPool  # noqa: E402
 from promptloop.synthesis.base import Generator  # noqa: E402
 from promptloop.wiring.builders import Backends  # noqa: E402
 from promptloop.wiring.settings import Settings  # noqa: E402
@@ -38,11 +39,12 @@ def make_service(tmp_path: Path, shared_backends: Backends) -> Iterator[Callable
     made: list[Service] = []
 
     def make(data_dir: Path | None = None, generator: Generator | None = None,
-             settings: dict[str, Any] | None = None, warm: bool = True, **config: Any) -> Service:
+             settings: dict[str, Any] | None = None, warm: bool = True, pool: WorkerPool | None = None,
+             **config: Any) -> Service:
         data_dir = data_dir or tmp_path / "data"
         config.setdefault("database_url", database_for(data_dir))  # SQLite, or PostgreSQL (tests/dbs.py)
-        service = Service(ServiceConfig(data_dir=data_dir, **config),
-                          Settings(**(settings or {})), backend_factory=factory_for(shared_backends, generator))
+        service = Service(ServiceConfig(data_dir=data_dir, **config), Settings(**(settings or {})), pool=pool,
+                          backend_factory=factory_for(shared_backends, generator))
         if warm:
             service.warm_up()
         made.append(service)

@@ -66,7 +66,7 @@ TEST_REGISTRIES = Registries.with_builtins()
 
 def factory_for(shared: Backends, generator: Generator | None = None) -> Callable[..., Backends]:
     def make(g: str, p: str, e: str) -> Backends:
-        if (g, p, e) == (Settings().generator, "rule", "embedding"):  # soundfont where one is installed
+        if (g, p, e) == (shared.generator.name, shared.planner.name, shared.evaluator.name):  # the default
             return Backends(generator or shared.generator, shared.planner, shared.evaluator, shared.fallback_planner)
         return build_backends(Settings(), generator=g, planner=p, evaluator=e, registries=TEST_REGISTRIES)
 

@@ -48,7 +48,9 @@ def test_chat_page_plays_a_segment_and_plots_it(live_server) -> None:
             page.goto(f"{live_server.base}/chat#token={token}")
             page.wait_for_selector("#app:not([hidden])")
             assert "#token" not in page.url  # the token leaves the address bar at once
-            assert page.locator("#session-select").input_value() == session["id"]
+            # the session list loads after the app shows: wait for it rather than race it
+            page.wait_for_function(f"() => document.getElementById('session-select').value === '{session['id']}'",
+                                   timeout=30_000)
             assert page.locator("#chips-like .chip").all_inner_texts()[0].startswith("piano")
 
             page.fill("#message", "no drums please")

@@ -15,10 +15,10 @@ def test_a_new_account_has_an_empty_profile(alice: Api) -> None:
 
 
 def test_the_listener_edits_their_profile_and_only_theirs(alice: Api, bob: Api) -> None:
-    r = alice.put("/v1/me/profile", json={"triggers": ["Violins"], "comfortable_loudness_lufs": [-40, -26],
+    r = alice.put("/v1/me/profile", json={"triggers": ["Chimes"], "comfortable_loudness_lufs": [-40, -26],
                                           "notes": "rain helps"})
     assert r.status_code == 200, r.text
-    assert r.json()["triggers"] == ["strings"]  # canonical names
+    assert r.json()["triggers"] == ["bells"]  # canonical names
     assert alice.get("/v1/me/profile").json()["comfortable_loudness_lufs"] == [-40.0, -26.0]
     assert bob.get("/v1/me/profile").json()["triggers"] == []
 

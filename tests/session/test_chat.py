@@ -123,13 +123,15 @@ def session() -> LoopSession:
 
 def test_applied_updates_change_the_next_segment(session):
     assert "rain" in session.results[0].record.prompt
+    heard = session.results[-1].record.loudness_lufs
     changes = apply_update(session, interpret("stop the rain, it's too loud", session))
-    assert changes == ["avoiding rain", "loudness ceiling -20 -> -23 LUFS"]
+    wanted = round(min(-20.0, heard + 1.0) - 3.0, 1)  # 3 dB under what was heard (1 LU headroom)
+    assert changes == ["avoiding rain", f"loudness ceiling -20 -> {wanted:.0f} LUFS"]
     assert "rain" in session.preferences.avoid and "rain" not in session.preferences.instruments
-    assert session.preferences.loudness_ceiling_lufs == -23.0
+    assert session.preferences.loudness_ceiling_lufs == wanted
     seg = session.next_segment().record
     assert "rain" not in seg.prompt
-    assert seg.loudness_lufs <= -23.0 + 0.5
+    assert seg.loudness_lufs <= heard - 2.5
     assert [e["kind"] for e in seg.events] == ["preferences"] and seg.events[0]["source"] == "chat"
     assert "stop the rain" not in json.dumps(seg.events)  # the message itself is not recorded
 
@@ -152,8 +154,10 @@ def test_louder_never_passes_the_starting_ceiling(session):
         "loudness unchanged: already at the session's limit"]
     assert session.preferences.loudness_ceiling_lufs == -20.0
     apply_update(session, interpret("too loud", session))
-    apply_update(session, interpret("louder please", session))
-    assert session.preferences.loudness_ceiling_lufs == -20.0
+    quieter = session.preferences.loudness_ceiling_lufs
+    for _ in range(4):
+        apply_update(session, interpret("louder please", session))
+    assert quieter < -20.0 and session.preferences.loudness_ceiling_lufs == -20.0
 
 
 def test_gentle_mode_from_chat_drops_harsh_sounds(session):
@@ -177,3 +181,18 @@ def test_rules_only_match_known_sounds():
     update = interpret_rules("I don't like the music", state())
     assert not update.understood
     assert np.isclose(sum(interpret("I'm feeling more anxious", state()).listener_shift), 0.1)
+
+
+def test_too_loud_is_quieter_than_what_was_heard_measured_on_the_audio():
+    """A -14 LUFS ceiling over -30 LUFS music: "too loud" must still make the next segment quieter."""
+    from promptloop.audio.mix import integrated_lufs
+
+    spec = SessionSpec(start=parse_affect("calm"), target=parse_affect("calm"), segments=4, segment_seconds=3.0,
+                       candidates=1, max_retries=0, crossfade_seconds=0.5)
+    s = LoopSession(spec, SynthGenerator(), RulePlanner(), MeasuringEvaluator(), fallback_planner=RulePlanner())
+    first, second = s.next_segment(), s.next_segment()
+    level = [integrated_lufs(r.audio, s.sample_rate) for r in (first, second)]
+    assert abs(level[1] - level[0]) < 1.0  # nothing asked: the level holds
+    apply_update(s, interpret("too loud", s))
+    third = s.next_segment()
+    assert integrated_lufs(third.audio, s.sample_rate) < level[1] - 2.5

@@ -89,4 +89,4 @@ def test_a_profile_sets_the_lead() -> None:
 
 
 def test_sounds_named_reads_aliases() -> None:
-    assert sounds_named("soft music with cello and chimes, 60 bpm") == {"strings", "bells"}
+    assert sounds_named("soft music with electric piano and chimes, 60 bpm") == {"electric piano", "bells"}

@@ -17,7 +17,6 @@ dropouts (:meth:`SimulatedListener.readings`).  Sources: docs/evaluation.md.
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
@@ -164,13 +163,7 @@ class SimulatedListener:
 
 
 def sounds_in(prompts: Iterable[str]) -> frozenset[str]:
-    """The vocabulary sounds a prompt names (what a prompt-following generator renders)."""
-    from promptloop.representation.vocabulary import INSTRUMENTS, TEXTURES, canonical
+    """The vocabulary sounds the prompts name (what a prompt-following generator renders)."""
+    from promptloop.session.closed_loop import sounds_named
 
-    found = set()
-    for prompt in prompts:
-        for word in re.findall(r"[a-z]+", prompt.lower()):
-            term = canonical(word)
-            if term in INSTRUMENTS or term in TEXTURES:
-                found.add(term)
-    return frozenset(found)
+    return frozenset().union(*(sounds_named(p) for p in prompts))

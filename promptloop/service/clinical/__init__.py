@@ -34,10 +34,6 @@ class Clinical:
     """The clinical operations over one :class:`~promptloop.service.Service`."""
 
     def __init__(self, service: Service) -> None:
-        from promptloop.service.clinical.models import TABLES
-        from promptloop.service.store import Base
-
-        Base.metadata.create_all(service.engine, tables=TABLES)  # until the store's migrations own them
         self.service = service
         self.oversight = Oversight(service)
         self.participation = Participation(service)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from promptloop.acquisition.affect import Affect
 from promptloop.errors import ConstraintViolation, GenerationError, InputError
 from promptloop.feedback.base import (
     ChatInterpreter,
@@ -24,17 +25,30 @@ from promptloop.feedback.base import (
 )
 from promptloop.representation.plan import MusicPlan
 from promptloop.representation.plan_checks import enforce_constraints
-from promptloop.representation.trajectory import iso_trajectory
 from promptloop.service.clinical.programmes import StepSpec
+from promptloop.session.pacing import IsoPacer, PaceContext
 from promptloop.wiring.builders import Backends
 
-__all__ = ["PinnedPlanner", "edit_plans", "pinned", "propose"]
+__all__ = ["PinnedPlanner", "edit_plans", "pinned", "planned_path", "propose"]
+
+
+def planned_path(step: StepSpec, max_step: float) -> list[Affect]:
+    """The waypoints the loop's pacer gives the step's session when nothing moves the listener or
+    the target on the way (the pacer itself is asked, so the review shows what will play)."""
+    pacer, start, target = IsoPacer(), step.start_affect(), step.target_affect()
+    path: list[Affect] = []
+    for index in range(step.segments):
+        context = PaceContext(index=index, segments=step.segments, start=start, listener=start,
+                              listener_fresh=index == 0, target=target, comfortable_step=max_step,
+                              previous=path[-1] if path else None)
+        path.append(pacer.next_waypoint(context).affect)
+    return path
 
 
 def propose(step: StepSpec, backends: Backends, max_step: float) -> dict[str, Any]:
     """Waypoints for every segment and the first ``step.preview`` plans, as JSON-ready data."""
     start, target, prefs = step.start_affect(), step.target_affect(), step.preferences()
-    waypoints = iso_trajectory(start, target, step.segments)  # the path always ends at the target (issue 13)
+    waypoints = planned_path(step, max_step)
     plans: list[dict[str, Any]] = []
     previous: MusicPlan | None = None
     for index in range(min(step.preview, step.segments)):

@@ -1,0 +1,38 @@
+"""The twin sections of the report are written from the numbers and say plainly when a target is missed."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from promptloop.evaluation.report_twins import twin_markdown, twin_summary
+
+_STUDY = {"twins": 10, "personalised_twins": 2, "sessions_per_twin": 3, "segments": 10, "segment_seconds": 5.0,
+          "readings_per_segment": 3, "first_seed": 100000}
+
+
+def _session(zone: float, dist: float, ttz: float = 50.0) -> dict[str, Any]:
+    return {"zone_seconds": zone, "final_distance": dist, "time_to_zone": ttz, "decisions": ["follow"]}
+
+
+def _study(closed_better: int) -> dict[str, Any]:
+    paired = [{"open": _session(1.0, 0.5), "closed": _session(5.0 + i, 0.3) if i < closed_better else _session(0.0, 0.6)}
+              for i in range(10)]
+    series = [{"sessions": [{"session": k, "fresh": _session(0, 0, 40.0 + i), "personalised": _session(0, 0, 30.0 + i)}
+                            for k in (1, 2, 3)]} for i in range(2)]
+    return {"study": _STUDY, "paired": paired, "series": series}
+
+
+def test_a_met_target_is_reported_as_met() -> None:
+    study = _study(10)
+    text = "\n".join(twin_markdown(study, twin_summary(study)))
+    assert "on time in zone: met; on final distance: met" in text
+    assert "closed better for 10 of 10 twins (100%)" in text
+
+
+def test_a_missed_target_says_missed() -> None:
+    study = _study(7)
+    summary = twin_summary(study)
+    assert summary["closed_vs_open"]["zone_seconds"]["share_better"] == 0.7
+    text = "\n".join(twin_markdown(study, summary))
+    assert "on time in zone: **missed**" in text
+    assert "| 3 | 40.5 ± 6.4 | 30.5 ± 6.4 |" in text
