@@ -15,6 +15,9 @@ from dataclasses import dataclass
 
 __all__ = [
     "AVOIDABLE_SOUNDS",
+    "BRIGHTNESS_WORDS",
+    "DENSITY_WORDS",
+    "DYNAMICS_WORDS",
     "FAMILIES",
     "GENRES",
     "GM_VOICES",
@@ -25,6 +28,8 @@ __all__ = [
     "Voice",
     "canonical",
     "covered_words",
+    "density_word",
+    "brightness_word",
     "gm_voice",
 ]
 
@@ -178,3 +183,27 @@ def covered_words(forbidden: Iterable[str]) -> frozenset[str]:
     member_families = {v.family for v in GM_VOICES if v.name in terms}
     names |= {word for word, family in FAMILIES.items() if family in member_families}
     return frozenset(names | {alias for alias, target in _ALIASES.items() if target in names})
+
+
+# The words prompts use for a plan's dynamics, density and brightness: the rule planner writes them
+# and the synth's prompt reader reads them back (one table, so what is written is what is read).
+DYNAMICS_WORDS: dict[str, str] = {"pp": "very soft", "p": "soft", "mp": "moderate volume", "mf": "strong", "f": "loud"}
+# (word, written for values below this bound, the value it is read as)
+DENSITY_WORDS: tuple[tuple[str, float, float], ...] = (("sparse", 0.35, 0.2), ("flowing", 0.65, 0.5),
+                                                       ("busy", 1.01, 0.85))
+BRIGHTNESS_WORDS: tuple[tuple[str, float, float], ...] = (("dark", 0.25, 0.15), ("warm", 0.5, 0.3),
+                                                          ("clear", 0.7, 0.6), ("bright", 1.01, 0.8))
+
+
+def _word_for(value: float, table: tuple[tuple[str, float, float], ...]) -> str:
+    return next(word for word, below, _ in table if value < below)
+
+
+def density_word(density: float) -> str:
+    """The prompt word for a density in [0, 1] (``0.2`` → ``"sparse"``)."""
+    return _word_for(density, DENSITY_WORDS)
+
+
+def brightness_word(brightness: float) -> str:
+    """The prompt word for a brightness in [0, 1] (``0.8`` → ``"bright"``)."""
+    return _word_for(brightness, BRIGHTNESS_WORDS)

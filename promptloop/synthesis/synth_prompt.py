@@ -13,7 +13,15 @@ from dataclasses import dataclass, field, replace
 from typing import TypeVar
 
 from promptloop.representation.plan import KEYS, MusicPlan
-from promptloop.representation.vocabulary import INSTRUMENTS, TEXTURES, canonical, gm_voice
+from promptloop.representation.vocabulary import (
+    BRIGHTNESS_WORDS,
+    DENSITY_WORDS,
+    DYNAMICS_WORDS,
+    INSTRUMENTS,
+    TEXTURES,
+    canonical,
+    gm_voice,
+)
 
 __all__ = ["SynthParams", "read_prompt"]
 
@@ -29,37 +37,26 @@ _TEMPO_WORDS = {
     "fast": 126.0,
     "energetic": 128.0,
 }
-_DYNAMIC_WORDS = {
+# The words the rule planner writes (one table in the vocabulary) plus synonyms other writers use.
+_DYNAMIC_WORDS = {word: marking for marking, word in DYNAMICS_WORDS.items()} | {
     "pianissimo": "pp",
-    "very soft": "pp",
     "very quiet": "pp",
     "whisper": "pp",
-    "soft": "p",
     "quiet": "p",
     "gentle": "p",
-    "moderate volume": "mp",
     "medium": "mp",
-    "strong": "mf",
-    "loud": "f",
     "powerful": "f",
 }
-_DENSITY_WORDS = {
-    "sparse": 0.2,
+_DENSITY_WORDS = {word: value for word, _, value in DENSITY_WORDS} | {
     "minimal": 0.15,
     "spacious": 0.25,
-    "flowing": 0.5,
     "rhythmic": 0.7,
-    "busy": 0.85,
     "dense": 0.85,
     "driving": 0.9,
 }
-_BRIGHTNESS_WORDS = {
-    "dark": 0.15,
+_BRIGHTNESS_WORDS = {word: value for word, _, value in BRIGHTNESS_WORDS} | {
     "muffled": 0.15,
-    "warm": 0.3,
     "mellow": 0.3,
-    "clear": 0.6,
-    "bright": 0.8,
     "airy": 0.75,
     "sparkling": 0.85,
 }

@@ -16,7 +16,13 @@ from typing import Literal
 from promptloop.feedback.base import Evaluation, PlanContext, Planner
 from promptloop.representation.plan import KEYS, MusicPlan, dynamics_for, tempo_for
 from promptloop.representation.plan_checks import check_prompt, enforce_constraints
-from promptloop.representation.vocabulary import TEXTURES, covered_words
+from promptloop.representation.vocabulary import (
+    DYNAMICS_WORDS,
+    TEXTURES,
+    brightness_word,
+    covered_words,
+    density_word,
+)
 
 __all__ = ["RulePlanner", "write_prompt"]
 
@@ -24,7 +30,6 @@ _DYNAMICS = ("pp", "p", "mp", "mf", "f")
 #: A measured/asked tempo ratio this close to 2, 1/2, 3/2 or 2/3 is taken as an estimator error.
 TEMPO_OCTAVE_TOLERANCE = 0.06
 MAX_TEMPO_CORRECTION = 25.0
-_DYNAMIC_WORDS = {"pp": "very soft", "p": "soft", "mp": "moderate volume", "mf": "strong", "f": "loud"}
 
 
 def _clip(value: float, low: float = 0.05, high: float = 0.95) -> float:
@@ -50,9 +55,9 @@ def write_prompt(plan: MusicPlan, gentle: bool) -> str:
         parts.append("over " + " and ".join(textures))
     parts.append(f"{plan.tempo_bpm:.0f} bpm")
     parts.append(f"{plan.key} {plan.mode}")
-    parts.append(_DYNAMIC_WORDS[plan.dynamics])
-    parts.append("sparse" if plan.density < 0.35 else "flowing" if plan.density < 0.65 else "busy")
-    parts.append("dark" if plan.brightness < 0.25 else "warm" if plan.brightness < 0.5 else "clear" if plan.brightness < 0.7 else "bright")
+    parts.append(DYNAMICS_WORDS[plan.dynamics])
+    parts.append(density_word(plan.density))
+    parts.append(brightness_word(plan.brightness))
     if gentle:
         parts.append("gentle, smooth, soft attacks")
     return ", ".join(parts)

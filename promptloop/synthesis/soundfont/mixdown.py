@@ -6,13 +6,20 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
-from pedalboard import HighpassFilter, LowpassFilter, Pedalboard, Reverb
+from pedalboard import Compressor, HighpassFilter, LowpassFilter, Pedalboard, Reverb
 
+from promptloop.audio.mix import normalize_loudness
 from promptloop.synthesis.textures import render_texture
 
-__all__ = ["GENTLE_CUTOFF_HZ", "mixdown"]
+__all__ = ["GENTLE_CUTOFF_HZ", "PEAK_TO_LOUDNESS_DB", "mixdown"]
 
 GENTLE_CUTOFF_HZ = 3500.0
+# Sampled attacks (piano, plucks, drums) peak far above the loudness: at the loudest marking
+# (-15 LUFS) they reached the loop's limiter, which then reshaped the audio again on every
+# re-limiting (a resumed server session's mix changed in the past).  Peaks are held this far above
+# the integrated loudness here, so the loop's limiter stays idle for this generator.
+PEAK_TO_LOUDNESS_DB = 10.5  # at -15 LUFS: peaks at -4.5 dBFS, under the loop limiter's -4
+_REFERENCE_LUFS = -24.0
 # Texture level under the instruments (dB relative to the instruments' RMS).
 _TEXTURE_DB = {"rain": -13.0, "ocean": -10.0, "wind": -14.0, "drone": -15.0, "birds": -20.0}
 
@@ -50,4 +57,15 @@ def mixdown(
         bed_rms = _rms(bed)
         if bed_rms > 0:
             out = out + bed * (level * 10 ** (_TEXTURE_DB.get(name, -14.0) / 20) / bed_rms)
-    return out.astype(np.float32)
+    return _hold_peaks(out.astype(np.float32), sample_rate)
+
+
+def _hold_peaks(audio: np.ndarray, sample_rate: int) -> np.ndarray:
+    """Keep peaks within :data:`PEAK_TO_LOUDNESS_DB` of the loudness (a fast compressor, then a
+    clip 1 dB higher as the safety net), at a reference level the loop rescales."""
+    audio = normalize_loudness(audio, sample_rate, _REFERENCE_LUFS)
+    threshold = _REFERENCE_LUFS + PEAK_TO_LOUDNESS_DB - 1.0
+    board = Pedalboard([Compressor(threshold_db=threshold, ratio=20.0, attack_ms=0.5, release_ms=120.0)])
+    held = board(audio[None, :], sample_rate)[0]
+    ceiling = 10 ** ((_REFERENCE_LUFS + PEAK_TO_LOUDNESS_DB) / 20)
+    return np.clip(held, -ceiling, ceiling).astype(np.float32)
