@@ -85,10 +85,14 @@ def run_session(service: Any, user: Any, seconds: float, segments: int, messages
     if os.environ.get("BENCH_DEBUG"):
         for r in records:
             print(r["index"], r["events"], r["loudness_lufs"], r["prompt"][:60])
-    carries = [i for i, r in enumerate(records) if any(e.get("source") == "chat" for e in r["events"])]
+    # each message adds one chat event; message j is heard in the first segment by which j + 1 arrived
+    heard, total = [], 0
+    for i, r in enumerate(records):
+        total += sum(1 for e in r["events"] if e.get("source") == "chat")
+        heard += [i] * (total - len(heard))
     levels = [float(r["loudness_lufs"]) for r in records]  # BS.1770 loudness of each chosen segment
     out = []
-    for t, index in zip(sent, carries, strict=False):
+    for t, index in zip(sent, heard, strict=False):
         out.append({"segment_seconds": seconds, "latency_s": starts[index] - t, "segment": index,
                     "quieter_db": levels[index - 1] - levels[index] if index else float("nan"),
                     "generation_s": float(np.mean(runner.timer.recent))})

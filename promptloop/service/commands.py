@@ -156,7 +156,7 @@ def _live_chat(service: Service, user: User, session: dict[str, Any], out: Path,
             raise RuntimeError(f"generation {job['status']}: {job['error']}")
         seg = service.list_segments(user, sid)[-1]
         _save_plain(service, service.audio_file(user, sid, seg["index"], "wav"), out / f"{seg['index']:02d}.wav")
-        return seg  # type: ignore[no-any-return]
+        return seg
 
     def queued(seg: dict[str, Any], at: float) -> None:
         path = out / f"{seg['index']:02d}.wav"
