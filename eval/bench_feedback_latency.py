@@ -27,6 +27,13 @@ from typing import Any
 import numpy as np
 
 
+def _send(service: Any, user: Any, sid: str, replies: list[Any]) -> None:
+    try:
+        replies.append(service.post_message(user, sid, "too loud")["changes"])
+    except Exception as exc:  # reported with the results
+        replies.append(f"{type(exc).__name__}: {exc}")
+
+
 def run_session(service: Any, user: Any, seconds: float, segments: int, messages: int, lookahead: float,
                 seed: int) -> list[dict[str, float]]:
     from promptloop.acquisition.affect import parse_affect
@@ -63,19 +70,29 @@ def run_session(service: Any, user: Any, seconds: float, segments: int, messages
     span = seconds * (segments - 2)
     slots = np.linspace(0.0, span, messages + 1)
     sent: list[float] = []
+    replies: list[Any] = []
     for a, b in zip(slots[:-1], slots[1:], strict=True):
         when = starts[0] + a + rng.uniform(0.1, 0.9) * (b - a)
         time.sleep(max(0.0, when - clock()))
         sent.append(clock())
-        threading.Thread(target=service.post_message, args=(user, sid, "too loud"), daemon=True).start()
+        threading.Thread(target=_send, args=(service, user, sid, replies), daemon=True).start()
     runner.join()
     if runner.error is not None:
         raise runner.error
+    print(f"{seconds:.0f} s session: replies {replies}; segment starts (s) "
+          f"{[round(starts[i] - starts[0], 2) for i in sorted(starts)]}; sent at {[round(t - starts[0], 2) for t in sent]}")
     records = [service.get_segment(user, sid, i)["record"] for i in range(segments)]
-    carries = [i for i, r in enumerate(records) if any(e.get("source") == "chat" for e in r["events"])]
+    if os.environ.get("BENCH_DEBUG"):
+        for r in records:
+            print(r["index"], r["events"], r["loudness_lufs"], r["prompt"][:60])
+    # each message adds one chat event; message j is heard in the first segment by which j + 1 arrived
+    heard, total = [], 0
+    for i, r in enumerate(records):
+        total += sum(1 for e in r["events"] if e.get("source") == "chat")
+        heard += [i] * (total - len(heard))
     levels = [float(r["loudness_lufs"]) for r in records]  # BS.1770 loudness of each chosen segment
     out = []
-    for t, index in zip(sent, carries, strict=False):
+    for t, index in zip(sent, heard, strict=False):
         out.append({"segment_seconds": seconds, "latency_s": starts[index] - t, "segment": index,
                     "quieter_db": levels[index - 1] - levels[index] if index else float("nan"),
                     "generation_s": float(np.mean(runner.timer.recent))})
@@ -101,6 +118,19 @@ def main() -> None:
         try:
             service.warm_up()
             user, _ = service.create_user("bench")
+            # warm the continuation path too (the service's warm-up makes a single segment; the first
+            # continuation of a cold SoundFont renderer took ~20 s here, which a listener would hear as a gap)
+            from promptloop.acquisition.affect import parse_affect
+            from promptloop.representation.preferences import Preferences
+
+            warm = service.create_session(user, start=parse_affect("calm"), target=parse_affect("calm"),
+                                          preferences=Preferences.build("piano"), segments=2, segment_seconds=2.0,
+                                          crossfade_seconds=0.5)
+            t0 = time.perf_counter()
+            job = service.generate(user, warm["id"], 2)
+            while service.get_job(user, job["id"])["status"] in ("queued", "running"):
+                time.sleep(0.05)
+            print(f"warm-up: 2 x 2 s segments in {time.perf_counter() - t0:.1f} s")
             rows = []
             for seconds in args.segment_seconds:
                 rows += run_session(service, user, seconds, args.segments, args.messages, lookahead, args.seed)

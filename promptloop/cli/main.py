@@ -241,6 +241,7 @@ def chat(
     session: Annotated[str | None, typer.Option(help="continue this session id instead of starting one")] = None,
     out: Annotated[Path, typer.Option(help="folder where segments are saved as they come")] = Path("out/chat"),
     play: Annotated[bool, typer.Option(help="play each segment with a command-line player")] = False,
+    live: Annotated[bool, typer.Option(help="make segments just ahead of playback; type messages any time")] = False,
     data_dir: _DATA_DIR = None,
     database_url: _DB_URL = None,
 ) -> None:

@@ -8,6 +8,7 @@ import os
 import re
 import shutil
 import subprocess
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -140,6 +141,57 @@ def _wait(service: Service, user: User, job_id: str) -> dict[str, Any]:
         time.sleep(0.2)
 
 
+def _live_chat(service: Service, user: User, session: dict[str, Any], out: Path, player: list[str] | None) -> None:
+    """Live: segments are made just ahead of playback (the session's lookahead) and play one after
+    another on the wall clock (through ``player`` when there is one); every line typed meanwhile is a
+    chat message that reaches the next segment the listener hears."""
+    from promptloop.service.lookahead import LiveRunner, Lookahead
+
+    sid = session["id"]
+
+    def make_segment() -> dict[str, Any] | None:
+        if service.get_session(user, sid)["segments_done"] >= session["segments"]:
+            return None
+        job = _wait(service, user, service.generate(user, sid, 1)["id"])
+        if job["status"] != "succeeded":
+            raise RuntimeError(f"generation {job['status']}: {job['error']}")
+        seg = service.list_segments(user, sid)[-1]
+        _save_plain(service, service.audio_file(user, sid, seg["index"], "wav"), out / f"{seg['index']:02d}.wav")
+        return seg
+
+    def queued(seg: dict[str, Any], at: float) -> None:
+        path = out / f"{seg['index']:02d}.wav"
+        typer.echo(f"\n[{seg['index'] + 1}/{session['segments']}] plays in {max(0.0, at - runner.queue.clock()):.1f} s"
+                   f"  {seg['prompt']}  → {path}")
+        if player:
+            timer = threading.Timer(max(0.0, at - runner.queue.clock()), subprocess.Popen, args=([*player, str(path)],),
+                                    kwargs={"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL})
+            timer.daemon = True
+            timer.start()
+
+    crossfade = float(session["settings"]["crossfade_seconds"])
+    runner = LiveRunner(make_segment, Lookahead(float(session["live"]["lookahead_s"])), crossfade, on_queued=queued)
+    typer.echo(f"live: the next segment is made {session['live']['lookahead_s']:.1f} s before the music runs out; "
+               "type how it feels at any time; /quit ends")
+    runner.start()
+    try:
+        while runner.running:
+            try:
+                line = input("you> ").strip()
+            except EOFError:  # no more input: let the session play to its end
+                runner.join()
+                break
+            if line in ("/quit", "/q", "/exit"):
+                break
+            if line:
+                typer.echo(f"promptloop> {service.post_message(user, sid, line)['reply']}")
+    finally:
+        runner.stop()
+        runner.join(timeout=120)
+    if runner.error is not None:
+        typer.echo(f"live session stopped: {runner.error}", err=True)
+
+
 def run_chat(args: dict[str, Any]) -> None:
     """A terminal conversation: each segment is saved (and played with --play) as it comes; a line
     of text is a chat message, an empty line asks for the next segment, /quit ends."""
@@ -169,8 +221,16 @@ def run_chat(args: dict[str, Any]) -> None:
         if args["play"] and player is None:
             typer.echo("no audio player found (aplay, paplay, afplay, ffplay): saving only", err=True)
         typer.echo(f"session {session['id']}: {session['segments']} segments; audio saved in {out}")
-        typer.echo("type how it feels ('too loud', 'no drums', 'I feel calmer'); Enter = next segment; /quit ends")
-        while session["segments_done"] < session["segments"]:
+        pacing = session.get("pacing") or {}
+        if pacing.get("steep"):
+            typer.echo(f"note: {pacing['note']}", err=True)
+        if args.get("live"):
+            _live_chat(service, user, session, out, player)
+            session = service.get_session(user, session["id"])
+            args = {**args, "_done": True}
+        else:
+            typer.echo("type how it feels ('too loud', 'no drums', 'I feel calmer'); Enter = next segment; /quit ends")
+        while not args.get("_done") and session["segments_done"] < session["segments"]:
             job = service.generate(user, session["id"], 1)
             job = _wait(service, user, job["id"])
             if job["status"] != "succeeded":

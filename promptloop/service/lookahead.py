@@ -27,7 +27,7 @@ from promptloop.errors import InputError
 __all__ = ["DEFAULT_LOOKAHEAD_SECONDS", "LOOKAHEAD_BOUNDS", "GenerationTimer", "LiveRunner", "Lookahead",
            "PlaybackQueue", "lookahead_for"]
 
-DEFAULT_LOOKAHEAD_SECONDS = 1.0
+DEFAULT_LOOKAHEAD_SECONDS = 0.5
 LOOKAHEAD_BOUNDS = (0.0, 30.0)
 Clock = Callable[[], float]
 

@@ -42,7 +42,7 @@ class Settings(BaseSettings):
     max_step: float = Field(default=LOOP_DEFAULTS["max_step"], ge=LIMITS["max_step"][0], le=LIMITS["max_step"][1])
     # live sessions (issue 13): seconds of audio kept queued ahead of the playhead when the next
     # segment arrives; the chat page and the terminal chat generate just ahead of playback
-    live_lookahead_seconds: float = Field(default=1.0, ge=0.0, le=30.0)
+    live_lookahead_seconds: float = Field(default=0.5, ge=0.0, le=30.0)
     data_dir: Path = Path.home() / ".local" / "share" / "promptloop"
     models_dir: Path | None = None
     # musicgen (issue 3): Hub id, alias (small/medium/large/melody) or local folder; torch device/dtype

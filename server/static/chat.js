@@ -171,7 +171,7 @@ function scheduleNext() {
   clearTimeout(st.nextTimer);
   const s = st.session;
   if (!$("auto").checked || !s || s.segments_done >= s.segments) return;
-  const lookahead = s.live ? s.live.lookahead_s : 1.0;
+  const lookahead = s.live ? s.live.lookahead_s : 0.5;
   const wait = Math.max(0, bufferedSeconds() - lookahead - generationSeconds());
   st.nextTimer = setTimeout(requestNext, wait * 1000);
 }
