@@ -25,7 +25,8 @@ from promptloop.service.engine import Service
 from promptloop.service.store import TokenRow, User, now
 
 PUBLIC = {"/healthz", "/readyz", "/metrics"}  # health endpoints (no listener data)
-FILL = {"session_id": "s_x", "job_id": "j_x", "index": "0"}
+FILL = {"session_id": "s_x", "job_id": "j_x", "index": "0", "client_id": "c_x", "consent_id": "c_x",
+        "programme_id": "p_x", "proposal_id": "r_x", "invitation_id": "i_x", "step": "0", "user_name": "x"}
 SECRET_TEXT = "my grandmother's pineapple diary"
 SECRET_HR = 123.4567
 
