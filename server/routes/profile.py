@@ -25,8 +25,9 @@ class ProfileIn(BaseModel):
 
     triggers: list[str] = _Terms
     rejected: list[str] = _Terms
-    comfortable_tempo_bpm: tuple[float, float] | None = None
-    comfortable_loudness_lufs: tuple[float, float] | None = None
+    # (low, high) as a two-item list: OpenAPI 3.0 tools read a list schema, not a tuple's
+    comfortable_tempo_bpm: list[float] | None = Field(default=None, min_length=2, max_length=2)
+    comfortable_loudness_lufs: list[float] | None = Field(default=None, min_length=2, max_length=2)
     follow: float | None = Field(default=None, ge=0.0, le=2.0)
     lead: float | None = Field(default=None, ge=0.1, le=1.5)
     moved_by: dict[str, float] = Field(default_factory=dict, max_length=16)
@@ -40,8 +41,8 @@ class ProfileOut(BaseModel):
     sessions: int = Field(description="sessions that contributed to the profile")
     triggers: list[str] = Field(description="sounds that worked against the session's direction for this listener")
     rejected: list[str] = Field(description="sounds the listener removed or reported unpleasant")
-    comfortable_tempo_bpm: tuple[float, float] | None
-    comfortable_loudness_lufs: tuple[float, float] | None
+    comfortable_tempo_bpm: list[float] | None = Field(min_length=2, max_length=2)
+    comfortable_loudness_lufs: list[float] | None = Field(min_length=2, max_length=2)
     follow: float | None = Field(description="how closely the listener followed the music (1: as modelled)")
     lead: float | None = Field(description="how far ahead of the listener the closed loop may lead")
     moved_by: dict[str, float]
