@@ -38,8 +38,11 @@ def fuzzed(tmp_path_factory, shared_backends):
     from promptloop.service.engine import Service, ServiceConfig
 
     data = tmp_path_factory.mktemp("fuzz")
+    from promptloop.wiring.settings import Settings
+
+    # The per-user rate limit has its own tests; here it would only cut the fuzzing short with 429s.
     service = Service(ServiceConfig(data_dir=data, database_url=database_for(data), queue_size=2, job_deadline_s=20),
-                      backend_factory=factory_for(shared_backends))
+                      Settings(rate_limit_per_minute=100_000), backend_factory=factory_for(shared_backends))
     service.warm_up()
     user, token = service.create_user("fuzzer")
     session = service.create_session(user, start=parse_affect("sad"), target=parse_affect("calm"),
