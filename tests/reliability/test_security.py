@@ -203,7 +203,10 @@ def test_erasure_removes_rows_files_and_cached_embeddings(world) -> None:
     keep = bob.new_session()["id"]
     bob.generate(keep)
     words = ["waterfall", "seashore"]  # not in the synth's vocabulary: prompts naming them are embedded, so cached
-    sids = [alice.new_session(preferences={"prefer": [w, "piano"]}, planner="rel-plan-echo")["id"] for w in words]
+    # The procedural synth reads its prompt and embeds the words it does not know (the SoundFont
+    # default plays the plan and embeds nothing), so these sessions name it.
+    sids = [alice.new_session(preferences={"prefer": [w, "piano"]}, planner="rel-plan-echo", generator="synth")["id"]
+            for w in words]
     for sid in sids:
         alice.post(f"/v1/sessions/{sid}/readings", json={"readings": [{"heart_rate": SECRET_HR}]})
         alice.post(f"/v1/sessions/{sid}/messages", json={"text": SECRET_TEXT})
