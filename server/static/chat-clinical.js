@@ -122,10 +122,22 @@
   // -- consent and programmes -------------------------------------------------------------------
   async function loadConsents() {
     const list = await api("GET", "/v1/consents");
-    byId("consents").replaceChildren(...list.filter((c) => c.active).map((c) => node("li", { class: "consent" },
-      `${c.therapist}: ${c.scopes.join(", ") || "nothing"} `,
-      node("button", { type: "button", class: "revoke", onclick: async () => {
-        await api("DELETE", `/v1/consents/${c.id}`); await loadAll(); } }, "Revoke"))));
+    byId("consents").replaceChildren(...list.filter((c) => c.active).map((c) => {
+      const boxes = SCOPES.map(([value, text]) => {
+        const input = node("input", { type: "checkbox", value, "aria-label": text });
+        input.checked = c.scopes.includes(value);
+        return node("label", { class: "inline", title: text }, input, value);
+      });
+      const change = async () => {
+        const scopes = boxes.map((b) => b.firstChild).filter((i) => i.checked).map((i) => i.value);
+        try { await api("PATCH", `/v1/consents/${c.id}`, { scopes }); await loadAll(); }
+        catch (e) { say("assistant", "Could not change the consent: " + e.message); }
+      };
+      return node("li", { class: "consent" }, `${c.therapist}: `, ...boxes,
+        node("button", { type: "button", class: "change-scopes", onclick: change }, "Change"),
+        node("button", { type: "button", class: "revoke", onclick: async () => {
+          await api("DELETE", `/v1/consents/${c.id}`); await loadAll(); } }, "Revoke"));
+    }));
   }
 
   async function loadProgrammes() {
