@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from promptloop.errors import InputError
 
-__all__ = ["AFFECT_WORDS", "Affect", "describe_affect", "nearest_word", "parse_affect"]
+__all__ = ["AFFECT_WORDS", "Affect", "affect_text", "describe_affect", "nearest_word", "parse_affect"]
 
 
 @dataclass(frozen=True)
@@ -93,6 +93,21 @@ def parse_affect(text: str) -> Affect:
         return AFFECT_WORDS[word]
     known = ", ".join(sorted(AFFECT_WORDS))
     raise InputError(f"unknown affect {text!r}; use one of: {known}, or numbers like 'v=0.4,a=-0.6'")
+
+
+def affect_text(value: object) -> str:
+    """Validate a spec file's affect field: a word, ``"v=..,a=.."`` or ``{valence, arousal}``; return
+    it as text.  Raises ValueError (pydantic validators report it with the field's location)."""
+    if isinstance(value, dict):
+        value = f"v={value.get('valence')},a={value.get('arousal')}"
+    if not isinstance(value, str):
+        raise ValueError("must be a word such as 'calm' or numbers such as 'v=0.4,a=-0.6'")
+    try:
+        parse_affect(value)
+    except InputError as exc:
+        raise ValueError(str(exc)) from None
+    return value
+
 
 
 def nearest_word(affect: Affect) -> str:

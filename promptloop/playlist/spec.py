@@ -36,7 +36,7 @@ from pydantic import (
     model_validator,
 )
 
-from promptloop.acquisition.affect import Affect, parse_affect
+from promptloop.acquisition.affect import Affect, affect_text, parse_affect
 from promptloop.errors import InputError
 from promptloop.representation.preferences import (
     DEFAULT_LOUDNESS_CEILING_LUFS,
@@ -63,18 +63,6 @@ _LISTENER_ID = re.compile(r"^[a-z0-9][a-z0-9_-]{0,39}$")
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-def _affect_text(value: Any) -> str:
-    if isinstance(value, dict):
-        value = f"v={value.get('valence')},a={value.get('arousal')}"
-    if not isinstance(value, str):
-        raise ValueError("must be a word such as 'calm' or numbers such as 'v=0.4,a=-0.6'")
-    try:
-        parse_affect(value)
-    except InputError as exc:
-        raise ValueError(str(exc)) from None
-    return value
 
 
 class PreferenceSpec(_Strict):
@@ -109,7 +97,7 @@ class ListenerSpec(_Strict):
     @field_validator("start", "target", mode="before")
     @classmethod
     def _affect(cls, value: Any) -> str | None:
-        return None if value is None else _affect_text(value)
+        return None if value is None else affect_text(value)
 
     @model_validator(mode="after")
     def _preferences_agree(self) -> ListenerSpec:
@@ -183,7 +171,7 @@ class PlaylistSpec(_Strict):
     @field_validator("start", "target", mode="before")
     @classmethod
     def _affect(cls, value: Any) -> str | None:
-        return None if value is None else _affect_text(value)
+        return None if value is None else affect_text(value)
 
     @field_validator("name")
     @classmethod

@@ -20,7 +20,7 @@ from pydantic import (
     model_validator,
 )
 
-from promptloop.acquisition.affect import Affect, parse_affect
+from promptloop.acquisition.affect import Affect, affect_text, parse_affect
 from promptloop.errors import InputError
 from promptloop.representation.preferences import (
     DEFAULT_LOUDNESS_CEILING_LUFS,
@@ -41,18 +41,6 @@ assert set(Lockable.__args__) == set(LOCKABLE)  # type: ignore[attr-defined]
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-def _affect_text(value: Any) -> str:
-    if isinstance(value, dict):
-        value = f"v={value.get('valence')},a={value.get('arousal')}"
-    if not isinstance(value, str):
-        raise ValueError("must be a word such as 'calm' or numbers such as 'v=0.4,a=-0.6'")
-    try:
-        parse_affect(value)
-    except InputError as exc:
-        raise ValueError(str(exc)) from None
-    return value
 
 
 class StepSpec(_Strict):
@@ -80,7 +68,7 @@ class StepSpec(_Strict):
     preview: int = Field(default=2, ge=1, le=4, description="how many first prompts the proposal shows")
     locks: list[Lockable] = Field(default=[], description="constraints no listener-side change may loosen")
 
-    _start = field_validator("start", "target", mode="before")(_affect_text)
+    _start = field_validator("start", "target", mode="before")(affect_text)
 
     @field_validator("prefer", "avoid", "genres")
     @classmethod
