@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -162,3 +163,14 @@ def stop_server(server: LiveServer) -> None:
         server.process.stdout.close()
 
 
+#: Debian's chromium (no browser download); the browser tests skip with a reason when it is missing.
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+# Headless, no sandbox (root), nothing that reaches the closed network, audio without a gesture.
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run",
+                 "--autoplay-policy=no-user-gesture-required"]
+
+
+def launch_chromium(playwright: Any) -> Any:
+    """A headless Debian chromium driven by playwright."""
+    return playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)

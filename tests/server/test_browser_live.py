@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import io
 import os
-import shutil
 import subprocess
 import sys
 import time
@@ -21,11 +20,10 @@ import httpx
 import numpy as np
 import pytest
 import soundfile as sf
-from srv_support import Api
+from srv_support import CHROMIUM, Api, launch_chromium
 
 from promptloop.audio.mix import integrated_lufs
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 SEGMENTS, SECONDS = 4, 4.0
 
 pytestmark = pytest.mark.skipif(
@@ -57,12 +55,7 @@ def _run(live_server, sync_api, dana: Api, token: str) -> None:  # type: ignore[
     sid = session["id"]
 
     with sync_api.sync_playwright() as p:
-        browser = p.chromium.launch(
-            executable_path=CHROMIUM, headless=True,
-            args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                  "--disable-component-update", "--disable-sync", "--no-first-run",
-                  "--autoplay-policy=no-user-gesture-required"],
-        )
+        browser = launch_chromium(p)
         try:
             page = browser.new_page()
             errors: list[str] = []

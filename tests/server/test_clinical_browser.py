@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import io
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -18,8 +17,8 @@ from pathlib import Path
 import httpx
 import numpy as np
 import pytest
+from srv_support import CHROMIUM, launch_chromium
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 PRE, POST = (0x8A, 0x8F, 0x9C), (0x1F, 0x6F, 0xB2)  # therapist.css --pre and --post
 
@@ -47,12 +46,7 @@ def test_therapist_programme_consent_self_report_and_progress_plot(live_server) 
     lee = _add_user(live_server, "lee")
     base = live_server.base
     with sync_api.sync_playwright() as p:
-        browser = p.chromium.launch(
-            executable_path=CHROMIUM, headless=True,
-            args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                  "--disable-component-update", "--disable-sync", "--no-first-run",
-                  "--autoplay-policy=no-user-gesture-required"],
-        )
+        browser = launch_chromium(p)
         try:
             errors: list[str] = []
             therapist = browser.new_context(viewport={"width": 1400, "height": 900}).new_page()
