@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import re
+import subprocess
+import sys
+
 import soundfile as sf
 from typer.testing import CliRunner
 
@@ -31,6 +36,17 @@ def test_users_add_prints_a_token_that_authenticates(tmp_path, monkeypatch) -> N
     assert bad.exit_code == 2 and "user names" in bad.output
     listed = runner.invoke(app, ["users", "list", "--data-dir", str(data)])
     assert "\tdana\t" in listed.stdout and token not in listed.stdout
+
+
+def test_users_add_stdout_is_only_the_token_under_ci(tmp_path) -> None:
+    # pyfluidsynth prints where it found libfluidsynth when CI is set; scripts read the token from stdout.
+    data = tmp_path / "data"
+    env = {**os.environ, "CI": "1", "PROMPTLOOP_DATA_DIR": str(data)}
+    if (url := database_for(data)) is not None:
+        env["PROMPTLOOP_DATABASE_URL"] = url
+    out = subprocess.run([sys.executable, "-m", "promptloop.cli.main", "users", "add", "erin"],
+                         capture_output=True, text=True, check=True, timeout=120, env=env)
+    assert re.fullmatch(r"pl_[A-Za-z0-9_-]{40,}\n", out.stdout), out.stdout
 
 
 def test_serve_refuses_an_unknown_or_unavailable_pool(tmp_path) -> None:

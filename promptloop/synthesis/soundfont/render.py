@@ -10,6 +10,8 @@ added afterwards (:mod:`promptloop.synthesis.soundfont.mixdown`).
 
 from __future__ import annotations
 
+import contextlib
+import io
 import threading
 from ctypes import c_float, c_int, c_void_p
 from pathlib import Path
@@ -29,7 +31,10 @@ _SOFT_ATTACK_DEFAULT = 6000.0
 
 
 def _load() -> Any:
-    import fluidsynth  # loads libfluidsynth via ctypes; ImportError if absent
+    # pyfluidsynth prints where it found the library to stdout when the CI variable is set; stdout
+    # belongs to the CLI (tokens, JSON), so the import's chatter is kept out of it.
+    with contextlib.redirect_stdout(io.StringIO()):
+        import fluidsynth  # loads libfluidsynth via ctypes; ImportError if absent
 
     return fluidsynth
 
