@@ -25,6 +25,7 @@ from promptloop.audio.mix import normalize_loudness
 from promptloop.representation.plan import DYNAMICS_LUFS, KEYS, MusicPlan
 from promptloop.synthesis.base import GenerationRequest, Generator
 from promptloop.synthesis.synth_prompt import SynthParams, params_from_plan, read_prompt
+from promptloop.synthesis.tempo import beat_times
 from promptloop.synthesis.textures import TEXTURE_NAMES, render_texture
 
 __all__ = ["SynthGenerator", "render"]
@@ -37,7 +38,6 @@ _PROGRESSIONS = {
 }
 _VELOCITY = {"pp": 0.35, "p": 0.5, "mp": 0.65, "mf": 0.8, "f": 1.0}
 _TWO_PI = np.float32(2 * np.pi)
-GLIDE_BEATS = 4.0  # a new tempo is reached within one bar of a continuation
 
 
 def _midi_hz(note: float) -> float:
@@ -110,15 +110,9 @@ def _partials(
 
 
 def _beat_grid(seconds: float, tempo: float, start_tempo: float) -> np.ndarray:
-    """Beat times; the tempo glides from ``start_tempo`` to ``tempo`` over the first bar.
-
-    One bar, not two: over 8 beats a 6 s segment spent nearly all its length between the old and
-    the new tempo and measured as the previous segment's (issue 13: the final segment must sound
-    like the target, not like the way there)."""
-    count = int(seconds * max(tempo, start_tempo) / 60) + 12
-    ramp = np.clip(np.arange(count) / GLIDE_BEATS, 0.0, 1.0)
-    tempos = start_tempo + (tempo - start_tempo) * ramp
-    return np.concatenate([[0.0], np.cumsum(60.0 / tempos)])[:count]
+    """Beat times; the tempo glides from ``start_tempo`` to ``tempo`` (:mod:`.tempo`)."""
+    times = beat_times(seconds, tempo, start_tempo)
+    return times[: times.size - 1]
 
 
 def _chords(params: SynthParams, bars: int, rng: np.random.Generator) -> list[list[int]]:

@@ -1,6 +1,7 @@
 """The composer: a segment's plan becomes a score of phrases for the instruments the plan names.
 
-Form: bars of 4/4 on a beat grid whose tempo glides from the previous segment's tempo to the plan's,
+Form: bars of 4/4 on a beat grid whose tempo glides from the previous segment's tempo to the plan's
+(within a bar and the first fifth of the segment),
 a chord progression in the plan's key and mode ending in a cadence on the tonic, which falls exactly
 where the next segment will begin (``tail_s`` before the end), so the seam lands on a downbeat.
 Voices: held chords voice-led from bar to bar, a bass line, a melody built from one motif (its seed
@@ -20,6 +21,7 @@ import numpy as np
 from promptloop.representation.plan import KEYS
 from promptloop.representation.vocabulary import Voice
 from promptloop.synthesis.score import DRUM_CHANNEL, Note, Part, Score
+from promptloop.synthesis.tempo import beat_times
 
 __all__ = ["Composition", "beat_grid", "compose"]
 
@@ -56,12 +58,10 @@ class Composition:
 
 
 def beat_grid(seconds: float, tempo: float, start_tempo: float, cadence_at: float) -> tuple[np.ndarray, int]:
-    """Beat times (s) gliding from ``start_tempo`` to ``tempo`` over 8 beats, scaled so that a beat
-    falls exactly at ``cadence_at``; returns the grid (past ``seconds``) and that beat's index."""
-    count = int(seconds * max(tempo, start_tempo) / 60) + 16
-    ramp = np.clip(np.arange(count) / 8.0, 0.0, 1.0)
-    steps = 60.0 / (start_tempo + (tempo - start_tempo) * ramp)
-    times = np.concatenate([[0.0], np.cumsum(steps)])
+    """Beat times (s) gliding from ``start_tempo`` to ``tempo`` (:func:`~promptloop.synthesis.tempo.beat_times`),
+    scaled so that a beat falls exactly at ``cadence_at``; returns the grid (past ``seconds``) and
+    that beat's index."""
+    times = beat_times(seconds, tempo, start_tempo, extra_beats=16)
     cadence = max(2, int(round(float(np.interp(cadence_at, times, np.arange(times.size))))))
     times *= cadence_at / times[cadence]
     return times, cadence

@@ -1,0 +1,31 @@
+"""The glide from the previous segment's tempo to the plan's (shared by both embedded generators)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from promptloop.representation.vocabulary import gm_voice
+from promptloop.synthesis.soundfont.compose import Composition, compose
+from promptloop.synthesis.tempo import GLIDE_BEATS, beat_times, glide_beats
+
+
+@pytest.mark.parametrize(("seconds", "tempo", "start"), [(6.0, 66.0, 90.0), (10.0, 69.0, 120.0), (20.0, 120.0, 70.0)])
+def test_the_new_tempo_is_reached_within_a_bar_and_a_fifth_of_the_segment(seconds, tempo, start):
+    times = beat_times(seconds, tempo, start)
+    glide_end = times[int(np.ceil(glide_beats(seconds, tempo, start)))]
+    assert glide_end <= 0.2 * seconds + 60.0 / min(tempo, start)  # rounded up to the next beat
+    assert glide_beats(seconds, tempo, start) <= GLIDE_BEATS
+    after = np.diff(times[times > glide_end])
+    assert np.allclose(after, 60.0 / tempo)
+    assert times[1] - times[0] == pytest.approx(60.0 / start, rel=0.2)  # starts near the old pace
+
+
+def test_a_short_calm_final_segment_plays_at_its_plan_tempo():
+    # A 3 x 6 s anxious -> calm session: the last segment continues from ~90 BPM at 66 BPM.  Over a
+    # fixed 8 beats the whole segment was glide; now most of it is at the plan's tempo.
+    c = Composition(tempo_bpm=66.0, key="C", mode="major", dynamics="p", density=0.25, brightness=0.3,
+                    valence=0.4, arousal=-0.6)
+    score = compose(c, [gm_voice("piano"), gm_voice("pads")], 6.0, seed=1, start_tempo=90.0, tail_s=1.0)
+    inside = score.beats[(score.beats > 1.6) & (score.beats < 5.0)]
+    assert 60.0 / np.median(np.diff(inside)) == pytest.approx(66.0, rel=0.1)
