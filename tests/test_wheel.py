@@ -111,8 +111,10 @@ def test_playlist_from_the_wheel(installed: tuple[Path, Path]) -> None:
 
 def test_eval_core_from_the_wheel(installed: tuple[Path, Path]) -> None:
     venv, work = installed
+    # One scenario, one condition and a small twin study: the default study (12 + 6 twins) alone
+    # takes minutes on two busy cores.
     done = _run(venv, "promptloop", "eval", "core", "--seeds", "1", "--conditions", "static", "--scenarios", "1",
-                "--out", "out/eval", cwd=work)
+                "--twins", "1", "--personalised-twins", "0", "--out", "out/eval", cwd=work)
     assert done.returncode == 0, done.stderr
     results = json.loads((work / "out" / "eval" / "results.json").read_text())
     assert results["meta"]["suite"] == "core"
