@@ -106,6 +106,10 @@ class Evaluator(abc.ABC):
     ) -> Evaluation:
         """Measure and score one candidate."""
 
+    def warm_up(self) -> None:  # noqa: B027 - optional hook; most evaluators load nothing lazily
+        """Load whatever :meth:`evaluate` would load on first need (a long-running service calls
+        this before its first listener, so no session stalls on a model load)."""
+
     def describe(self) -> dict[str, Any]:
         return {"name": self.name}
 

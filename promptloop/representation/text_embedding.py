@@ -93,7 +93,8 @@ class TextEmbedder:
         """Whether the model itself was loaded in this process."""
         return self._model is not None
 
-    def _load(self) -> Any:
+    def load(self) -> Any:
+        """The model, loaded on first call (offline, from the bundled files)."""
         if self._model is None:
             os.environ.setdefault("HF_HUB_OFFLINE", "1")
             os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
@@ -111,7 +112,7 @@ class TextEmbedder:
         missing = [t for t in dict.fromkeys(texts) if t not in self._cache and not (persist and t in stored)]
         if missing:
             with _LOCK:
-                vectors = self._load().encode(missing, normalize_embeddings=True, convert_to_numpy=True, batch_size=32)
+                vectors = self.load().encode(missing, normalize_embeddings=True, convert_to_numpy=True, batch_size=32)
             for text, vec in zip(missing, vectors, strict=True):
                 self._cache[text] = vec.astype(np.float32)
             if persist:

@@ -52,6 +52,7 @@ class BackendCache:
                                segment_seconds=2.0, candidates=1, max_retries=0, crossfade_seconds=0.0)
             LoopSession(spec, backends.generator, backends.planner, backends.evaluator,
                         fallback_planner=backends.fallback_planner).next_segment()
+            backends.evaluator.warm_up()
             self.ready, self.ready_detail = True, "ok"
         except Exception as exc:  # reported by /readyz, not raised: the process stays up
             self.ready, self.ready_detail = False, f"backends failed to load: {type(exc).__name__}: {exc}"

@@ -48,3 +48,17 @@ def test_a_damaged_store_is_an_empty_cache(tmp_path):
 def test_the_process_embedder_keeps_its_store_in_the_cache_folder(tmp_path):
     assert get_embedder().store.path is not None
     assert get_embedder().store.path.name.startswith("text-vectors-")
+
+
+def test_the_evaluators_warm_up_loads_the_model_a_cache_miss_would_load(monkeypatch):
+    # A service warms up on a segment whose captions may all be cached; without this the first
+    # uncached caption of a listener's session loaded the model mid-segment (a 20 s stall).
+    from promptloop.feedback.evaluators.embedding import EmbeddingEvaluator
+    from promptloop.representation import text_embedding
+
+    fresh = TextEmbedder(VectorStore(None))
+    monkeypatch.setattr(text_embedding, "get_embedder", lambda: fresh)
+    EmbeddingEvaluator(use_embeddings=False).warm_up()
+    assert not fresh.loaded  # the word-overlap fallback loads nothing
+    EmbeddingEvaluator(use_embeddings=True).warm_up()
+    assert fresh.loaded

@@ -73,6 +73,14 @@ class EmbeddingEvaluator(Evaluator):
     def __init__(self, use_embeddings: bool = True) -> None:
         self.use_embeddings = use_embeddings
 
+    def warm_up(self) -> None:
+        # Captions are cached across processes, so a warm-up segment may never load the text model;
+        # the first caption that is not cached would then load it mid-session (10-25 s on 2 cores).
+        if self.use_embeddings:
+            from promptloop.representation.text_embedding import get_embedder
+
+            get_embedder().load()
+
     def _text_similarity(self, caption: str, target_caption: str) -> float:
         if not self.use_embeddings:
             words_a, words_b = set(caption.split()), set(target_caption.split())
