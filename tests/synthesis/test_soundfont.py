@@ -29,10 +29,10 @@ from promptloop.representation.vocabulary import GM_VOICES, canonical, covered_w
 from promptloop.session.loop import SessionSpec, run_session
 from promptloop.session.output import write_session
 from promptloop.synthesis.base import GenerationRequest
-from promptloop.synthesis.score import scores_to_midi, to_midi
+from promptloop.synthesis.score import Note, Part, Score, scores_to_midi, to_midi
 from promptloop.synthesis.soundfont import SoundFontGenerator, find_soundfont, soundfont_missing
 from promptloop.synthesis.soundfont.compose import Composition, compose
-from promptloop.synthesis.soundfont.render import fluidsynth_missing
+from promptloop.synthesis.soundfont.render import FluidRenderer, fluidsynth_missing
 from promptloop.synthesis.synth import SynthGenerator
 from promptloop.wiring.settings import Settings
 
@@ -316,3 +316,16 @@ def test_sampled_drum_kits_are_found(gm_generator, instruments):
                      dynamics="mp", density=0.55)
     hits = [percussive_hits(gm_generator.generate([GenerationRequest(plan, 6.0, s)])[0], SR) for s in range(3)]
     assert sum(h > AUDIO_LIMITS["percussive_hits"] for h in hits) >= 2, hits
+
+
+@needs_gm_font
+@pytest.mark.parametrize(("instrument", "every", "low", "high"), [
+    ("strings", 2.0, 0.0, 1.0), ("choir", 2.0, 0.0, 1.0), ("cello", 2.0, 0.0, 1.0),  # vibrato is not an onset
+    ("piano", 0.5, 1.8, 2.2), ("harp", 0.5, 1.7, 2.2), ("flute", 0.5, 1.7, 2.2),
+])
+def test_onset_rate_counts_notes_not_vibrato(instrument, every, low, high):
+    voice = gm_voice(instrument)
+    notes = [Note(float(t), float(t + 0.98 * every), p, 70) for t in np.arange(0, 10.0, every) for p in (60, 64, 67)]
+    score = Score([Part(instrument, voice.program, 0, "keys", notes=notes)], np.arange(0, 11.0, 0.5), 10.0, "C", "major")
+    audio = FluidRenderer(FLUIDR3, SR).render(score)
+    assert low <= measure(audio, SR).onset_rate <= high
