@@ -118,19 +118,8 @@ def main() -> None:
         try:
             service.warm_up()
             user, _ = service.create_user("bench")
-            # warm the continuation path too (the service's warm-up makes a single segment; the first
-            # continuation of a cold SoundFont renderer took ~20 s here, which a listener would hear as a gap)
-            from promptloop.acquisition.affect import parse_affect
-            from promptloop.representation.preferences import Preferences
-
-            warm = service.create_session(user, start=parse_affect("calm"), target=parse_affect("calm"),
-                                          preferences=Preferences.build("piano"), segments=2, segment_seconds=2.0,
-                                          crossfade_seconds=0.5)
-            t0 = time.perf_counter()
-            job = service.generate(user, warm["id"], 2)
-            while service.get_job(user, job["id"])["status"] in ("queued", "running"):
-                time.sleep(0.05)
-            print(f"warm-up: 2 x 2 s segments in {time.perf_counter() - t0:.1f} s")
+            # No extra warm-up: what a listener meets right after /readyz (the ~20 s stall once seen
+            # here was the evaluator's text model loading mid-segment; the service's warm-up loads it now).
             rows = []
             for seconds in args.segment_seconds:
                 rows += run_session(service, user, seconds, args.segments, args.messages, lookahead, args.seed)
