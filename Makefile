@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 EXTRAS ?= test,server,postgresql,llm,ray
 
-.PHONY: setup demo test test-postgresql lint bench clean-venv chromium postgresql soundfont
+.PHONY: setup demo test test-postgresql pg-run lint bench clean-venv chromium postgresql soundfont
 
 $(BIN)/promptloop: pyproject.toml setup.py
 	$(PY) -m venv $(VENV)
@@ -27,20 +27,23 @@ demo: setup
 	$(BIN)/promptloop session --start anxious --target calm --prefer "piano, soft pads, rain" \
 		--avoid drums --segments 6 --segment-seconds 10 --seed 7 --out out/demo --overwrite
 
-test: setup chromium lint
+# The whole suite on SQLite, then tests/server and tests/reliability again on a real PostgreSQL server.
+test: setup chromium lint postgresql
 	$(BIN)/python -m pytest
-
-# Not yet part of `make test`: on PostgreSQL, 8 tests of tests/server still fail (clinical routes answer 500,
-# the uvicorn-served isolation and browser tests get 401) — see docs/reliability.md. Run it with
-# `make test-postgresql` (installs Debian's postgresql when root).
+	@$(MAKE) --no-print-directory pg-run
 
 # The server and reliability suites again on a real PostgreSQL server: tests/dbs.py makes a throwaway
 # cluster on a loopback port with Debian's postgresql (as root it runs as the postgres user) and
 # removes it afterwards.  Without PostgreSQL (not root, no apt-get) the run is skipped and says so.
 PG_INITDB = $(firstword $(wildcard /usr/lib/postgresql/*/bin/initdb) $(shell command -v initdb 2>/dev/null))
 test-postgresql: setup postgresql
-	@if [ -n "$(PG_INITDB)" ]; then PROMPTLOOP_TEST_DB=postgresql $(BIN)/python -m pytest tests/server tests/reliability; \
-	else echo "note: PostgreSQL is not installed; the PostgreSQL run of tests/server and tests/reliability is skipped"; fi
+	@$(MAKE) --no-print-directory pg-run
+
+# A sub-make, so that PG_INITDB is looked up after the `postgresql` target may have installed it.
+pg-run:
+	@if [ -n "$(PG_INITDB)" ]; then echo "== tests/server and tests/reliability on PostgreSQL ($(PG_INITDB))"; \
+		PROMPTLOOP_TEST_DB=postgresql $(BIN)/python -m pytest tests/server tests/reliability; \
+	else echo "note: PostgreSQL is not installed (needs root and apt-get, or initdb on PATH); the PostgreSQL run of tests/server and tests/reliability was SKIPPED"; fi
 
 # The package is clean under ruff and mypy (configured in pyproject.toml); a finding fails the tests.
 lint: setup

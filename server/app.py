@@ -48,8 +48,8 @@ def create_app(service: Service, *, warm_up: bool = True, close_service: bool = 
     app.state.service = service
     app.state.metrics = Metrics(service)
     app.state.closing = asyncio.Event()
-    app.middleware("http")(app.state.metrics.middleware)
-    app.add_middleware(RequestGuard, limits=service.limits)  # size and rate bounds before any route
+    app.add_middleware(app.state.metrics.middleware)  # a factory of ASGI apps: app -> timed app
+    app.add_middleware(RequestGuard, limits=service.limits)  # size and rate bounds before any route (outermost)
     errors.install(app)
     for module in (health, account, profile, sessions, consent, clinical, playlists, jobs, web):
         app.include_router(module.router)

@@ -6,6 +6,7 @@ or the core refused the input; every other error is ``{"detail": "one line"}``.
 
 from __future__ import annotations
 
+import logging
 import math
 import re
 from typing import Any
@@ -30,6 +31,8 @@ from promptloop.errors import (
     Unauthorized,
 )
 from promptloop.service.store import database_fault
+
+log = logging.getLogger("promptloop.server")
 
 
 def _status(exc: PromptloopError) -> int:
@@ -101,12 +104,18 @@ async def http_error(request: Request, exc: Exception) -> Response:
     return await http_exception_handler(request, StarletteHTTPException(exc.status_code, exc.detail, headers))
 
 
-async def database_error(_request: Request, exc: Exception) -> JSONResponse:
+async def database_error(request: Request, exc: Exception) -> JSONResponse:
     """The database refused a write or a read because of its storage: 507 when it is full, 503 when
     it is read-only or out of reach; the transaction was rolled back, so nothing is half-written."""
     assert isinstance(exc, DBAPIError)
     fault = database_fault(exc)
     if fault is None:
+        # A bug: say which error, never its parameters (they can hold listener data) nor the DETAIL
+        # line that follows the first (PostgreSQL repeats the offending values there).
+        orig = getattr(exc, "orig", exc)
+        code = getattr(orig, "sqlstate", None) or ""
+        log.error("database error on %s %s: %s %s %s", request.method, request.url.path, type(orig).__name__, code,
+                  str(orig).splitlines()[0] if str(orig) else "")
         return JSONResponse({"detail": "internal error"}, status_code=500)
     status, detail = fault
     headers = {"Retry-After": "30"} if status == 503 else {}

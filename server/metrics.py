@@ -4,14 +4,13 @@ at scrape time.  Each app has its own registry (several apps can live in one tes
 from __future__ import annotations
 
 import time
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Histogram
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
-from starlette.requests import Request
-from starlette.responses import Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from promptloop.service.engine import Service
 
@@ -43,15 +42,29 @@ class Metrics:
                                  buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10))
         self.registry.register(_ServiceCollector(service))
 
-    async def middleware(self, request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
-        started = time.perf_counter()
-        status = 500
-        try:
-            response = await call_next(request)
-            status = response.status_code
-            return response
-        finally:
-            route = request.scope.get("route")
-            # the route template, never the raw path: ids would explode the label set
-            name = getattr(route, "path", "unmatched")
-            self.latency.labels(request.method, name, str(status)).observe(time.perf_counter() - started)
+    def middleware(self, app: ASGIApp) -> ASGIApp:
+        """Pure ASGI middleware timing each HTTP request (Starlette's ``BaseHTTPMiddleware`` would
+        add a task and a streamed copy of every response: a fifth of a request's CPU time here)."""
+        latency = self.latency
+
+        async def timed(scope: Scope, receive: Receive, send: Send) -> None:
+            if scope["type"] != "http":
+                await app(scope, receive, send)
+                return
+            started = time.perf_counter()
+            status = 500
+
+            async def send_status(message: Message) -> None:
+                nonlocal status
+                if message["type"] == "http.response.start":
+                    status = message["status"]
+                await send(message)
+
+            try:
+                await app(scope, receive, send_status)
+            finally:
+                # the route template, never the raw path: ids would explode the label set
+                name = getattr(scope.get("route"), "path", "unmatched")
+                latency.labels(scope["method"], name, str(status)).observe(time.perf_counter() - started)
+
+        return timed

@@ -33,7 +33,7 @@ from promptloop.service.conversation import Conversation
 from promptloop.service.jobs import Jobs
 from promptloop.service.live import LiveSessions
 from promptloop.service.media import Media
-from promptloop.service.playlists import Playlists
+from promptloop.service.playlists import Playlists, seal_playlist_files
 from promptloop.service.privacy import Privacy
 from promptloop.service.profiles import Profiles
 from promptloop.service.recovery import sweep_audio
@@ -141,6 +141,8 @@ class Service:
                 job.status, job.error, job.updated = "failed", "interrupted by a server restart", now()
             db.commit()
             sweep_audio(db, self.config.data_dir)  # no partial or uncommitted audio survives a crash
+        # a playlist job killed mid-run left its records (and perhaps a track) plain: seal them
+        seal_playlist_files(self.vault, Path(self.config.data_dir) / "playlists")
 
     def backends_for(self, generator: str | None, planner: str | None, evaluator: str | None) -> Backends:
         return self.backends.get(generator, planner, evaluator)

@@ -3,7 +3,15 @@ worker pool, with progress per track, cancel and deadline, and its files under
 ``<data>/playlists/<user>/<job>/`` (the layout of :mod:`promptloop.playlist.runner`).
 
 The playlist logic is :func:`promptloop.playlist.runner.run_playlist`; this only submits it, follows
-its events and serves what it wrote.
+its events, seals what it wrote and serves it.
+
+Playlist files are listener data like a session's audio, so they are sealed at rest with the data
+folder's key (:mod:`.crypto`, owner-only files): each track as soon as the runner reports it done,
+everything else (per-track records, manifest, M3U8, report, plot) when the run ends however it ends,
+and whatever a killed run left plain at the next start (:func:`seal_playlist_files`).  The runner
+itself writes plain files (the ``promptloop playlist`` command gives its user plain files) and reads
+the per-track records back at the end, which is why only the tracks are sealed while it runs.  The
+API serves sealed files plain to their owner (ranges honoured); a file not yet sealed is not listed.
 """
 
 from __future__ import annotations
@@ -18,16 +26,41 @@ from sqlalchemy.orm import Session as DB
 from promptloop.errors import InputError, NotFound
 from promptloop.service.access import owned_job
 from promptloop.service.context import ServiceContext
+from promptloop.service.crypto import Vault, sealed_key_id
+from promptloop.service.files import private_folder
 from promptloop.service.jobs import Jobs
 from promptloop.service.store import JobRow, User, now
 from promptloop.service.views import job_view
 from promptloop.service.workers import JobContext
 
-__all__ = ["MAX_PLAYLIST_TRACKS", "SERVED_SUFFIXES", "Playlists"]
+__all__ = ["MAX_PLAYLIST_TRACKS", "SERVED_SUFFIXES", "Playlists", "seal_playlist_files"]
 
 MAX_PLAYLIST_TRACKS = 48
 SERVED_SUFFIXES = {".flac": "audio/flac", ".wav": "audio/wav", ".m3u8": "audio/mpegurl",
                    ".json": "application/json", ".md": "text/markdown", ".png": "image/png"}
+TRACK_SUFFIXES = (".flac", ".wav")
+
+
+def seal_playlist_files(vault: Vault, folder: Path, suffixes: tuple[str, ...] | None = None) -> int:
+    """Seal, in place, every plain file under ``folder`` (only those ending in ``suffixes`` when
+    given) and make its folders owner-only; a killed write's ``.*.part`` file is removed.  How many
+    files were sealed."""
+    sealed = 0
+    if not folder.is_dir():
+        return 0
+    for path in sorted(folder.rglob("*")):
+        if path.is_dir():
+            path.chmod(0o700)  # the runner's folders (one per listener) are made with the umask's mode
+            continue
+        if not path.is_file():
+            continue
+        if path.name.startswith(".") and path.name.endswith(".part"):
+            path.unlink(missing_ok=True)
+            continue
+        if (suffixes is None or path.suffix in suffixes) and sealed_key_id(path) is None:
+            vault.write_file(path, path.read_bytes())  # temporary file + rename: never half-sealed
+            sealed += 1
+    return sealed
 
 
 class Playlists:
@@ -63,8 +96,11 @@ class Playlists:
             job.status, job.updated = "running", now()
             db.commit()
 
+            folder = private_folder(self.folder(user.id, job_id))  # owner-only, like the audio folder
+
             def on_progress(event: dict[str, Any]) -> None:
                 if event["kind"] in ("track_done", "track_skipped"):
+                    seal_playlist_files(self.ctx.vault, folder, TRACK_SUFFIXES)  # the track just written
                     job.done = min(job.total, job.done + 1)
                     job.updated = now()
                     db.commit()
@@ -73,8 +109,11 @@ class Playlists:
                 return ctx.cancelled.is_set() or time.monotonic() > ctx.deadline
 
             try:
-                result = run_playlist(spec, self.folder(user.id, job_id), "serial", workers=1,
-                                      settings=self.ctx.settings, on_progress=on_progress, cancel=cancelled)
+                try:
+                    result = run_playlist(spec, folder, "serial", workers=1,
+                                          settings=self.ctx.settings, on_progress=on_progress, cancel=cancelled)
+                finally:
+                    seal_playlist_files(self.ctx.vault, folder)  # records, manifest, M3U8, report, plot
             except Exception as exc:  # the job fails; the worker keeps serving others
                 db.rollback()
                 if not ctx.abandoned:
@@ -100,18 +139,23 @@ class Playlists:
         with self.ctx.db() as db:
             view = job_view(self._job(db, user, job_id))
         folder = self.folder(user.id, job_id)
-        report_path = folder / "report.json"
-        report = json.loads(report_path.read_text()) if report_path.is_file() else None
-        files = sorted(str(p.relative_to(folder)) for p in folder.rglob("*")
-                       if p.is_file() and p.suffix in SERVED_SUFFIXES and not p.name.startswith("."))
+        files = sorted(str(p.relative_to(folder)) for p in folder.rglob("*") if self._served(p))
+        report = json.loads(self.ctx.vault.read_file(folder / "report.json")) if "report.json" in files else None
         return {"job": view, "report": report, "files": files}
 
+    @staticmethod
+    def _served(path: Path) -> bool:
+        """A finished file of the playlist: sealed (a file still being written is plain)."""
+        return (path.is_file() and path.suffix in SERVED_SUFFIXES and not path.name.startswith(".")
+                and sealed_key_id(path) is not None)
+
     def file(self, user: User, job_id: str, relative: str) -> tuple[Path, str]:
-        """A file the playlist wrote, by its path inside the playlist folder (nothing outside it)."""
+        """A sealed file the playlist wrote, by its path inside the playlist folder (nothing outside
+        it), and its media type; open it with the vault (the server streams it plain)."""
         with self.ctx.db() as db:
             self._job(db, user, job_id)
         folder = self.folder(user.id, job_id).resolve()
         path = (folder / relative).resolve()
-        if not path.is_relative_to(folder) or path.suffix not in SERVED_SUFFIXES or not path.is_file():
+        if not path.is_relative_to(folder) or not self._served(path):
             raise NotFound("no such file")
         return path, SERVED_SUFFIXES[path.suffix]

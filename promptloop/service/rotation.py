@@ -30,7 +30,7 @@ from promptloop.service.store import Base, make_engine, sqlite_url
 __all__ = ["SEALED_FOLDERS", "rotate_keys"]
 
 #: Folders of the data folder whose files are sealed.
-SEALED_FOLDERS = ("audio", "reports", "midi")
+SEALED_FOLDERS = ("audio", "reports", "midi", "playlists")
 _BATCH = 500
 
 

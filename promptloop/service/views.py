@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as _dt
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import BindParameter, String, bindparam, select
 from sqlalchemy.orm import Session as DB
 
 from promptloop.acquisition.affect import Affect
@@ -23,13 +23,20 @@ from promptloop.wiring.settings import Settings
 __all__ = ["job_view", "jsonable", "segment_view", "session_view"]
 
 
+# What a session's view needs beyond its row, in one query built once: the active job, and where the
+# last segment ends (read out of its record by the database, not by loading the whole record).
+_SID: BindParameter[str] = bindparam("sid", type_=String())
+_ACTIVE_JOB = select(JobRow.id).where(JobRow.session_id == _SID, JobRow.status.in_(ACTIVE)).limit(1)
+_LAST_END = (select(SegmentRow.record["start_s"].as_float() + SegmentRow.record["duration_s"].as_float())
+             .where(SegmentRow.session_id == _SID).order_by(SegmentRow.index.desc()).limit(1))
+_VIEW_EXTRAS = select(_ACTIVE_JOB.scalar_subquery(), _LAST_END.scalar_subquery())
+
+
 def session_view(db: DB, row: SessionRow, settings: Settings) -> dict[str, Any]:
     spec, state = row.spec, row.state
-    job = db.scalar(select(JobRow.id).where(JobRow.session_id == row.id, JobRow.status.in_(ACTIVE)))
+    job, end = db.execute(_VIEW_EXTRAS, {"sid": row.id}).one()
     status = "complete" if row.segments_done >= spec["segments"] else "generating" if job else "idle"
-    last = db.scalar(select(SegmentRow.record).where(SegmentRow.session_id == row.id)
-                     .order_by(SegmentRow.index.desc()).limit(1))
-    duration = (last["start_s"] + last["duration_s"]) if last else 0.0
+    duration = float(end) if end is not None else 0.0
     return {
         "id": row.id, "title": row.title, "created": row.created, "updated": row.updated,
         "status": status, "active_job": job, "segments_done": row.segments_done,

@@ -54,6 +54,9 @@ class Settings(BaseSettings):
     server_queue_size: int = Field(default=8, ge=1, le=1000)
     server_workers: int = Field(default=1, ge=1, le=64)
     job_deadline_seconds: float = Field(default=900.0, gt=0.0, le=86400.0)
+    # uvicorn's per-request access log (method, path, status): off by default, it costs about a tenth
+    # of a read request's CPU time; /metrics counts requests by route and status either way
+    access_log: bool = False
     # limits (issue 9, promptloop/service/limits.py): per user; the audio quota is per rolling 24 h
     rate_limit_per_minute: int = Field(default=1200, ge=1, le=1_000_000)
     generate_per_minute: int = Field(default=30, ge=1, le=100_000)

@@ -14,7 +14,7 @@ router = APIRouter(prefix="/v1", tags=["account"])
 
 
 @router.get("/me", response_model=UserOut, responses={**E401})
-def me(user: CurrentUser) -> dict[str, Any]:
+async def me(user: CurrentUser) -> dict[str, Any]:  # reads the loaded user only: no request thread
     return {"id": user.id, "name": user.name, "created": user.created}
 
 

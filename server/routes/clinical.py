@@ -48,7 +48,7 @@ UserName = Annotated[str, Path(max_length=64)]
 NO_STORE = {"Cache-Control": "private, no-store"}
 
 
-def get_clinical(request: Request) -> Clinical:
+async def get_clinical(request: Request) -> Clinical:  # memory only: no request thread (server/deps.py)
     return request.app.state.service.clinical  # type: ignore[no-any-return]
 
 

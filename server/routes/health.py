@@ -13,13 +13,15 @@ from ..schemas import HealthOut, ReadyOut
 router = APIRouter(tags=["health"])
 
 
+# The health routes only read memory: async, so they never wait for (or take) a request thread, and
+# answer while the thread pool is busy.
 @router.get("/healthz", response_model=HealthOut)
-def healthz() -> dict[str, Any]:
+async def healthz() -> dict[str, Any]:
     return {"status": "ok"}
 
 
 @router.get("/readyz", response_model=ReadyOut, responses={503: {"model": ReadyOut, "description": "not ready"}})
-def readyz(service: ServiceDep) -> JSONResponse:
+async def readyz(service: ServiceDep) -> JSONResponse:
     pool = service.pool
     ready = service.ready and not pool.saturated
     detail = service.ready_detail if not service.ready else ("queue saturated" if pool.saturated else "ok")

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Path, Query
-from fastapi.responses import FileResponse
+from fastapi import APIRouter, Body, Path, Query, Request
+from fastapi.responses import FileResponse, Response
 
 from promptloop.playlist.spec import PlaylistSpec
 from promptloop.service.playlists import SERVED_SUFFIXES
 
 from ..deps import CurrentUser, ServiceDep
 from ..schemas import JobOut, PlaylistOut
+from ..sealed import sealed_response
 from .sessions import E401, E404, E422, E429
 
 router = APIRouter(prefix="/v1/playlists", tags=["playlists"])
@@ -39,8 +40,10 @@ def get_playlist(job_id: JobId, user: CurrentUser, service: ServiceDep) -> dict[
 
 
 @router.get("/{job_id}/file", response_class=FileResponse, responses={**FILES, **E401, **E404, **E422})
-def playlist_file(job_id: JobId, user: CurrentUser, service: ServiceDep,
-                  path: Annotated[str, Query(min_length=1, max_length=300, description="a path from `files`")]) -> FileResponse:
-    """A track (FLAC/WAV), a playlist (M3U8), the report (JSON, Markdown) or the arc plot (PNG)."""
+def playlist_file(job_id: JobId, request: Request, user: CurrentUser, service: ServiceDep,
+                  path: Annotated[str, Query(min_length=1, max_length=300, description="a path from `files`")]) -> Response:
+    """A track (FLAC/WAV), a playlist (M3U8), the report (JSON, Markdown) or the arc plot (PNG):
+    sealed at rest, plain to its owner."""
     file, media_type = service.playlists.file(user, job_id, path)
-    return FileResponse(file, media_type=media_type, headers={"Cache-Control": "private, no-store"})
+    return sealed_response(service.vault, file, request, media_type, file.name,
+                           headers={"Cache-Control": "private, no-store"})

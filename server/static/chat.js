@@ -10,6 +10,7 @@ const st = {
   token: null, session: null, events: null, ctx: null, nextStart: 0, lastGain: null,
   chain: Promise.resolve(), shown: new Set(), retryTimer: null,
   nextTimer: null, requestedAt: null, genTimes: [], queuedAhead: [], // queuedAhead: seconds queued when each segment arrived
+  aim: 0, aimedAhead: [], // aimedAhead: what the page meant to have queued when it asked for each segment
 };
 
 // -- API -----------------------------------------------------------------------------------------
@@ -133,6 +134,7 @@ function curve(n, fn) { const c = new Float32Array(n); for (let i = 0; i < n; i+
 async function playLive(seg) {
   if (!st.ctx) return;
   st.queuedAhead.push(bufferedSeconds());
+  st.aimedAhead.push(st.aim);
   const res = await fetch(seg.audio_url, { headers: { Authorization: "Bearer " + st.token } });
   if (!res.ok) return;
   const buffer = await st.ctx.decodeAudioData(await res.arrayBuffer());
@@ -172,7 +174,8 @@ function scheduleNext() {
   const s = st.session;
   if (!$("auto").checked || !s || s.segments_done >= s.segments) return;
   const lookahead = s.live ? s.live.lookahead_s : 0.5;
-  const wait = Math.max(0, bufferedSeconds() - lookahead - generationSeconds());
+  st.aim = lookahead + generationSeconds(); // ask when this much is left: it arrives as the queue runs low
+  const wait = Math.max(0, bufferedSeconds() - st.aim);
   st.nextTimer = setTimeout(requestNext, wait * 1000);
 }
 
@@ -285,7 +288,7 @@ async function openSession(id) {
   $("transcript").replaceChildren();
   resetPlot();
   st.shown = new Set();
-  st.nextStart = 0; st.lastGain = null; clearTimeout(st.nextTimer); st.genTimes = []; st.queuedAhead = [];
+  st.nextStart = 0; st.lastGain = null; clearTimeout(st.nextTimer); st.genTimes = []; st.queuedAhead = []; st.aimedAhead = []; st.aim = 0;
   showSession(session);
   const items = [...messages.map((m) => ({ t: m.created, m })), ...segments.map((s) => ({ t: s.created, s }))];
   items.sort((a, b) => (a.t < b.t ? -1 : a.t > b.t ? 1 : 0));

@@ -15,6 +15,7 @@ from srv_support import (
     factory_for,
     start_server,
     stop_server,
+    users_add,
     warmed_backends,
 )
 
@@ -79,14 +80,7 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer
 @pytest.fixture(scope="session")
 def live_tokens(live_server: LiveServer) -> dict[str, str]:
     """alice: the token `promptloop serve` printed on its empty store; bob: from `promptloop users add`."""
-    import os
-    import subprocess
-    import sys
-
-    env = {**os.environ, "PROMPTLOOP_DATA_DIR": str(live_server.data_dir)}
-    out = subprocess.run([sys.executable, "-m", "promptloop.cli.main", "users", "add", "bob"], env=env,
-                         capture_output=True, text=True, check=True, timeout=120)
-    return {"alice": live_server.token, "bob": out.stdout.strip()}
+    return {"alice": live_server.token, "bob": users_add(live_server.data_dir, "bob")}
 
 
 @pytest.fixture(params=["testclient", "uvicorn"])

@@ -122,12 +122,26 @@ class LiveServer:
         self.base, self.token, self.data_dir, self.process = base, token, data_dir, process
 
 
+def service_env(data_dir: Path, **extra: str) -> dict[str, str]:
+    """The environment of a ``promptloop`` command on ``data_dir``: its folder and, on PostgreSQL runs
+    (tests/dbs.py), its database; a command given only the folder would use a SQLite file there."""
+    env = {**os.environ, "PROMPTLOOP_DATA_DIR": str(data_dir), **extra}
+    if (url := database_for(data_dir)) is not None:
+        env["PROMPTLOOP_DATABASE_URL"] = url
+    return env
+
+
+def users_add(data_dir: Path, name: str, *options: str) -> str:
+    """The token ``promptloop users add NAME`` prints for a user of the service on ``data_dir``."""
+    done = subprocess.run([sys.executable, "-m", "promptloop.cli.main", "users", "add", name, *options],
+                          env=service_env(data_dir), capture_output=True, text=True, check=True, timeout=120)
+    return done.stdout.strip()
+
+
 def start_server(data_dir: Path, port: int | None = None, extra_env: dict[str, str] | None = None) -> LiveServer:
     """``promptloop serve`` in a subprocess; returns once /readyz says ready."""
     port = port or free_port()
-    env = {**os.environ, "PROMPTLOOP_DATA_DIR": str(data_dir), "PYTHONUNBUFFERED": "1", **(extra_env or {})}
-    if (url := database_for(data_dir)) is not None:  # PostgreSQL runs (tests/dbs.py)
-        env["PROMPTLOOP_DATABASE_URL"] = url
+    env = service_env(data_dir, PYTHONUNBUFFERED="1", **(extra_env or {}))
     process = subprocess.Popen(
         [sys.executable, "-m", "promptloop.cli.main", "serve", "--host", "127.0.0.1", "--port", str(port)],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
@@ -174,3 +188,12 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-backg
 def launch_chromium(playwright: Any) -> Any:
     """A headless Debian chromium driven by playwright."""
     return playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+
+
+def wait_until_session_open(page: Any, session_id: str, timeout_ms: int = 30_000) -> None:
+    """Wait until the chat page shows ``session_id`` and listens to its events.  The session select is
+    set before the session is fetched, so its value alone races the page (chips not drawn yet, the
+    "next" button still without a session)."""
+    page.wait_for_function(f"() => st.session !== null && st.session.id === {session_id!r} && st.events !== null"
+                           f" && document.getElementById('session-select').value === {session_id!r}",
+                           timeout=timeout_ms)

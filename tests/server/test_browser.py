@@ -7,13 +7,11 @@ A screenshot is kept in test-artifacts/chat-page.png.
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 import httpx
 import pytest
-from srv_support import CHROMIUM, Api, launch_chromium
+from srv_support import CHROMIUM, Api, launch_chromium, users_add, wait_until_session_open
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 
@@ -24,9 +22,7 @@ pytestmark = pytest.mark.skipif(
 
 def test_chat_page_plays_a_segment_and_plots_it(live_server) -> None:
     sync_api = pytest.importorskip("playwright.sync_api", reason="pip install 'promptloop[test]'")
-    env = {**os.environ, "PROMPTLOOP_DATA_DIR": str(live_server.data_dir)}
-    token = subprocess.run([sys.executable, "-m", "promptloop.cli.main", "users", "add", "carol"], env=env,
-                           capture_output=True, text=True, check=True, timeout=120).stdout.strip()
+    token = users_add(live_server.data_dir, "carol")
     with httpx.Client(base_url=live_server.base, timeout=60) as client:
         carol = Api(client, token)
         session = carol.new_session(start="anxious", target="calm", segments=3, segment_seconds=2.5,
@@ -42,8 +38,7 @@ def test_chat_page_plays_a_segment_and_plots_it(live_server) -> None:
             page.wait_for_selector("#app:not([hidden])")
             assert "#token" not in page.url  # the token leaves the address bar at once
             # the session list loads after the app shows: wait for it rather than race it
-            page.wait_for_function(f"() => document.getElementById('session-select').value === '{session['id']}'",
-                                   timeout=30_000)
+            wait_until_session_open(page, session["id"])
             assert page.locator("#chips-like .chip").all_inner_texts()[0].startswith("piano")
 
             page.fill("#message", "no drums please")

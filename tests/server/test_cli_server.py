@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import os
 import re
 import subprocess
 import sys
 
 import soundfile as sf
+from srv_support import service_env
 from typer.testing import CliRunner
 
 from dbs import database_for
@@ -41,11 +41,8 @@ def test_users_add_prints_a_token_that_authenticates(tmp_path, monkeypatch) -> N
 def test_users_add_stdout_is_only_the_token_under_ci(tmp_path) -> None:
     # pyfluidsynth prints where it found libfluidsynth when CI is set; scripts read the token from stdout.
     data = tmp_path / "data"
-    env = {**os.environ, "CI": "1", "PROMPTLOOP_DATA_DIR": str(data)}
-    if (url := database_for(data)) is not None:
-        env["PROMPTLOOP_DATABASE_URL"] = url
     out = subprocess.run([sys.executable, "-m", "promptloop.cli.main", "users", "add", "erin"],
-                         capture_output=True, text=True, check=True, timeout=120, env=env)
+                         capture_output=True, text=True, check=True, timeout=120, env=service_env(data, CI="1"))
     assert re.fullmatch(r"pl_[A-Za-z0-9_-]{40,}\n", out.stdout), out.stdout
 
 

@@ -29,6 +29,18 @@ def test_invitations_are_single_use_and_consent_is_the_listeners(service, client
     assert [a["action"] for a in audit_entries(alice, "alice")][:1] == ["grant"]
 
 
+def test_the_access_log_holds_a_grant_of_every_scope() -> None:
+    # A grant is logged with its scopes joined by ","; SQLite never enforces a VARCHAR width, so only
+    # the PostgreSQL run would otherwise notice a column too narrow for them (it answered 500 once).
+    from typing import get_args
+
+    from promptloop.service.clinical.consent import Scope
+    from promptloop.service.clinical.models import AccessRecord
+
+    width = AccessRecord.__table__.c.scope.type.length
+    assert sorted(ALL_SCOPES) == sorted(get_args(Scope))
+    assert len(",".join(get_args(Scope))) <= width
+
 def test_review_before_play_pins_what_the_therapist_approved(service, client, alice: Api) -> None:
     tina = therapist(service, client)
     cid = link(tina, alice, ["prescribe"])

@@ -10,14 +10,12 @@ from __future__ import annotations
 
 import io
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 import httpx
 import numpy as np
 import pytest
-from srv_support import CHROMIUM, launch_chromium
+from srv_support import CHROMIUM, launch_chromium, users_add
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 PRE, POST = (0x8A, 0x8F, 0x9C), (0x1F, 0x6F, 0xB2)  # therapist.css --pre and --post
@@ -28,9 +26,7 @@ pytestmark = pytest.mark.skipif(
 
 
 def _add_user(live_server, name: str, *role: str) -> str:
-    env = {**os.environ, "PROMPTLOOP_DATA_DIR": str(live_server.data_dir)}
-    return subprocess.run([sys.executable, "-m", "promptloop.cli.main", "users", "add", name, *role], env=env,
-                          capture_output=True, text=True, check=True, timeout=120).stdout.strip()
+    return users_add(live_server.data_dir, name, *role)
 
 
 def _pixels(png: bytes, colour: tuple[int, int, int]) -> int:

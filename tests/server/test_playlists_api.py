@@ -3,10 +3,14 @@ their owner only."""
 
 from __future__ import annotations
 
+import hashlib
 import io
+import json
 
 import soundfile as sf
 from srv_support import Api
+
+from promptloop.service.crypto import sealed_key_id
 
 SPEC = {
     "name": "api test", "seed": 3, "tracks": 2, "track_seconds": 4, "segments_per_track": 2,
@@ -40,6 +44,35 @@ def test_playlist_job_writes_tracks_served_to_the_owner(service, alice: Api, bob
     assert alice.delete("/v1/me").status_code == 200
     assert not list(service.config.data_dir.glob(f"playlists/*/{job['id']}"))
 
+
+def test_playlist_files_are_sealed_at_rest_and_plain_to_their_owner(service, alice: Api) -> None:
+    job = alice.post("/v1/playlists", json=SPEC).json()
+    assert alice.wait_job(job["id"], timeout=300)["status"] == "succeeded"
+    folder = next(service.config.data_dir.glob(f"playlists/*/{job['id']}"))
+    on_disk = [p for p in folder.rglob("*") if p.is_file()]
+    assert on_disk and all(sealed_key_id(p) is not None for p in on_disk), on_disk
+    assert all(p.stat().st_mode & 0o777 == 0o600 for p in on_disk)
+    assert all(p.stat().st_mode & 0o077 == 0 for p in [folder, *folder.rglob("*")] if p.is_dir())
+    raw = b"".join(p.read_bytes() for p in on_disk)
+    assert b"RIFF" not in raw and b"piano" not in raw and b"anxious" not in raw  # audio and words unreadable
+    body = alice.get(f"/v1/playlists/{job['id']}").json()
+    assert body["report"]["listeners"][0]["id"] == "ana" and body["files"]
+    # the owner gets the plain files: each track matches the SHA-256 its (plain) manifest records
+    manifest = alice.get(f"/v1/playlists/{job['id']}/file", params={"path": "manifest.json"}).json()
+    for entry in manifest["tracks"].values():
+        track = alice.get(f"/v1/playlists/{job['id']}/file", params={"path": entry["file"]})
+        assert track.status_code == 200 and hashlib.sha256(track.content).hexdigest() == entry["sha256"]
+        part = alice.get(f"/v1/playlists/{job['id']}/file", params={"path": entry["file"]},
+                         headers={"Range": "bytes=0-3"})
+        assert part.status_code == 206 and part.content == b"RIFF"
+    assert "#EXTM3U" in alice.get(f"/v1/playlists/{job['id']}/file", params={"path": "ana/playlist.m3u8"}).text
+    # a killed run's plain leftovers are sealed at the next start
+    plain = folder / "ana" / "left-by-a-kill.json"
+    plain.write_text('{"prompt": "soft piano"}')
+    (folder / ".x.json.part").write_bytes(b"half")
+    service.__class__(service.config, service.settings).close()
+    assert sealed_key_id(plain) is not None and not (folder / ".x.json.part").exists()
+    assert json.loads(service.vault.read_file(plain)) == {"prompt": "soft piano"}
 
 def test_a_bad_spec_gets_422_with_the_reason(alice: Api) -> None:
     r = alice.post("/v1/playlists", json={**SPEC, "tracks": 0})

@@ -80,7 +80,7 @@ class AccessRecord(Base):
     action: Mapped[str] = mapped_column(String(16))
     object_type: Mapped[str] = mapped_column(String(32))
     object_id: Mapped[str] = mapped_column(String(64), default="")
-    scope: Mapped[str] = mapped_column(String(16), default="")
+    scope: Mapped[str] = mapped_column(String(64), default="")  # one scope, or a grant's scopes joined by ","
     created: Mapped[_dt.datetime] = mapped_column(default=now)
 
 
