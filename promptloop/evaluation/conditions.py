@@ -12,6 +12,10 @@
   generator wrapped in :class:`~promptloop.evaluation.imperfect.ImperfectGenerator`, a seeded model
   of how loosely text-to-music models follow prompts: do best-of-K and rewrites recover the music
   the plan intended when the generator does not simply obey?
+* ``loop-rule-imperfect-gated`` — ``loop-rule-imperfect`` with the seed-only retry gate: a retry is
+  made only when the rewrite changes the plan (``SessionSpec.skip_seed_only_retries``); a retry that
+  would only draw new seeds for the same plan is skipped.  Does the loop keep the independent check
+  with the compute it spends where a rewrite can correct something?
 """
 
 from __future__ import annotations
@@ -70,6 +74,7 @@ class Condition:
     def make_pacer(self) -> Pacer | None:
         return self.pacer() if self.pacer is not None else None
     imperfect: bool = False  # the generator wrapped in the prompt-adherence error model
+    retry_gate: bool = False  # skip retries whose rewrite leaves the plan unchanged
 
     def session_settings(self, base: dict[str, Any]) -> dict[str, Any]:
         """The scenario's session settings as this condition runs them."""
@@ -98,6 +103,8 @@ CONDITIONS: dict[str, Condition] = {
         Condition("loop-no-retry-imperfect", "loop-no-retry, with the loosely adherent generator", "rule",
                   retries=False, imperfect=True),
         Condition("loop-rule-imperfect", "loop-rule, with the loosely adherent generator", "rule", imperfect=True),
+        Condition("loop-rule-imperfect-gated", "loop-rule-imperfect, retrying only when the rewrite changes the "
+                  "plan (seed-only retries skipped)", "rule", imperfect=True, retry_gate=True),
     )
 }
 
@@ -115,7 +122,8 @@ def llm_configured(settings: Settings) -> bool:
 def default_conditions(settings: Settings) -> list[str]:
     # The closed loop is judged on the twin population (evaluation.twin_sessions), not by
     # loop-rule-closed's single twin; that condition stays available by name.
-    names = ["static", "loop-no-retry", "loop-rule", "loop-no-retry-imperfect", "loop-rule-imperfect"]
+    names = ["static", "loop-no-retry", "loop-rule", "loop-no-retry-imperfect", "loop-rule-imperfect",
+             "loop-rule-imperfect-gated"]
     if llm_configured(settings):
         names.insert(3, "loop-llm")
     return names

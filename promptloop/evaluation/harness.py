@@ -47,6 +47,7 @@ SESSION_METRICS: dict[str, dict[str, Any]] = {
     "seam_jump_db": {"label": "level jump at seams (dB)", "higher": False},
     "diversity": {"label": "timbre diversity between segments", "higher": None},
     "retries": {"label": "retries per session", "higher": None},
+    "retries_skipped": {"label": "retries skipped by the seed-only gate per session", "higher": None},
     "twin_distance_final": {"label": "twin's final distance to target", "higher": False},
     "twin_hr_change": {"label": "twin's heart-rate change (BPM)", "higher": None},
     "clap_similarity": {"label": "CLAP similarity to the reference affect's caption", "higher": True},
@@ -116,6 +117,7 @@ def run_scenario(
         seed=session_seed(scenario.id, seed), candidates=chosen["candidates"],
         threshold=chosen["threshold"], max_retries=chosen["max_retries"],
         max_step=chosen["max_step"], crossfade_seconds=chosen["crossfade_seconds"],
+        skip_seed_only_retries=condition.retry_gate,
     )
     planner = backends.planners[condition.planner]
     if condition.static:
@@ -176,6 +178,7 @@ def run_scenario(
         "seam_jump_db": float(np.mean([s.level_jump_db for s in seams])) if seams else 0.0,
         "diversity": diversity([r.audio for r in session.results], sr),
         "retries": sum(len(s.attempts) - 1 for s in record.segments),
+        "retries_skipped": session.retries_skipped,
         "twin_distance_final": twin.state.distance(target),
         "twin_hr_change": twin.heart_rate() - hr_start,
     }

@@ -36,6 +36,8 @@ _PAIRS = (
     ("loop-no-retry-imperfect", "static-imperfect"),
     ("loop-rule-imperfect", "loop-no-retry-imperfect"),
     ("loop-rule-imperfect", "static-imperfect"),
+    ("loop-rule-imperfect-gated", "loop-rule-imperfect"),
+    ("loop-rule-imperfect-gated", "loop-no-retry-imperfect"),
 )
 _PAIRED_METRICS = ("independent", "independent_final", "loop_score", "trajectory_error", "violations",
                    "twin_distance_final", "intended_tempo_error", "intended_mode")
@@ -137,7 +139,8 @@ _NAMES = {"static": "the static prompt", "loop-rule": "the full loop (rule plann
           "loop-rule-closed": "the closed loop (reading the twin)",
           "static-imperfect": "the static prompt (loose generator)",
           "loop-no-retry-imperfect": "best-of-K without retries (loose generator)",
-          "loop-rule-imperfect": "the full loop with rewrites (loose generator)"}
+          "loop-rule-imperfect": "the full loop with rewrites (loose generator)",
+          "loop-rule-imperfect-gated": "the full loop retrying only on a rewrite (loose generator)"}
 
 
 def _sentence(comps: list[dict[str, Any]], a: str, b: str, metric: str, what: str, higher_is_better: bool) -> str | None:
@@ -157,6 +160,25 @@ def _sentence(comps: list[dict[str, Any]], a: str, b: str, metric: str, what: st
             f"Holm-adjusted {_p(c['p_holm'])}.")
 
 
+def _retry_gate_line(comps: list[dict[str, Any]], sessions: Sequence[dict[str, Any]]) -> str | None:
+    """Whether the seed-only retry gate saved compute without losing the independent check."""
+    gated, full = _by(sessions, "loop-rule-imperfect-gated"), _by(sessions, "loop-rule-imperfect")
+    c = next((x for x in comps if x["a"] == "loop-rule-imperfect-gated" and x["b"] == "loop-rule-imperfect"
+              and x["metric"] == "independent"), None)
+    if not gated or not full or c is None or "retries_skipped" not in gated[0]["metrics"]:
+        return None
+    made = sum(s["metrics"]["retries"] for s in gated)
+    skipped = sum(s["metrics"]["retries_skipped"] for s in gated)
+    before = sum(s["metrics"]["retries"] for s in full)
+    d = c["mean_difference"]
+    kept = c["p_holm"] >= 0.05 or d["mean"] >= 0
+    return (f"- Seed-only retry gate (loose generator): {made} retries made and {skipped} skipped, against "
+            f"{before} retries without the gate ({len(gated)} sessions); independent check {d['mean']:+.3f} "
+            f"(Holm p = {_p(c['p_holm'])}) — " + ("the check is kept with less compute." if kept and made < before
+                                                   else "the gate costs the independent check." if not kept
+                                                   else "no compute saved."))
+
+
 def _headline(comps: list[dict[str, Any]], sessions: Sequence[dict[str, Any]], conditions: Sequence[str]) -> list[str]:
     if "loop-rule" not in conditions or "static" not in conditions:
         return ["The headline comparison needs both `loop-rule` and `static`; this run lacks one."]
@@ -170,10 +192,15 @@ def _headline(comps: list[dict[str, Any]], sessions: Sequence[dict[str, Any]], c
         ("loop-rule-imperfect", "loop-no-retry-imperfect", "independent", "the independent check along the iso path, with a loosely adherent generator", True),
         ("loop-rule-imperfect", "loop-no-retry-imperfect", "intended_tempo_error", "the tempo error against the plan's intent (lower is better), with a loosely adherent generator", False),
         ("loop-rule-imperfect", "loop-no-retry-imperfect", "intended_mode", "the share of segments in the intended mode, with a loosely adherent generator", True),
+        ("loop-rule-imperfect-gated", "loop-rule-imperfect", "independent", "the independent check along the iso path, with a loosely adherent generator", True),
+        ("loop-rule-imperfect-gated", "loop-no-retry-imperfect", "independent", "the independent check along the iso path, with a loosely adherent generator", True),
         ("loop-rule-closed", "loop-rule", "twin_distance_final", "the twin's final distance to the target (lower is better)", False),
         ("loop-rule-closed", "loop-rule", "independent", "the independent check along the iso path", True),
     ]
     lines = [line for line in (_sentence(comps, *w) for w in wanted) if line is not None]
+    gate = _retry_gate_line(comps, sessions)
+    if gate:
+        lines.append(gate)
     for metric, what in (("independent", "iso-path check"), ("independent_final", "final-segment check")):
         groups = subgroup_differences(sessions, "loop-rule", "static", metric)
         worse = [g for g in groups if g["difference"]["mean"] <= 0]

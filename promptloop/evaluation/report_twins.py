@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from promptloop.evaluation.stats import mean_ci, paired_test
+from promptloop.evaluation.twins import HELD_OUT_SEEDS
 
 __all__ = ["twin_markdown", "twin_summary"]
 
@@ -72,8 +73,10 @@ def _line(what: str, c: dict[str, Any], unit: str, digits: int = 2) -> str:
 def twin_markdown(study: dict[str, Any], summary: dict[str, Any]) -> list[str]:
     """The report's twin sections as Markdown lines."""
     s = study["study"]
-    lines = ["## Closed loop on the held-out twin population", "",
-             f"{s['twins']} simulated listeners from the held-out seed range (seeds {s['first_seed']}–"
+    held_out = s["first_seed"] >= HELD_OUT_SEEDS.start
+    population = "held-out" if held_out else "tuning"
+    lines = [f"## Closed loop on the {population} twin population", "",
+             f"{s['twins']} simulated listeners from the {population} seed range (seeds {s['first_seed']}–"
              f"{s['first_seed'] + s['twins'] - 1}; the pacer was tuned on seeds 0–999 only), each heard one "
              f"{s['segments']} × {s['segment_seconds']:g} s session twice — open loop (`IsoPacer`) and closed loop "
              f"(`ReadingPacer`, reading heart rate, RMSSD and skin conductance, {s['readings_per_segment']} readings "
@@ -96,10 +99,12 @@ def twin_markdown(study: dict[str, Any], summary: dict[str, Any]) -> list[str]:
         lines += ["Closed-loop decisions over all sessions: "
                   + ", ".join(f"{k} {v}" for k, v in sorted(decisions.items())) + ".", ""]
     p = summary["personalised"]
-    lines += ["## Personalised sessions on the held-out twin population", "",
+    lines += [f"## Personalised sessions on the {population} twin population", "",
               f"{s['personalised_twins']} twins, {s['sessions_per_twin']} sessions each (a different start and "
               "target per session); both arms use the closed loop; the personalised arm carries the listener "
-              "profile learned from its earlier sessions (triggers avoided, loudness ceiling, pacing lead), the fresh "
+              "profile learned from its earlier sessions (suspected triggers avoided, a loudness ceiling seen at "
+              "least twice, the response curve and the waypoint offsets that worked, how soon the schedule may "
+              "reach the target, the lead), the fresh "
               "arm starts each session with an empty profile. Session 1 is the same session in both arms. Outcome: "
               "seconds until the twin first enters the target zone (a session that never gets there counts as its "
               "full length).", "",

@@ -27,7 +27,7 @@ from promptloop.evaluation.metrics import measure_cues
 from promptloop.evaluation.twins import HELD_OUT_SEEDS, MusicHeard, SimulatedListener, TwinTraits
 from promptloop.representation.preferences import Preferences
 from promptloop.representation.profile import ListenerProfile, ProfileUpdate
-from promptloop.session.closed_loop import ReadingPacer, sounds_named
+from promptloop.session.closed_loop import PacerSettings, ReadingPacer, sounds_named
 from promptloop.session.loop import LoopSession, SessionSpec
 from promptloop.session.pacing import IsoPacer, Pacer
 
@@ -47,11 +47,12 @@ class TwinStudy:
     twins: int = 12
     personalised_twins: int = 6
     sessions_per_twin: int = 4
-    segments: int = 10
+    segments: int = 16
     segment_seconds: float = 5.0
     crossfade_seconds: float = 1.0
     readings_per_segment: int = 3
     first_seed: int = HELD_OUT_SEEDS.start
+    pacer: PacerSettings = PacerSettings()  # the closed loop's constants (tuned on TUNING_SEEDS)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -72,7 +73,7 @@ def run_twin_session(backends: Any, traits: TwinTraits, pair: tuple[str, str], s
     start, target = AFFECT_WORDS[pair[0]], AFFECT_WORDS[pair[1]]
     preferences = profile.prior(Preferences()) if profile is not None else Preferences()
     twin = SimulatedListener.create(traits, start, session_seed)
-    pacer: Pacer = ReadingPacer(start, twin.baseline(), profile=profile) if closed else IsoPacer()
+    pacer: Pacer = ReadingPacer(start, twin.baseline(), settings=study.pacer, profile=profile) if closed else IsoPacer()
     spec = SessionSpec(start=start, target=target, preferences=preferences, segments=study.segments,
                        segment_seconds=study.segment_seconds, seed=session_seed, candidates=1, max_retries=0,
                        crossfade_seconds=study.crossfade_seconds)

@@ -54,7 +54,12 @@ class ListenerProfile(BaseModel):
     comfortable_loudness_lufs: tuple[float, float] | None = None
     follow: float | None = Field(default=None, ge=0.0, le=2.0)  # how far per segment they follow (1: as modelled)
     lead: float | None = Field(default=None, ge=0.1, le=1.5)  # how far ahead the music may be
+    arrive: float | None = Field(default=None, ge=0.1, le=1.0)  # share of a session by which to reach the target
     moved_by: dict[str, float] = Field(default_factory=dict, max_length=16)  # attribute -> arousal per unit
+    #: (waypoint arousal, arousal the listener headed for under it): what moved them, per 0.1 of arousal
+    response: list[tuple[float, float]] = Field(default_factory=list, max_length=21)
+    #: (target arousal, waypoint arousal offset that brought the listener closest to it)
+    offsets: list[tuple[float, float]] = Field(default_factory=list, max_length=12)
     notes: str = Field(default="", max_length=500)
 
     @field_validator("triggers", "rejected")
@@ -72,6 +77,20 @@ class ListenerProfile(BaseModel):
         if any(abs(v) > 5 for v in value.values()):
             raise ValueError("moved_by values must be within [-5, 5]")
         return {k: round(float(v), 4) for k, v in value.items()}
+
+    @field_validator("response")
+    @classmethod
+    def _response(cls, value: list[tuple[float, float]]) -> list[tuple[float, float]]:
+        if any(not (-1.0 <= w <= 1.0 and -1.5 <= h <= 1.5) for w, h in value):
+            raise ValueError("response points must be (waypoint arousal in [-1, 1], headed-for arousal in [-1.5, 1.5])")
+        return sorted((round(float(w), 3), round(float(h), 3)) for w, h in value)
+
+    @field_validator("offsets")
+    @classmethod
+    def _offsets(cls, value: list[tuple[float, float]]) -> list[tuple[float, float]]:
+        if any(not (-1.0 <= t <= 1.0 and -1.0 <= o <= 1.0) for t, o in value):
+            raise ValueError("offsets must be (target arousal in [-1, 1], offset in [-1, 1])")
+        return sorted((round(float(t), 3), round(float(o), 3)) for t, o in value)
 
     @model_validator(mode="after")
     def _ranges(self) -> ListenerProfile:
@@ -114,6 +133,12 @@ class ListenerProfile(BaseModel):
         if update.followed_tempo_bpm is not None:
             lo, hi = update.followed_tempo_bpm
             tempo = (lo, hi) if tempo is None else (min(tempo[0], lo), max(tempo[1], hi))
+        response = dict(self.response)
+        for w, h in update.response:
+            response[w] = blend(response.get(w), h) or 0.0
+        offsets = dict(self.offsets)
+        for t, o in update.offsets:
+            offsets[t] = blend(offsets.get(t), o) or 0.0
         moved = dict(self.moved_by)
         for key, value in update.moved_by.items():
             moved[key] = blend(moved.get(key), value) or 0.0
@@ -125,7 +150,10 @@ class ListenerProfile(BaseModel):
             "comfortable_tempo_bpm": tempo,
             "follow": blend(self.follow, update.follow),
             "lead": blend(self.lead, update.lead),
+            "arrive": update.arrive if update.arrive is not None else self.arrive,
             "moved_by": moved,
+            "response": sorted(response.items())[:21],
+            "offsets": sorted(offsets.items())[:12],
         })
 
 
@@ -140,7 +168,10 @@ class ProfileUpdate(BaseModel):
     followed_tempo_bpm: tuple[float, float] | None = None
     follow: float | None = None
     lead: float | None = None
+    arrive: float | None = None
     moved_by: dict[str, float] = Field(default_factory=dict)
+    response: list[tuple[float, float]] = Field(default_factory=list)
+    offsets: list[tuple[float, float]] = Field(default_factory=list)
 
 
 def load_profile_text(text: str, where: str = "profile") -> ListenerProfile:

@@ -28,7 +28,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from promptloop.acquisition.affect import Affect
@@ -38,6 +38,7 @@ from promptloop.representation.profile import ListenerProfile, ProfileUpdate
 from promptloop.representation.vocabulary import INSTRUMENTS, TEXTURES, canonical
 from promptloop.session.pacing import PaceContext, Pacer, Waypoint
 from promptloop.session.provenance import SegmentRecord
+from promptloop.session.response import ResponseMap
 
 __all__ = ["PacerSettings", "ReadingPacer", "sounds_named"]
 
@@ -53,13 +54,29 @@ class PacerSettings:
     """The pacer's constants (tuned on the twin population's tuning seeds)."""
 
     lead: float = 0.8  # how far (valence counted half) the music may be ahead of the listener
-    arrive: float = 0.6  # share of the session by which the schedule reaches the target
+    arrive: float = 0.45  # share of the session by which the schedule reaches the target
     valence_weight: float = 0.5
     tau_s: float = 6.0  # the model's time constant for following the music
     process_var: float = 0.004
     model_error: float = 0.3  # share of the modelled move that may be wrong
     against: float = 0.12  # a move this far the wrong way is the music working against them
     stall: float = 0.03  # calming music that moves arousal less than this does not work
+    follow_share: float = 0.5  # share of the way to where they head that a listener covers in one segment
+    max_offset: float = 0.6  # how far the waypoint's arousal may move off the schedule to reach it
+    offset_step: float = 0.05
+    bandwidth: float = 0.12  # of the response map (promptloop.session.response)
+    prior_weight: float = 0.3
+    decay: float = 0.85
+    prefer_asked: float = 0.25
+    explore: float = 0.2
+    exploit_share: float = 0.25  # the last share of the session only exploits what the map knows
+    max_beyond: float = 0.15  # the waypoint goes at most this far past where the listener is wanted
+    profile_weight: float = 0.5  # weight of each point of a profile's response curve
+    sooner: float = 0.75  # a listener who followed without a back-off reaches the target this much sooner next time
+    fastest_arrive: float = 0.25
+    offset_reach: float = 0.25  # a profile's offset applies to targets this close in arousal
+    offset_weight: float = 1.0
+    ceiling_evidence: int = 2  # loudness ceilings lowered this often in a session go into the profile
 
 
 def sounds_named(prompt: str) -> frozenset[str]:
@@ -100,11 +117,28 @@ class ReadingPacer(Pacer):
     _backoff: bool = False
     _followed_tempo: list[float] = field(default_factory=list)
     _moves: list[tuple[float, float]] = field(default_factory=list)  # (modelled, observed)
+    _measured: float | None = None  # the last readings' arousal
+    response: ResponseMap = field(default_factory=ResponseMap)
+    _seeded: int = 0
+    _quieter: int = 0  # times the session lowered the loudness ceiling
+    _at_target: bool = False  # the schedule has reached the target
+    _closest: tuple[float, float, float] | None = None  # (arousal miss, target arousal, waypoint offset)
+    _offsets: list[tuple[float, float]] = field(default_factory=list)  # the profile's (target arousal, offset)
+    _seeded_target: float | None = None
 
     def __post_init__(self) -> None:
         self.valence, self.arousal = self.start.valence, self.start.arousal
         if self.profile is not None and self.profile.lead is not None:
-            self.settings = PacerSettings(**{**self.settings.__dict__, "lead": self.profile.lead})
+            self.settings = replace(self.settings, lead=self.profile.lead)
+        if self.profile is not None and self.profile.arrive is not None:
+            self.settings = replace(self.settings, arrive=self.profile.arrive)
+        s = self.settings
+        self.response = ResponseMap(bandwidth=s.bandwidth, prior_weight=s.prior_weight, decay=s.decay,
+                                    prefer_asked=s.prefer_asked, explore=s.explore)
+        if self.profile is not None and self.profile.response:
+            self.response.seed(self.profile.response, s.profile_weight)
+        self._seeded = len(self.response.samples)
+        self._offsets = list(self.profile.offsets) if self.profile is not None else []
 
     # -- readings ----------------------------------------------------------------------------------
     def _measure(self, readings: Sequence[Readings]) -> tuple[float, float] | None:
@@ -138,6 +172,11 @@ class ReadingPacer(Pacer):
             self.valence += k * (music.valence - self.valence)
             self.variance += s.process_var + (s.model_error * modelled) ** 2
         measured = self._measure(readings)
+        if last is not None and measured is not None and self._measured is not None:
+            # where the listener was heading under this waypoint, from the readings alone
+            headed = self._measured + (measured[0] - self._measured) / s.follow_share
+            self.response.add(last.waypoint.arousal, max(-1.5, min(1.5, headed)))
+        self._measured = measured[0] if measured is not None else None
         if measured is not None:
             z, noise = measured
             gain = self.variance / (self.variance + noise)
@@ -146,6 +185,10 @@ class ReadingPacer(Pacer):
         self.arousal = max(-1.0, min(1.0, self.arousal))
         self.valence = max(-1.0, min(1.0, self.valence))
         self._backoff = False
+        if last is not None and target is not None and self._at_target:
+            miss = abs(self.arousal - target.arousal)
+            if self._closest is None or miss < self._closest[0]:
+                self._closest = (miss, target.arousal, last.waypoint.arousal - target.arousal)
         if last is None or measured is None or target is None:
             if last is not None:
                 self._last_sounds = sounds_named(last.prompt)
@@ -177,6 +220,7 @@ class ReadingPacer(Pacer):
         self._last_sounds = sounds
 
     def _lower_ceiling(self, lufs: float) -> None:
+        self._quieter += 1
         self.ceiling = max(-40.0, min(self.ceiling if self.ceiling is not None else 0.0, lufs))
 
     def adjusted(self, preferences: Preferences) -> Preferences | None:
@@ -198,13 +242,17 @@ class ReadingPacer(Pacer):
         if context.index == 0:
             return Waypoint(context.listener, 0.0, False, "meet the listener")
         x = Affect.clipped(self.valence, self.arousal)
-        if self._backoff:
-            return Waypoint(x, 0.0, False, "back off: readings say the music worked against the listener")
+        if self._backoff:  # arousal meets the listener; valence (which no sensor reads) stays where it was
+            held = Affect.clipped((context.previous or x).valence, x.arousal)
+            return Waypoint(held, (context.previous or x).distance(held), False,
+                            "back off: readings say the music worked against the listener")
         arrive = max(1.0, s.arrive * (context.segments - 1))
         f = min(1.0, context.index / arrive)
         start, target = context.start, context.target
         schedule = Affect.clipped(start.valence + f * (target.valence - start.valence),
                                   start.arousal + f * (target.arousal - start.arousal))
+        self._at_target = f >= 1.0
+        self._seed_offset(target.arousal)
         gap = math.hypot(s.valence_weight * (schedule.valence - x.valence), schedule.arousal - x.arousal)
         if gap <= s.lead:
             affect, reason = schedule, ("at the target" if f >= 1.0 else "on schedule: the listener follows")
@@ -213,8 +261,38 @@ class ReadingPacer(Pacer):
             affect = Affect.clipped(x.valence + g * (schedule.valence - x.valence),
                                     x.arousal + g * (schedule.arousal - x.arousal))
             reason = "hold: within reach of where the readings place the listener"
+        explore = s.explore if context.index < (1.0 - s.exploit_share) * context.segments else 0.0
+        affect, reason = self._reach(affect, x, reason, explore)
         step = (context.previous or x).distance(affect)
         return Waypoint(affect, step, step > context.comfortable_step + 1e-9, reason)
+
+    def _seed_offset(self, target: float) -> None:
+        """What earlier sessions found this listener needed for a target near this one: music at
+        target + offset brought them to the target (a sample of the response map)."""
+        if self._seeded_target == target:
+            return
+        self._seeded_target = target
+        near = [(abs(t - target), o) for t, o in self._offsets if abs(t - target) <= self.settings.offset_reach]
+        if near:
+            offset = min(near)[1]
+            self.response.seed([(max(-1.0, min(1.0, target + offset)), target)], self.settings.offset_weight)
+
+    def _reach(self, wanted: Affect, x: Affect, reason: str, explore: float) -> tuple[Affect, str]:
+        """Move the waypoint's arousal to where the response map says the listener will head for
+        ``wanted`` (beyond the target, or short of it), never more than ``max_offset`` off it nor
+        further than the lead from where the listener is."""
+        s = self.settings
+        n = round(s.max_offset / s.offset_step)
+        toward = math.copysign(1.0, wanted.arousal - x.arousal)
+        candidates = [c for c in (wanted.arousal + i * s.offset_step for i in range(-n, n + 1))
+                      if -1.0 <= c <= 1.0 and abs(c - x.arousal) <= s.lead + 1e-9
+                      and (c - wanted.arousal) * toward <= s.max_beyond + 1e-9] or [wanted.arousal]
+        chosen = self.response.choose(wanted.arousal, candidates, explore)
+        if abs(chosen - wanted.arousal) < 1e-9:
+            return wanted, reason
+        where = "beyond" if (chosen - wanted.arousal) * (wanted.arousal - x.arousal) > 0 else "short of"
+        return (Affect.clipped(wanted.valence, chosen),
+                f"{reason}; arousal {chosen - wanted.arousal:+.2f} {where} it, where readings say this listener heads for it")
 
     # -- what the session learned ----------------------------------------------------------------
     def learned(self) -> ProfileUpdate:
@@ -223,12 +301,19 @@ class ReadingPacer(Pacer):
             num = sum(m * o for m, o in self._moves)
             den = sum(m * m for m, _ in self._moves)
             follow = max(0.0, min(2.0, num / den)) if den > 0 else None
-        lead = None
-        if follow is not None:  # listeners who follow closely can be led further ahead
-            lead = round(max(0.4, min(1.2, self.settings.lead * (0.75 + 0.5 * min(follow, 1.5)))), 3)
+        s, backoffs = self.settings, self.decisions.count("back off")
+        lead = arrive = None
+        if follow is not None and backoffs == 0:  # they came along: the next session may go sooner
+            arrive = round(max(s.fastest_arrive, s.arrive * s.sooner), 3)
+        elif backoffs:  # the music worked against them: lead less far and take longer next time
+            lead = round(max(0.4, s.lead * 0.85), 3)
+            arrive = round(min(1.0, s.arrive / s.sooner), 3)
         tempo = (min(self._followed_tempo), max(self._followed_tempo)) if self._followed_tempo else None
-        return ProfileUpdate(triggers=sorted(self.suspects), loudness_ceiling_lufs=self.ceiling,
-                             followed_tempo_bpm=tempo, follow=follow, lead=lead)
+        ceiling = self.ceiling if self._quieter >= s.ceiling_evidence else None
+        return ProfileUpdate(triggers=sorted(self.suspects), loudness_ceiling_lufs=ceiling,
+                             followed_tempo_bpm=tempo, follow=follow, lead=lead, arrive=arrive,
+                             response=self.response.binned(since=self._seeded),
+                             offsets=[] if self._closest is None else [(self._closest[1], round(self._closest[2], 3))])
 
     def describe(self) -> dict[str, Any]:
         return {"name": self.name, "lead": self.settings.lead, "arrive": self.settings.arrive,

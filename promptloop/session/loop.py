@@ -65,6 +65,9 @@ class SessionSpec:
     max_retries: int = int(LOOP_DEFAULTS["max_retries"])
     max_step: float = LOOP_DEFAULTS["max_step"]
     crossfade_seconds: float = LOOP_DEFAULTS["crossfade_seconds"]
+    #: Skip a retry whose rewrite left the plan as it was (it would only draw new seeds); off by
+    #: default until the core report shows the gated loop keeps the independent check (docs/evaluation.md).
+    skip_seed_only_retries: bool = False
     prior: np.ndarray | None = field(default=None, repr=False, compare=False)
     prior_name: str | None = None
 
@@ -89,6 +92,7 @@ class SessionSpec:
             "max_retries": self.max_retries,
             "max_step": self.max_step,
             "crossfade_seconds": self.crossfade_seconds,
+            **({"skip_seed_only_retries": True} if self.skip_seed_only_retries else {}),
         }
 
 
@@ -136,6 +140,7 @@ class LoopSession:
         self.on_event = on_event or (lambda kind, payload: None)
         self.sample_rate = generator.sample_rate
         self.audio = np.zeros(0, dtype=np.float32)
+        self.retries_skipped = 0
         self.results: list[SegmentResult] = []
         self.listener = spec.start
         self.target = spec.target
@@ -309,6 +314,11 @@ class LoopSession:
             last, last_eval = plan, evaluations[best]
             plan, fallback = self._checked_plan(lambda p: p.revise(last, last_eval, context), context)  # noqa: B023  (called at once)
             plan_time = time.perf_counter() - t0
+            if spec.skip_seed_only_retries and _same_music(plan, last):  # the seed-only retry gate (docs/evaluation.md, "Retries")
+                self.retries_skipped += 1
+                self.on_event("attempt_skipped", {"index": index, "attempt": attempt + 1,
+                                                  "reason": "the rewrite changed nothing: new seeds only"})
+                break
 
         assert best_audio is not None and best_eval is not None
         chosen_attempt, chosen_index = best_where
@@ -383,6 +393,7 @@ class LoopSession:
                 loudness_lufs=round(integrated_lufs(self.audio, self.sample_rate), 3),
                 max_segment_loudness_lufs=max(r.loudness_lufs for r in records),
                 retries=sum(len(r.attempts) - 1 for r in records),
+                retries_skipped=self.retries_skipped,
                 wall_seconds=round(time.perf_counter() - self._started, 3),
                 generate_seconds=round(gen, 3),
                 evaluate_seconds=round(ev, 3),
@@ -438,6 +449,12 @@ def _fade_in(audio: np.ndarray, sample_rate: int, seconds: float = 0.05) -> np.n
     out = audio.copy()
     out[:n] *= np.linspace(0.0, 1.0, n, dtype=np.float32)
     return out
+
+
+def _same_music(plan: MusicPlan, previous: MusicPlan) -> bool:
+    """True when a rewrite asks the generator for exactly what it asked before (the rationale aside):
+    a retry would only draw new seeds, which chases the evaluator's measurement noise."""
+    return plan.model_dump(exclude={"rationale"}) == previous.model_dump(exclude={"rationale"})
 
 
 def run_session(

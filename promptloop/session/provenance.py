@@ -102,6 +102,7 @@ class SessionSummary(_Model):
     loudness_lufs: float
     max_segment_loudness_lufs: float
     retries: int
+    retries_skipped: int = Field(default=0, description="retries not made: the rewrite left the plan as it was")
     wall_seconds: float
     generate_seconds: float
     evaluate_seconds: float

@@ -91,3 +91,29 @@ def test_zone_time_and_time_to_zone() -> None:
 
 def test_sounds_in_reads_vocabulary_terms_from_prompts() -> None:
     assert sounds_in(["calm music with piano and soft pads, over rain"]) == {"piano", "pads", "rain"}
+
+
+def test_on_two_tuning_twins_the_closed_loop_beats_the_open_loop_on_what_the_twin_felt() -> None:
+    """A regression check of the controller (not the evaluation: that is the report's held-out study).
+
+    Twins 0 and 3 of the tuning seeds, offline backends (procedural synth, no embedding model): with
+    the committed pacer the closed loop spent 20 s in the target zone with each and ended closer to the
+    target, the open loop none (measured when the response map went in).  A controller that stopped
+    using its readings would lose this.
+    """
+    from promptloop.evaluation.harness import HarnessBackends
+    from promptloop.evaluation.twin_sessions import TWIN_PAIRS, TwinStudy, _seed, run_twin_session
+    from promptloop.feedback.evaluators.embedding import EmbeddingEvaluator
+    from promptloop.feedback.planners.rule import RulePlanner
+    from promptloop.synthesis.synth import SynthGenerator
+
+    rule = RulePlanner()
+    backends = HarnessBackends(SynthGenerator(use_embeddings=False), EmbeddingEvaluator(use_embeddings=False),
+                               {"rule": rule}, rule)
+    study = TwinStudy(first_seed=TUNING_SEEDS.start)
+    for seed in (0, 3):
+        traits, pair = TwinTraits.sample(seed), TWIN_PAIRS[seed % len(TWIN_PAIRS)]
+        open_ = run_twin_session(backends, traits, pair, _seed(seed, 1), study, closed=False)
+        closed = run_twin_session(backends, traits, pair, _seed(seed, 1), study, closed=True)
+        assert closed["zone_seconds"] >= open_["zone_seconds"] + 10.0
+        assert closed["final_distance"] < open_["final_distance"]

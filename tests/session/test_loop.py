@@ -9,7 +9,7 @@ from promptloop.audio.mix import integrated_lufs
 from promptloop.feedback.base import Evaluation, PlanContext, Planner
 from promptloop.representation.plan import MusicPlan
 from promptloop.representation.preferences import Preferences
-from promptloop.session.loop import SessionSpec, run_session
+from promptloop.session.loop import LoopSession, SessionSpec, run_session
 from promptloop.wiring.builders import build_backends
 from promptloop.wiring.settings import Settings
 
@@ -104,6 +104,40 @@ def test_low_score_triggers_bounded_retries_with_rewritten_prompts(backends):
         assert all(len(a.candidates) == 2 for a in seg.attempts)
         best = max(c.score for a in seg.attempts for c in a.candidates)
         assert seg.score == best
+
+
+class _StubbornPlanner(Planner):
+    """Never changes its plan when asked to revise (nothing it could correct)."""
+
+    name = "stubborn"
+
+    def __init__(self) -> None:
+        from promptloop.feedback.planners.rule import RulePlanner
+
+        self._rule = RulePlanner()
+
+    def draft(self, context: PlanContext) -> MusicPlan:
+        return self._rule.draft(context)
+
+    def revise(self, plan: MusicPlan, evaluation: Evaluation, context: PlanContext) -> MusicPlan:
+        return plan.model_copy(update={"rationale": "revised: new seed only"})
+
+
+def test_a_retry_that_would_only_draw_new_seeds_is_not_made(backends):
+    spec = SessionSpec(start=parse_affect("anxious"), target=parse_affect("calm"), segments=2, segment_seconds=4,
+                       threshold=1.0, max_retries=2, skip_seed_only_retries=True)
+    events: list[str] = []
+    session = LoopSession(spec, backends.generator, _StubbornPlanner(), backends.evaluator, on_event=lambda kind, payload: events.append(kind))
+    for _ in range(2):
+        session.next_segment()
+    record = session.record()
+    assert all(len(seg.attempts) == 1 for seg in record.segments)
+    assert session.retries_skipped == 2 and events.count("attempt_skipped") == 2
+    assert record.summary is not None and record.summary.retries_skipped == 2
+    ungated = LoopSession(SessionSpec(**{**spec.__dict__, "skip_seed_only_retries": False}), backends.generator,
+                          _StubbornPlanner(), backends.evaluator)
+    ungated.next_segment()
+    assert len(ungated.record().segments[0].attempts) == 3 and ungated.retries_skipped == 0
 
 
 class _HostilePlanner(Planner):

@@ -1,0 +1,77 @@
+"""Tune the closed-loop pacer on the twin population's *tuning* seeds (never the held-out ones).
+
+Runs the twin study (closed vs open loop, and optionally personalised vs fresh) through the real
+pipeline — embedded generator, evaluator, independently measured cues — on twins drawn from
+``TUNING_SEEDS`` with the pacer constants given on the command line, and prints the paired
+statistics the report uses.  The constants committed in ``PacerSettings`` were chosen with this
+script; the report's held-out study then ran once.
+
+    .venv/bin/python eval/tune_pacer.py --twins 12 --personalised 0 --set explore=0.2 --set max_offset=0.6
+    .venv/bin/python eval/tune_pacer.py --held-out   # the check on held-out twins, once, at the end
+
+Writes the study as JSON with ``--out FILE`` (atomically).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from dataclasses import fields, replace
+from pathlib import Path
+
+
+def _settings(pairs: list[str]):  # type: ignore[no-untyped-def]
+    from promptloop.session.closed_loop import PacerSettings
+
+    known = {f.name for f in fields(PacerSettings)}
+    chosen = {}
+    for pair in pairs:
+        key, _, value = pair.partition("=")
+        if key not in known:
+            raise SystemExit(f"unknown pacer setting {key!r}; choose from {', '.join(sorted(known))}")
+        chosen[key] = float(value)
+    return replace(PacerSettings(), **chosen)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--twins", type=int, default=12)
+    parser.add_argument("--personalised", type=int, default=0, help="twins in the personalised-vs-fresh study")
+    parser.add_argument("--sessions", type=int, default=4, help="sessions per personalised twin")
+    parser.add_argument("--first-seed", type=int, default=0, help="first tuning seed (0-999)")
+    parser.add_argument("--segments", type=int, default=None)
+    parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE", help="a PacerSettings constant")
+    parser.add_argument("--held-out", action="store_true", help="the held-out twins instead (check once, do not tune)")
+    parser.add_argument("--out", type=Path, default=None)
+    args = parser.parse_args(argv)
+
+    from promptloop.audio.io import atomic_write_bytes
+    from promptloop.evaluation.report_twins import twin_markdown, twin_summary
+    from promptloop.evaluation.run import build_harness_backends
+    from promptloop.evaluation.twin_sessions import TwinStudy, run_twin_study
+    from promptloop.evaluation.twins import HELD_OUT_SEEDS, TUNING_SEEDS
+    from promptloop.wiring.settings import Settings
+
+    seeds = HELD_OUT_SEEDS if args.held_out else TUNING_SEEDS
+    first = HELD_OUT_SEEDS.start if args.held_out else args.first_seed
+    if not (first in seeds and first + max(args.twins, args.personalised) - 1 in seeds):
+        raise SystemExit(f"twins must come from {seeds}")
+    base = TwinStudy()
+    study = TwinStudy(twins=args.twins, personalised_twins=args.personalised, sessions_per_twin=args.sessions,
+                      segments=args.segments or base.segments, first_seed=first, pacer=_settings(args.set))
+    backends = build_harness_backends(Settings(), {"rule"})
+    started = time.perf_counter()
+    result = run_twin_study(backends, study, on_session=lambda what: print(what, file=sys.stderr, flush=True))
+    result["wall_seconds"] = round(time.perf_counter() - started, 1)
+    summary = twin_summary(result)
+    print("\n".join(twin_markdown(result, summary)))
+    print(f"wall: {result['wall_seconds']} s")
+    if args.out is not None:
+        atomic_write_bytes(args.out, json.dumps({**result, "summary": summary}, indent=1).encode())
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
