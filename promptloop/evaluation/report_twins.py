@@ -96,6 +96,16 @@ def twin_markdown(study: dict[str, Any], summary: dict[str, Any]) -> list[str]:
         for r in study["paired"]:
             for d in r["closed"].get("decisions", []):
                 decisions[d] = decisions.get(d, 0) + 1
+        kinds: dict[str, int] = {}
+        sessions = [r[arm] for r in study["paired"] for arm in ("open", "closed")]
+        sessions += [s[arm] for series in study["series"] for s in series["sessions"] for arm in ("fresh", "personalised")]
+        for session in sessions:
+            for kind in session.get("violations", []):
+                kinds[kind] = kinds.get(kind, 0) + 1
+        found = ", ".join(f"{k} {v}" for k, v in sorted(kinds.items())) or "none"
+        lines += [f"- Audio-level constraint violations over all {len(sessions)} twin sessions (the listener's avoid list, "
+                  f"loudness ceiling and gentle mode, measured on the audio; target 0): {found} — "
+                  f"{_verdict(not kinds)}.", ""]
         lines += ["Closed-loop decisions over all sessions: "
                   + ", ".join(f"{k} {v}" for k, v in sorted(decisions.items())) + ".", ""]
     p = summary["personalised"]

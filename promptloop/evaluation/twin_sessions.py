@@ -23,7 +23,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from promptloop.acquisition.affect import AFFECT_WORDS
-from promptloop.evaluation.metrics import measure_cues
+from promptloop.evaluation.metrics import constraint_violations, measure_cues
 from promptloop.evaluation.twins import HELD_OUT_SEEDS, MusicHeard, SimulatedListener, TwinTraits
 from promptloop.representation.preferences import Preferences
 from promptloop.representation.profile import ListenerProfile, ProfileUpdate
@@ -86,10 +86,12 @@ def run_twin_session(backends: Any, traits: TwinTraits, pair: tuple[str, str], s
     readings = read()
     if isinstance(pacer, ReadingPacer):
         pacer.observe(readings)
-    waypoints = []
+    waypoints, violations = [], []
     for _ in range(study.segments):
+        in_force = session.preferences  # what this segment was planned under
         result = session.next_segment()
         cues = measure_cues(result.audio, session.sample_rate)
+        violations += constraint_violations(cues, in_force, [result.record.prompt])
         twin.listen(MusicHeard(cues, sounds_named(result.record.prompt), study.segment_seconds))
         waypoints.append(result.record.waypoint.model_dump())
         readings = read()
@@ -104,7 +106,7 @@ def run_twin_session(backends: Any, traits: TwinTraits, pair: tuple[str, str], s
         "twin": traits.seed, "pair": list(pair), "closed": closed, "personalised": profile is not None and profile.sessions > 0,
         "zone_seconds": twin.zone_seconds(target), "final_distance": round(twin.distance(target), 4),
         "time_to_zone": reached if reached is not None else length, "reached": reached is not None,
-        "waypoints": waypoints,
+        "waypoints": waypoints, "violations": violations,
         "timeline": [[t, round(v, 4), round(a, 4)] for t, v, a in twin.timeline[:: max(1, int(study.segment_seconds))]],
     }
     if isinstance(pacer, ReadingPacer):

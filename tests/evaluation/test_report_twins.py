@@ -36,3 +36,14 @@ def test_a_missed_target_says_missed() -> None:
     text = "\n".join(twin_markdown(study, summary))
     assert "on time in zone: **missed**" in text
     assert "| 3 | 40.5 ± 6.4 | 30.5 ± 6.4 |" in text
+
+
+def test_audio_violations_in_twin_sessions_are_counted_and_judged() -> None:
+    clean = _study(10)
+    assert "constraint violations over all 32 twin sessions" in "\n".join(twin_markdown(clean, twin_summary(clean)))
+    assert "target 0): none — met" in "\n".join(twin_markdown(clean, twin_summary(clean)))
+    dirty = _study(10)
+    dirty["paired"][3]["closed"]["violations"] = ["avoided-percussion", "loudness"]
+    dirty["series"][1]["sessions"][2]["fresh"]["violations"] = ["loudness"]
+    text = "\n".join(twin_markdown(dirty, twin_summary(dirty)))
+    assert "avoided-percussion 1, loudness 2 — **missed**" in text

@@ -117,3 +117,4 @@ def test_on_two_tuning_twins_the_closed_loop_beats_the_open_loop_on_what_the_twi
         closed = run_twin_session(backends, traits, pair, _seed(seed, 1), study, closed=True)
         assert closed["zone_seconds"] >= open_["zone_seconds"] + 10.0
         assert closed["final_distance"] < open_["final_distance"]
+        assert open_["violations"] == closed["violations"] == []  # learned triggers are avoided in the audio too
