@@ -179,6 +179,26 @@ def _retry_gate_line(comps: list[dict[str, Any]], sessions: Sequence[dict[str, A
                                                    else "no compute saved."))
 
 
+def _same_final_plan_line(sessions: Sequence[dict[str, Any]]) -> str | None:
+    """How often the full loop's last segment played the very prompt the static condition played
+    throughout: there the final-segment difference is the renderer's seed, the way in (tempo glide,
+    crossfade) and measurement noise, not planning."""
+    static = {(s["scenario"], s["seed"]): s for s in _by(sessions, "static")}
+    pairs = [(s, static[(s["scenario"], s["seed"])]) for s in _by(sessions, "loop-rule")
+             if (s["scenario"], s["seed"]) in static and s["segments"] and static[(s["scenario"], s["seed"])]["segments"]]
+    if not pairs:
+        return None
+    same = [(a, b) for a, b in pairs if a["segments"][-1]["prompt"] == b["segments"][-1]["prompt"]]
+    if not same:
+        return None
+    diffs = [a["metrics"]["independent_final"] - b["metrics"]["independent_final"] for a, b in same]
+    mean = sum(diffs) / len(diffs)
+    return (f"- On the final segment the full loop played the same prompt as the static condition in {len(same)} of "
+            f"{len(pairs)} paired sessions (the iso path ends at the target); there the final-segment check differs by "
+            f"{mean:+.3f} on average ({sum(d > 0 for d in diffs)} better, {sum(d < 0 for d in diffs)} "
+            "worse): seed, the way into the segment and measurement noise, not the plan.")
+
+
 def _headline(comps: list[dict[str, Any]], sessions: Sequence[dict[str, Any]], conditions: Sequence[str]) -> list[str]:
     if "loop-rule" not in conditions or "static" not in conditions:
         return ["The headline comparison needs both `loop-rule` and `static`; this run lacks one."]
@@ -201,6 +221,9 @@ def _headline(comps: list[dict[str, Any]], sessions: Sequence[dict[str, Any]], c
     gate = _retry_gate_line(comps, sessions)
     if gate:
         lines.append(gate)
+    same = _same_final_plan_line(sessions)
+    if same:
+        lines.append(same)
     for metric, what in (("independent", "iso-path check"), ("independent_final", "final-segment check")):
         groups = subgroup_differences(sessions, "loop-rule", "static", metric)
         worse = [g for g in groups if g["difference"]["mean"] <= 0]

@@ -465,3 +465,17 @@ def test_public_api_is_pinned() -> None:
         mod = importlib.import_module(module)
         assert set(mod.__all__) == names
         assert all(hasattr(mod, n) for n in names)
+
+
+def test_the_report_says_when_the_final_segments_played_the_same_prompt() -> None:
+    from promptloop.evaluation.report import _same_final_plan_line
+
+    def session(condition: str, scenario: str, prompt: str, final: float) -> dict[str, object]:
+        return {"condition": condition, "scenario": scenario, "seed": 0, "segments": [{"prompt": "x"}, {"prompt": prompt}],
+                "metrics": {"independent_final": final}}
+
+    sessions = [session("static", "a", "calm piano", 1.0), session("loop-rule", "a", "calm piano", 0.75),
+                session("static", "b", "calm piano", 0.75), session("loop-rule", "b", "calm piano, rain", 1.0)]
+    line = _same_final_plan_line(sessions)
+    assert line is not None and "in 1 of 2 paired sessions" in line and "-0.250 on average (0 better, 1 worse)" in line
+    assert _same_final_plan_line(sessions[2:]) is None  # no shared prompt: nothing to say

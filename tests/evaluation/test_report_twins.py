@@ -47,3 +47,4 @@ def test_audio_violations_in_twin_sessions_are_counted_and_judged() -> None:
     dirty["series"][1]["sessions"][2]["fresh"]["violations"] = ["loudness"]
     text = "\n".join(twin_markdown(dirty, twin_summary(dirty)))
     assert "avoided-percussion 1, loudness 2 — **missed**" in text
+
