@@ -130,12 +130,12 @@ class FluidRenderer:
                     events.append((on, 2, 1, ch, n.pitch << 8 | n.velocity))
                     events.append((int(n.end * sr), 0, 0, ch, n.pitch))
         events.sort()
-        out = np.zeros(total, dtype=np.float32)
+        stereo = np.zeros(2 * total, dtype=np.float32)  # interleaved L/R, written in place
         pos = 0
         for at, _, kind, ch, data in events:
             at = min(at, total)
             if at > pos:
-                out[pos:at] = self._pull(synth, at - pos)
+                self._pull(synth, stereo, pos, at - pos)
                 pos = at
             if pos >= total:
                 break
@@ -146,11 +146,9 @@ class FluidRenderer:
             else:
                 synth.cc(ch, 64, data)
         if pos < total:
-            out[pos:] = self._pull(synth, total - pos)
-        return out
+            self._pull(synth, stereo, pos, total - pos)
+        return stereo.reshape(-1, 2).mean(axis=1)  # the stereo pair averaged to mono
 
-    def _pull(self, synth: Any, n: int) -> np.ndarray:
-        """The next ``n`` samples, the stereo pair averaged to mono."""
-        buf = np.zeros(2 * n, dtype=np.float32)
-        self._write_float(synth.synth, n, buf.ctypes.data, 0, 2, buf.ctypes.data, 1, 2)
-        return buf.reshape(-1, 2).mean(axis=1)
+    def _pull(self, synth: Any, stereo: np.ndarray, pos: int, n: int) -> None:
+        """Synthesise the next ``n`` frames into ``stereo`` from frame ``pos`` on."""
+        self._write_float(synth.synth, n, stereo.ctypes.data, 2 * pos, 2, stereo.ctypes.data, 2 * pos + 1, 2)
