@@ -99,7 +99,7 @@ def test_on_two_tuning_twins_the_closed_loop_beats_the_open_loop_on_what_the_twi
     Twins 0 and 3 of the tuning seeds, offline backends (procedural synth, no embedding model): with
     the committed pacer the closed loop spent 25 s and 5 s in the target zone and ended closer to the
     target (0.27 vs 0.39, 0.32 vs 0.42), the open loop never reached the zone (measured when the
-    response map went in; on tuning twins 0-7 the closed loop was better on zone time for 5, worse for 1).
+    response map went in; on tuning twins 0-7 the closed loop was better on zone time for 4, worse for 1, tied for 3).
     """
     from promptloop.evaluation.harness import HarnessBackends
     from promptloop.evaluation.twin_sessions import TWIN_PAIRS, TwinStudy, _seed, run_twin_session
