@@ -62,15 +62,15 @@ class PacerSettings:
     against: float = 0.12  # a move this far the wrong way is the music working against them
     stall: float = 0.03  # calming music that moves arousal less than this does not work
     follow_share: float = 0.5  # share of the way to where they head that a listener covers in one segment
-    max_offset: float = 0.6  # how far the waypoint's arousal may move off the schedule to reach it
+    max_offset: float = 0.3  # how far the waypoint's arousal may move off the schedule to reach it
     offset_step: float = 0.05
     bandwidth: float = 0.12  # of the response map (promptloop.session.response)
     prior_weight: float = 0.3
     decay: float = 0.85
     prefer_asked: float = 0.25
-    explore: float = 0.2
+    explore: float = 0.1
     exploit_share: float = 0.25  # the last share of the session only exploits what the map knows
-    max_beyond: float = 0.15  # the waypoint goes at most this far past where the listener is wanted
+    max_beyond: float = 0.0  # the waypoint goes at most this far past where the listener is wanted
     profile_weight: float = 0.5  # weight of each point of a profile's response curve
     sooner: float = 0.75  # a listener who followed without a back-off reaches the target this much sooner next time
     fastest_arrive: float = 0.25
@@ -206,7 +206,8 @@ class ReadingPacer(Pacer):
         if abs(wanted) > 0.05 and moved * math.copysign(1.0, wanted) < -s.against:
             self._backoff = True
             self.decisions.append("back off")
-            self.suspects |= sounds - (self._last_sounds or frozenset()) if self._last_sounds is not None else sounds
+            if self._last_sounds is not None:  # the first segment introduced nothing: no evidence against a sound
+                self.suspects |= sounds - self._last_sounds
             if calming and loud:
                 self._lower_ceiling(last.loudness_lufs - 4.0)
         elif calming and loud and moved > s.stall:  # calming music, yet arousal rises: too loud for them

@@ -30,7 +30,10 @@ class ProfileIn(BaseModel):
     comfortable_loudness_lufs: list[float] | None = Field(default=None, min_length=2, max_length=2)
     follow: float | None = Field(default=None, ge=0.0, le=2.0)
     lead: float | None = Field(default=None, ge=0.1, le=1.5)
+    arrive: float | None = Field(default=None, ge=0.1, le=1.0)
     moved_by: dict[str, float] = Field(default_factory=dict, max_length=16)
+    response: list[list[float]] = Field(default_factory=list, max_length=21)
+    offsets: list[list[float]] = Field(default_factory=list, max_length=12)
     notes: str = Field(default="", max_length=500)
 
 
@@ -45,7 +48,12 @@ class ProfileOut(BaseModel):
     comfortable_loudness_lufs: list[float] | None = Field(min_length=2, max_length=2)
     follow: float | None = Field(description="how closely the listener followed the music (1: as modelled)")
     lead: float | None = Field(description="how far ahead of the listener the closed loop may lead")
+    arrive: float | None = Field(description="share of a session by which the closed loop may reach the target")
     moved_by: dict[str, float]
+    response: list[list[float]] = Field(
+        description="[waypoint arousal, arousal the listener headed for under it], per 0.1 of arousal")
+    offsets: list[list[float]] = Field(
+        description="[target arousal, waypoint arousal offset that brought the listener closest to it]")
     notes: str
 
 
