@@ -4,6 +4,7 @@ music and data logic lives in :mod:`promptloop.service`."""
 from __future__ import annotations
 
 import asyncio
+import gc
 import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -22,6 +23,14 @@ from .routes import account, clinical, consent, health, jobs, playlists, profile
 STATIC = Path(__file__).parent / "static"
 
 
+def _warm_up(service: Service) -> None:
+    service.warm_up()
+    # The loaded backends are millions of long-lived objects: moved out of the collector's reach, a
+    # full collection no longer walks them all, which paused every request for 100-250 ms now and then
+    # (docs/benchmarks.md, server load).
+    gc.freeze()
+
+
 def create_app(service: Service, *, warm_up: bool = True, close_service: bool = True) -> FastAPI:
     """An app around ``service``.  ``warm_up`` loads the backends in the background at start
     (``/readyz`` answers 503 until done); ``close_service`` stops its workers at shutdown."""
@@ -30,7 +39,9 @@ def create_app(service: Service, *, warm_up: bool = True, close_service: bool = 
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.closing = asyncio.Event()
         if warm_up and not service.ready:
-            threading.Thread(target=service.warm_up, name="promptloop-warm-up", daemon=True).start()
+            threading.Thread(target=_warm_up, args=(service,), name="promptloop-warm-up", daemon=True).start()
+        else:
+            gc.freeze()
         try:
             yield
         finally:
