@@ -23,25 +23,36 @@ from .routes import account, clinical, consent, health, jobs, playlists, profile
 STATIC = Path(__file__).parent / "static"
 
 
-def _warm_up(service: Service) -> None:
-    service.warm_up()
-    # The loaded backends are millions of long-lived objects: moved out of the collector's reach, a
-    # full collection no longer walks them all, which paused every request for 100-250 ms now and then
-    # (docs/benchmarks.md, server load).
+def _freeze_heap() -> None:
+    """Move every object alive now out of the cyclic collector's reach (``gc.freeze``).  The loaded
+    backends are some 245,000 long-lived objects; a full collection walked them all (about 190 ms
+    here), pausing every request now and then (docs/benchmarks.md, server load).  Garbage is collected
+    first so that none is kept for good."""
+    gc.collect()
     gc.freeze()
 
 
-def create_app(service: Service, *, warm_up: bool = True, close_service: bool = True) -> FastAPI:
+def _warm_up(service: Service, freeze: bool) -> None:
+    service.warm_up()
+    if freeze:
+        _freeze_heap()
+
+
+def create_app(service: Service, *, warm_up: bool = True, close_service: bool = True,
+               freeze_heap: bool = False) -> FastAPI:
     """An app around ``service``.  ``warm_up`` loads the backends in the background at start
-    (``/readyz`` answers 503 until done); ``close_service`` stops its workers at shutdown."""
+    (``/readyz`` answers 503 until done); ``close_service`` stops its workers at shutdown;
+    ``freeze_heap`` (for a server process, not a test process that makes many apps) freezes the heap
+    once the backends are loaded."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.closing = asyncio.Event()
         if warm_up and not service.ready:
-            threading.Thread(target=_warm_up, args=(service,), name="promptloop-warm-up", daemon=True).start()
-        else:
-            gc.freeze()
+            threading.Thread(target=_warm_up, args=(service, freeze_heap), name="promptloop-warm-up",
+                             daemon=True).start()
+        elif freeze_heap:
+            _freeze_heap()
         try:
             yield
         finally:
