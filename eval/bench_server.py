@@ -155,6 +155,8 @@ async def fixed_rate(base: str, tokens: list[str], rate: float, duration: float,
         statuses: collections.Counter[int] = collections.Counter()
         failures: dict[int, str] = {}
         due_queue: asyncio.Queue[tuple[int, float] | None] = asyncio.Queue()
+        timeline: list[tuple[float, float, str]] = []  # (due, latency, path): where the slow ones fall
+        started = 0.0
 
         async def lane(client: httpx.AsyncClient) -> None:
             while (item := await due_queue.get()) is not None:
@@ -169,9 +171,10 @@ async def fixed_rate(base: str, tokens: list[str], rate: float, duration: float,
                     statuses[-1] += 1
                     failures.setdefault(-1, f"{path}: {type(exc).__name__}: {exc}")
                 latencies.append(time.perf_counter() - due)
+                timeline.append((due - started, latencies[-1], path))
 
         workers = [asyncio.create_task(lane(c)) for c in clients]
-        load_before, cpu_before = os.getloadavg()[0], cpu_seconds(server_pid)
+        load_before, cpu_before, client_before = os.getloadavg()[0], cpu_seconds(server_pid), time.process_time()
         started = time.perf_counter()
         for i in range(total):
             due = started + i / rate
@@ -183,7 +186,7 @@ async def fixed_rate(base: str, tokens: list[str], rate: float, duration: float,
             due_queue.put_nowait(None)
         await asyncio.gather(*workers)
         wall = time.perf_counter() - started
-        load_after, cpu_after = os.getloadavg()[0], cpu_seconds(server_pid)
+        load_after, cpu_after, client_after = os.getloadavg()[0], cpu_seconds(server_pid), time.process_time()
     finally:
         for c in clients:
             await c.aclose()
@@ -191,7 +194,9 @@ async def fixed_rate(base: str, tokens: list[str], rate: float, duration: float,
     pct = lambda q: latencies[min(len(latencies) - 1, int(len(latencies) * q))] * 1000  # noqa: E731
     return {"requests": total, "wall_s": wall, "rps": total / wall, "p50": pct(0.50), "p90": pct(0.90),
             "p99": pct(0.99), "max": latencies[-1] * 1000, "statuses": dict(sorted(statuses.items())),
-            "failures": failures, "cpu_ms": (cpu_after - cpu_before) * 1000 / total, "load": (load_before, load_after)}
+            "failures": failures, "cpu_ms": (cpu_after - cpu_before) * 1000 / total, "load": (load_before, load_after),
+            "client_cpu_ms": (client_after - client_before) * 1000 / total,
+            "timeline": timeline}
 
 
 def cpu_seconds(pid: int) -> float:
@@ -219,11 +224,11 @@ def run_fixed_rate(args: argparse.Namespace) -> int:
                 proc.stdout.close()
     print(f"\n### Fixed rate: {args.rate:g} requests/s for {args.duration:g} s, {args.users} users, default limits\n")
     print("| requests | achieved req/s | p50 ms | p90 ms | p99 ms | max ms | statuses | server CPU ms/request "
-          "| load avg (1 min) before/after |")
-    print("|---|---|---|---|---|---|---|---|---|")
+          "| client CPU ms/request | load avg (1 min) before/after |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     statuses = ", ".join(f"{k} ×{v}" for k, v in r["statuses"].items())
     print(f"| {r['requests']} | {r['rps']:.0f} | {r['p50']:.1f} | {r['p90']:.1f} | {r['p99']:.1f} | {r['max']:.0f} "
-          f"| {statuses} | {r['cpu_ms']:.2f} | {r['load'][0]:.2f} / {r['load'][1]:.2f} |")
+          f"| {statuses} | {r['cpu_ms']:.2f} | {r['client_cpu_ms']:.2f} | {r['load'][0]:.2f} / {r['load'][1]:.2f} |")
     for status, body in r["failures"].items():
         print(f"  HTTP {status}: {body}", file=sys.stderr)
     ok = r["p99"] < 50 and set(r["statuses"]) <= DOCUMENTED

@@ -4,6 +4,7 @@ music and data logic lives in :mod:`promptloop.service`."""
 from __future__ import annotations
 
 import asyncio
+import gc
 import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -22,15 +23,36 @@ from .routes import account, clinical, consent, health, jobs, playlists, profile
 STATIC = Path(__file__).parent / "static"
 
 
-def create_app(service: Service, *, warm_up: bool = True, close_service: bool = True) -> FastAPI:
+def _freeze_heap() -> None:
+    """Move every object alive now out of the cyclic collector's reach (``gc.freeze``).  The loaded
+    backends are some 245,000 long-lived objects; a full collection walked them all (about 190 ms
+    here), pausing every request now and then (docs/benchmarks.md, server load).  Garbage is collected
+    first so that none is kept for good."""
+    gc.collect()
+    gc.freeze()
+
+
+def _warm_up(service: Service, freeze: bool) -> None:
+    service.warm_up()
+    if freeze:
+        _freeze_heap()
+
+
+def create_app(service: Service, *, warm_up: bool = True, close_service: bool = True,
+               freeze_heap: bool = False) -> FastAPI:
     """An app around ``service``.  ``warm_up`` loads the backends in the background at start
-    (``/readyz`` answers 503 until done); ``close_service`` stops its workers at shutdown."""
+    (``/readyz`` answers 503 until done); ``close_service`` stops its workers at shutdown;
+    ``freeze_heap`` (for a server process, not a test process that makes many apps) freezes the heap
+    once the backends are loaded."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.closing = asyncio.Event()
         if warm_up and not service.ready:
-            threading.Thread(target=service.warm_up, name="promptloop-warm-up", daemon=True).start()
+            threading.Thread(target=_warm_up, args=(service, freeze_heap), name="promptloop-warm-up",
+                             daemon=True).start()
+        elif freeze_heap:
+            _freeze_heap()
         try:
             yield
         finally:

@@ -14,5 +14,5 @@ def serve(service: Service, *, host: str, port: int) -> None:
     """Serve ``service`` over HTTP until interrupted."""
     import uvicorn
 
-    uvicorn.run(create_app(service), host=host, port=port, log_level="info", timeout_graceful_shutdown=5,
+    uvicorn.run(create_app(service, freeze_heap=True), host=host, port=port, log_level="info", timeout_graceful_shutdown=5,
                 access_log=service.settings.access_log)

@@ -8,8 +8,9 @@ another's private state.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -75,6 +76,8 @@ class ServiceContext:
         data = private_folder(Path(config.data_dir))  # listener data: owner-only
         self.engine = make_engine(config.database_url or sqlite_url(data))
         self._db = session_factory(self.engine)
+        self._audit_writes: AbstractContextManager[Any] = (
+            threading.Lock() if self.engine.dialect.name == "sqlite" else nullcontext())
         data_vault(data)  # the key file exists (or is made) before the first request
         self.broker = Broker()
         self.pool = pool
@@ -97,6 +100,16 @@ class ServiceContext:
 
     def audit(self, db: DB, user: User, action: str, object_type: str, object_id: str = "") -> None:
         db.add(AuditRecord(user_id=user.id, action=action, object_type=object_type, object_id=object_id))
+
+    def audit_read(self, db: DB, user: User, object_type: str, object_id: str = "") -> None:
+        """Record that ``user`` read ``object_type`` and commit it, before the data is served (a read
+        is logged or not served).  On SQLite the commits of such records take turns on a lock of this
+        process: dozens of readers at once otherwise each wait for SQLite's write lock in its busy
+        handler, which sleeps up to 100 ms between tries, and stalled the server for a second or more
+        (docs/benchmarks.md, server load)."""
+        with self._audit_writes:
+            self.audit(db, user, "read", object_type, object_id)
+            db.commit()
 
     def count_job(self, status: str) -> None:
         self.job_counts[status] = self.job_counts.get(status, 0) + 1

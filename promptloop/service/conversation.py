@@ -59,8 +59,7 @@ class Conversation:
         with self.ctx.db() as db:
             row = owned_session(db, user, session_id)
             rows = db.scalars(select(ReadingRow).where(ReadingRow.session_id == row.id).order_by(ReadingRow.id)).all()
-            self.ctx.audit(db, user, "read", "readings", row.id)
-            db.commit()
+            self.ctx.audit_read(db, user, "readings", row.id)
             return [{"created": r.created, **self.ctx.vault.open(r.sealed)} for r in rows]
 
     def post_message(self, user: User, session_id: str, text: str) -> dict[str, Any]:
@@ -89,8 +88,7 @@ class Conversation:
         with self.ctx.db() as db:
             row = owned_session(db, user, session_id)
             rows = db.scalars(select(MessageRow).where(MessageRow.session_id == row.id).order_by(MessageRow.id)).all()
-            self.ctx.audit(db, user, "read", "messages", row.id)
-            db.commit()
+            self.ctx.audit_read(db, user, "messages", row.id)
             out = []
             for m in rows:
                 body = self.ctx.vault.open(m.sealed)

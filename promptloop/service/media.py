@@ -63,6 +63,5 @@ class Media:
 
     def provenance(self, user: User, session_id: str) -> dict[str, Any]:
         with self.live.locked(user, session_id) as (db, _row, loop):
-            self.ctx.audit(db, user, "read", "provenance", session_id)
-            db.commit()
+            self.ctx.audit_read(db, user, "provenance", session_id)
             return loop.record().model_dump(mode="json")

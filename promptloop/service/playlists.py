@@ -46,20 +46,21 @@ def seal_playlist_files(vault: Vault, folder: Path, suffixes: tuple[str, ...] | 
     given) and make its folders owner-only; a killed write's ``.*.part`` file is removed.  How many
     files were sealed."""
     sealed = 0
-    if not folder.is_dir():
+    try:
+        paths = sorted(folder.rglob("*")) if folder.is_dir() else []
+    except FileNotFoundError:  # erased meanwhile (DELETE /v1/me during the job)
         return 0
-    for path in sorted(folder.rglob("*")):
-        if path.is_dir():
-            path.chmod(0o700)  # the runner's folders (one per listener) are made with the umask's mode
-            continue
-        if not path.is_file():
-            continue
-        if path.name.startswith(".") and path.name.endswith(".part"):
-            path.unlink(missing_ok=True)
-            continue
-        if (suffixes is None or path.suffix in suffixes) and sealed_key_id(path) is None:
-            vault.write_file(path, path.read_bytes())  # temporary file + rename: never half-sealed
-            sealed += 1
+    for path in paths:
+        try:
+            if path.is_dir():
+                path.chmod(0o700)  # the runner's folders (one per listener) are made with the umask's mode
+            elif path.name.startswith(".") and path.name.endswith(".part"):
+                path.unlink(missing_ok=True)
+            elif path.is_file() and (suffixes is None or path.suffix in suffixes) and sealed_key_id(path) is None:
+                vault.write_file(path, path.read_bytes())  # temporary file + rename: never half-sealed
+                sealed += 1
+        except FileNotFoundError:
+            continue  # gone since the listing: nothing left to seal
     return sealed
 
 
@@ -146,8 +147,11 @@ class Playlists:
     @staticmethod
     def _served(path: Path) -> bool:
         """A finished file of the playlist: sealed (a file still being written is plain)."""
-        return (path.is_file() and path.suffix in SERVED_SUFFIXES and not path.name.startswith(".")
-                and sealed_key_id(path) is not None)
+        try:
+            return (path.is_file() and path.suffix in SERVED_SUFFIXES and not path.name.startswith(".")
+                    and sealed_key_id(path) is not None)
+        except FileNotFoundError:  # removed since it was listed
+            return False
 
     def file(self, user: User, job_id: str, relative: str) -> tuple[Path, str]:
         """A sealed file the playlist wrote, by its path inside the playlist folder (nothing outside

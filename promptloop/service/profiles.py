@@ -51,8 +51,7 @@ class Profiles:
     def get(self, user: User) -> ListenerProfile:
         with self.ctx.db() as db:
             profile = self._load(db, user)
-            self.ctx.audit(db, user, "read", "profile", str(user.id))
-            db.commit()
+            self.ctx.audit_read(db, user, "profile", str(user.id))
             return profile
 
     def put(self, user: User, profile: ListenerProfile) -> ListenerProfile:

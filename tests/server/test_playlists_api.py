@@ -11,6 +11,7 @@ import soundfile as sf
 from srv_support import Api
 
 from promptloop.service.crypto import sealed_key_id
+from promptloop.service.rotation import rotate_keys
 
 SPEC = {
     "name": "api test", "seed": 3, "tracks": 2, "track_seconds": 4, "segments_per_track": 2,
@@ -73,6 +74,14 @@ def test_playlist_files_are_sealed_at_rest_and_plain_to_their_owner(service, ali
     service.__class__(service.config, service.settings).close()
     assert sealed_key_id(plain) is not None and not (folder / ".x.json.part").exists()
     assert json.loads(service.vault.read_file(plain)) == {"prompt": "soft piano"}
+    # key rotation re-seals the playlist's files with the new key; the owner still gets the same bytes
+    old_keys = {sealed_key_id(p) for p in folder.rglob("*") if p.is_file()}
+    rotate_keys(service.config.data_dir, service.config.database_url)
+    new_keys = {sealed_key_id(p) for p in folder.rglob("*") if p.is_file()}
+    assert len(new_keys) == 1 and not new_keys & old_keys
+    entry = next(iter(manifest["tracks"].values()))
+    track = alice.get(f"/v1/playlists/{job['id']}/file", params={"path": entry["file"]})
+    assert hashlib.sha256(track.content).hexdigest() == entry["sha256"]
 
 def test_a_bad_spec_gets_422_with_the_reason(alice: Api) -> None:
     r = alice.post("/v1/playlists", json={**SPEC, "tracks": 0})
