@@ -249,7 +249,11 @@ def _markdown(meta: dict[str, Any], sessions: Sequence[dict[str, Any]], summary:
               f"- Backends: `{json.dumps(meta['backends'])}`",
               f"- Result fingerprint (all numbers except wall-clock timings): `{meta['fingerprint']}`",
               f"- Wall time of the whole run: {meta['wall_seconds']:.0f} s",
-              "- Package versions: " + ", ".join(f"{k} {v}" for k, v in meta["versions"].items()), ""]
+              "- Package versions: " + ", ".join(f"{k} {v}" for k, v in meta["versions"].items())]
+    if rerun := meta.get("twins_rerun"):
+        lines.append(f"- Twin study re-run afterwards with the code at git {rerun['git']} (`{rerun['command']}`, "
+                     f"{rerun['created']}, {rerun['wall_seconds']:.0f} s); the scenario sessions are from the run above")
+    lines.append("")
     skipped = meta.get("skipped_conditions") or {}
     for name, why in skipped.items():
         lines.append(f"- Condition `{name}` not run: {why}")
