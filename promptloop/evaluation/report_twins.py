@@ -82,6 +82,8 @@ def twin_markdown(study: dict[str, Any], summary: dict[str, Any]) -> list[str]:
              f"(`ReadingPacer`, reading heart rate, RMSSD and skin conductance, {s['readings_per_segment']} readings "
              "per segment, with the twin's noise, drift and dropouts) — with the same start, target and seeds; "
              "1 candidate and no retries in both arms. Target zone: within 0.35 of the target on the circumplex.", ""]
+    if not s["twins"]:
+        lines = []
     c = summary["closed_vs_open"]
     if c:
         zone, dist = c["zone_seconds"], c["final_distance"]

@@ -76,7 +76,7 @@ class PacerSettings:
     fastest_arrive: float = 0.25
     offset_reach: float = 0.25  # a profile's offset applies to targets this close in arousal
     offset_weight: float = 1.0
-    ceiling_evidence: int = 2  # loudness ceilings lowered this often in a session go into the profile
+    ceiling_evidence: int = 2  # loudness ceilings lowered this often (and once followed by calmer readings) go into the profile
 
 
 def sounds_named(prompt: str) -> frozenset[str]:
@@ -121,6 +121,8 @@ class ReadingPacer(Pacer):
     response: ResponseMap = field(default_factory=ResponseMap)
     _seeded: int = 0
     _quieter: int = 0  # times the session lowered the loudness ceiling
+    _quieter_pending: bool = False
+    _quieter_confirmed: int = 0  # times arousal fell in the segment after the ceiling came down
     _at_target: bool = False  # the schedule has reached the target
     _closest: tuple[float, float, float] | None = None  # (arousal miss, target arousal, waypoint offset)
     _offsets: list[tuple[float, float]] = field(default_factory=list)  # the profile's (target arousal, offset)
@@ -203,6 +205,10 @@ class ReadingPacer(Pacer):
         loud = last.loudness_lufs > _QUIET_ENOUGH_LUFS
         if abs(modelled) > 0.02:
             self._moves.append((modelled, moved))
+        if self._quieter_pending:  # the segment after a lowered ceiling: did quieter music help?
+            self._quieter_pending = False
+            if moved < -s.stall:
+                self._quieter_confirmed += 1
         if abs(wanted) > 0.05 and moved * math.copysign(1.0, wanted) < -s.against:
             self._backoff = True
             self.decisions.append("back off")
@@ -222,6 +228,7 @@ class ReadingPacer(Pacer):
 
     def _lower_ceiling(self, lufs: float) -> None:
         self._quieter += 1
+        self._quieter_pending = True
         self.ceiling = max(-40.0, min(self.ceiling if self.ceiling is not None else 0.0, lufs))
 
     def adjusted(self, preferences: Preferences) -> Preferences | None:
@@ -310,7 +317,10 @@ class ReadingPacer(Pacer):
             lead = round(max(0.4, s.lead * 0.85), 3)
             arrive = round(min(1.0, s.arrive / s.sooner), 3)
         tempo = (min(self._followed_tempo), max(self._followed_tempo)) if self._followed_tempo else None
-        ceiling = self.ceiling if self._quieter >= s.ceiling_evidence else None
+        # Arousal rising under calming music is not always loudness (a busy pulse, a trigger): the
+        # profile keeps the ceiling only when it came down often enough and quieter music then helped.
+        confirmed = self._quieter >= s.ceiling_evidence and self._quieter_confirmed >= 1
+        ceiling = self.ceiling if confirmed else None
         return ProfileUpdate(triggers=sorted(self.suspects), loudness_ceiling_lufs=ceiling,
                              followed_tempo_bpm=tempo, follow=follow, lead=lead, arrive=arrive,
                              response=self.response.binned(since=self._seeded),

@@ -131,3 +131,23 @@ def test_a_profile_sets_the_lead() -> None:
 
 def test_sounds_named_reads_aliases() -> None:
     assert sounds_named("soft music with electric piano and chimes, 60 bpm") == {"electric piano", "bells"}
+
+
+def _loud_calming_session(after: list[float]) -> ReadingPacer:
+    """Calming music at −20 LUFS while arousal rises twice, then the readings in ``after``."""
+    pacer = ReadingPacer(START, BASE)
+    pacer.observe([_reading(0.5)] * 3)
+    previous = pacer.next_waypoint(_context(0, None)).affect
+    for i, arousal in enumerate([0.6, 0.7, *after], start=1):
+        music = Affect(0.4, -0.6)  # calming music, well below the listener
+        pacer.observe([_reading(arousal)] * 3, _record(i - 1, music, lufs=-20.0), TARGET)
+        previous = pacer.next_waypoint(_context(i, previous)).affect
+    return pacer
+
+
+def test_a_loudness_ceiling_reaches_the_profile_only_when_quieter_music_then_helped() -> None:
+    unconfirmed = _loud_calming_session([0.8])  # still rising after the ceiling came down
+    assert unconfirmed.decisions.count("hold (quieter)") >= 2
+    assert unconfirmed.ceiling is not None and unconfirmed.learned().loudness_ceiling_lufs is None
+    confirmed = _loud_calming_session([0.45])
+    assert confirmed.learned().loudness_ceiling_lufs == confirmed.ceiling is not None
