@@ -176,7 +176,10 @@ function scheduleNext() {
   const lookahead = s.live ? s.live.lookahead_s : 0.5;
   st.aim = lookahead + generationSeconds(); // ask when this much is left: it arrives as the queue runs low
   const wait = Math.max(0, bufferedSeconds() - st.aim);
-  st.nextTimer = setTimeout(requestNext, wait * 1000);
+  // Paced by the audio clock, not the wall clock: when the wait is over, look again, and ask only
+  // once no more than the aim is queued (an audio clock running behind, on a busy machine, would
+  // otherwise have the page ask early and pile up segments ahead of the listener).
+  st.nextTimer = setTimeout(wait > 0 ? scheduleNext : requestNext, wait * 1000);
 }
 
 function playingLive() { return !!st.ctx && bufferedSeconds() > 0; }
