@@ -28,13 +28,17 @@ def main() -> None:
     from promptloop.evaluation.report import rerender
     from promptloop.evaluation.run import _git_state, build_harness_backends
     from promptloop.evaluation.twin_sessions import TwinStudy, run_twin_study
+    from promptloop.session.closed_loop import PacerSettings
     from promptloop.wiring.settings import Settings
 
     path = args.folder / "results.json"
     data = json.loads(path.read_text())
     if not data.get("twins"):
         sys.exit(f"error: {path} has no twin study to re-run")
-    study = TwinStudy(**data["twins"]["study"])
+    fields = dict(data["twins"]["study"])
+    if isinstance(fields.get("pacer"), dict):  # stored as JSON: rebuild the pacer's settings
+        fields["pacer"] = PacerSettings(**fields["pacer"])
+    study = TwinStudy(**fields)
     backends = build_harness_backends(Settings(), {"rule"})
     started = time.perf_counter()
     twins = run_twin_study(backends, study, on_session=lambda what: print(what, flush=True))
