@@ -4,6 +4,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 EXTRAS ?= test,server,postgresql,llm,ray
 
+# setup ends with `promptloop warm-up`: a 2 x 2 s session into a temporary folder and the evaluator's
+# caption vectors, so that the first session on a machine does not pay numba compiles and a MiniLM load.
 .PHONY: setup demo test test-postgresql pg-run lint bench clean-venv chromium postgresql soundfont
 
 $(BIN)/promptloop: pyproject.toml setup.py
@@ -13,7 +15,13 @@ $(BIN)/promptloop: pyproject.toml setup.py
 	$(BIN)/pip install --quiet -e ".[$(EXTRAS)]"
 	touch $(BIN)/promptloop
 
-setup: $(BIN)/promptloop soundfont
+setup: $(BIN)/promptloop soundfont $(VENV)/.warm-up
+
+# Once per install (the stamp is remade with the venv); the caches live in the user's cache folder.
+$(VENV)/.warm-up: $(BIN)/promptloop
+	@$(BIN)/promptloop warm-up 2>/dev/null \
+		|| echo "note: promptloop warm-up failed; the first session will compile and cache on its own (slower)"
+	@touch $@
 
 # The embedded default plays Debian's General MIDI SoundFont through libfluidsynth; without them (or
 # root to install them) it falls back to the procedural synth, and `promptloop doctor` says so.

@@ -99,6 +99,16 @@ def doctor() -> None:
                         f"generator): {missing}", markup=False)
 
 
+@app.command("warm-up")
+@handle_errors
+def warm_up() -> None:
+    """Fill the on-disk caches a first session would fill (run by make setup): numba kernels,
+    matplotlib's font list, the evaluator's caption vectors."""
+    from promptloop.cli.warmup import run_warm_up
+
+    typer.echo(run_warm_up())
+
+
 @app.command()
 @handle_errors
 def schema() -> None:

@@ -110,6 +110,12 @@ class Evaluator(abc.ABC):
         """Load whatever :meth:`evaluate` would load on first need (a long-running service calls
         this before its first listener, so no session stalls on a model load)."""
 
+    def cache_system_texts(self) -> tuple[int, int]:
+        """Store, across processes, whatever this evaluator derives from its own texts, so that a
+        later process never has to (``promptloop warm-up`` calls it at setup).  Returns (texts
+        covered, texts newly computed); ``(0, 0)`` for evaluators that keep nothing."""
+        return 0, 0
+
     def describe(self) -> dict[str, Any]:
         return {"name": self.name}
 

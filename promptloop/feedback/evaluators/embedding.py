@@ -19,6 +19,7 @@ from promptloop.audio.analysis import Descriptors, measure
 from promptloop.feedback.base import Evaluation, Evaluator, Feedback, PlanContext
 from promptloop.feedback.descriptors_affect import (
     caption_for,
+    caption_space,
     estimate_from_descriptors,
     expected_caption,
 )
@@ -80,6 +81,21 @@ class EmbeddingEvaluator(Evaluator):
             from promptloop.representation.text_embedding import get_embedder
 
             get_embedder().load()
+
+    def cache_system_texts(self) -> tuple[int, int]:
+        # Every caption this evaluator can write (a finite set: words on four scales, a mode and two
+        # affect words), embedded once into the user's vector store; a session whose captions are
+        # all stored never imports sentence-transformers (about 3-4 s of a cold start on 2 cores).
+        if not self.use_embeddings:
+            return 0, 0
+        from promptloop.representation.text_embedding import get_embedder
+
+        captions = list(caption_space())
+        embedder = get_embedder()
+        missing = sum(1 for c in captions if c not in embedder.store.vectors)
+        if missing:
+            embedder.embed(captions, persist=True)
+        return len(captions), missing
 
     def _text_similarity(self, caption: str, target_caption: str) -> float:
         if not self.use_embeddings:
