@@ -104,20 +104,28 @@ def main() -> None:
 
 
 def _cold_demo() -> None:
-    """The README's `make demo` command in a fresh process, wall time from process start."""
+    """The README's `make demo` command in a fresh process, wall time from process start: once with
+    an empty cache folder (no `make setup` before it), once after `promptloop warm-up` (what `make
+    setup` runs once per install) filled that folder -- the case the target is about."""
     import subprocess
     import sys
     import tempfile
 
     with tempfile.TemporaryDirectory() as tmp:
+        env = {**os.environ, "XDG_CACHE_HOME": f"{tmp}/cache"}
         command = [sys.executable, "-m", "promptloop.cli.main", "session", "--start", "anxious", "--target", "calm",
                    "--prefer", "piano, soft pads, rain", "--avoid", "drums", "--segments", "6",
                    "--segment-seconds", "10", "--seed", "7", "--out", f"{tmp}/demo", "--overwrite"]
-        t = time.perf_counter()
-        subprocess.run(command, check=True, capture_output=True, env={**os.environ, "XDG_CACHE_HOME": f"{tmp}/cache"})
-        wall = time.perf_counter() - t
-    print(f"cold `make demo` session (fresh process, empty cache): {wall:.2f} s wall   target <= 15 s "
-          f"(ratio {15.0 / wall:.2f})")
+        for label in ("empty cache, no warm-up", "after `promptloop warm-up`"):
+            if label.startswith("after"):
+                subprocess.run([sys.executable, "-m", "promptloop.cli.main", "warm-up"], check=True,
+                               capture_output=True, env={**env, "XDG_CACHE_HOME": f"{tmp}/cache2"})
+                env["XDG_CACHE_HOME"] = f"{tmp}/cache2"
+            t = time.perf_counter()
+            subprocess.run(command, check=True, capture_output=True, env=env)
+            wall = time.perf_counter() - t
+            print(f"cold `make demo` session (fresh process, {label}): {wall:.2f} s wall   target <= 15 s "
+                  f"(ratio {15.0 / wall:.2f})")
 
 
 if __name__ == "__main__":
