@@ -4,8 +4,6 @@ VENV := .venv
 BIN := $(VENV)/bin
 EXTRAS ?= test,server,postgresql,llm,ray
 
-# setup ends with `promptloop warm-up`: a 2 x 2 s session into a temporary folder and the evaluator's
-# caption vectors, so that the first session on a machine does not pay numba compiles and a MiniLM load.
 .PHONY: setup demo test test-postgresql pg-run lint bench clean-venv chromium postgresql soundfont
 
 $(BIN)/promptloop: pyproject.toml setup.py
@@ -17,7 +15,9 @@ $(BIN)/promptloop: pyproject.toml setup.py
 
 setup: $(BIN)/promptloop soundfont $(VENV)/.warm-up
 
-# Once per install (the stamp is remade with the venv); the caches live in the user's cache folder.
+# setup ends with `promptloop warm-up` once per install (the stamp is remade with the venv): the
+# evaluator's caption vectors and a 2 x 2 s session into a temporary folder, so that the first session
+# on a machine does not pay numba compiles and a MiniLM load.  The caches live in the user's cache folder.
 $(VENV)/.warm-up: $(BIN)/promptloop
 	@$(BIN)/promptloop warm-up 2>/dev/null \
 		|| echo "note: promptloop warm-up failed; the first session will compile and cache on its own (slower)"

@@ -93,24 +93,17 @@ def expected_caption(target: Affect) -> str:
     )
 
 
-def _sample_range(table: tuple[tuple[float, str], ...], index: int, centre: float, half: float) -> tuple[float, float]:
-    """Where to draw values that get word ``index``: its interval, cut to the scale's unclipped span
-    (beyond centre ± half-range the estimate no longer changes)."""
+def _draw(rng: np.random.Generator, table: tuple[tuple[float, str], ...], index: int, centre: float, half: float,
+          n: int) -> np.ndarray:
+    """``n`` values with word ``index``: drawn over its interval, cut to the scale's unclipped span
+    (beyond centre ± half-range the estimate no longer changes).  An open-ended word also covers
+    every value past the clip point, which all estimate alike: a quarter of its draws sit exactly
+    there, as real audio often does (a 150 BPM render reads as tempo z = 1, like one at 128)."""
     lo = table[index - 1][0] if index else -np.inf
     hi = table[index][0]
     a = lo if np.isfinite(lo) else min(hi - 1e-3, centre - half)
     b = hi if np.isfinite(hi) else max(lo + 1e-3, centre + half)
-    return a, b
-
-
-def _draw(rng: np.random.Generator, table: tuple[tuple[float, str], ...], index: int, centre: float, half: float,
-          n: int) -> np.ndarray:
-    """``n`` values with word ``index``.  An open-ended word also covers every value past the clip
-    point, which all estimate alike: a quarter of its draws sit exactly there, as real audio often
-    does (a 150 BPM render reads as tempo z = 1, like one at 128)."""
-    a, b = _sample_range(table, index, centre, half)
     values = rng.uniform(a, b, n)
-    lo, hi = (table[index - 1][0] if index else -np.inf), table[index][0]
     for edge, open_end in ((centre - half, not np.isfinite(lo)), (centre + half, not np.isfinite(hi))):
         if open_end and a <= edge <= b:
             values[rng.random(n) < 0.25] = edge

@@ -90,12 +90,12 @@ class EmbeddingEvaluator(Evaluator):
             return 0, 0
         from promptloop.representation.text_embedding import get_embedder
 
-        captions = list(caption_space())
+        captions = caption_space()
         embedder = get_embedder()
-        missing = sum(1 for c in captions if c not in embedder.store.vectors)
+        missing = [c for c in captions if c not in embedder.store.vectors]
         if missing:
-            embedder.embed(captions, persist=True)
-        return len(captions), missing
+            embedder.embed(missing, persist=True)
+        return len(captions), len(missing)
 
     def _text_similarity(self, caption: str, target_caption: str) -> float:
         if not self.use_embeddings:
