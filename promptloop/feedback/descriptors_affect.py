@@ -14,7 +14,7 @@ import numpy as np
 from promptloop.acquisition.affect import AFFECT_WORDS, Affect, describe_affect
 from promptloop.audio.analysis import Descriptors
 
-__all__ = ["caption_for", "caption_space", "estimate_from_descriptors", "expected_caption"]
+__all__ = ["caption_for", "caption_space", "estimate_from_descriptors", "expected_caption", "expected_centroid"]
 
 # Scale centres and half-ranges: a descriptor at centre ± half-range maps to ±1.
 TEMPO_CENTRE, TEMPO_RANGE = 88.0, 40.0
@@ -80,12 +80,17 @@ def caption_for(d: Descriptors, estimated: Affect) -> str:
     )
 
 
+def expected_centroid(target: Affect) -> float:
+    """The spectral centroid (Hz) of music sitting exactly at ``target`` (inverse of the estimate)."""
+    return CENTROID_CENTRE + CENTROID_RANGE * (0.5 * target.arousal + 0.5 * target.valence)
+
+
 def expected_caption(target: Affect) -> str:
     """The caption music sitting exactly at ``target`` would get (inverse of the estimate)."""
     tempo = TEMPO_CENTRE + TEMPO_RANGE * target.arousal
     loud = LOUDNESS_CENTRE + LOUDNESS_RANGE * target.arousal
     rate = ONSET_CENTRE + ONSET_RANGE * target.arousal
-    centroid = CENTROID_CENTRE + CENTROID_RANGE * (0.5 * target.arousal + 0.5 * target.valence)
+    centroid = expected_centroid(target)
     mode = "major" if target.valence >= 0 else "minor"
     return (
         f"{_tempo_word(tempo)} {_loudness_word(loud)} music in a {mode} key, "

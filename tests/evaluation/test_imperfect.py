@@ -106,3 +106,30 @@ def test_revise_brings_a_straying_plan_back_to_its_waypoint() -> None:
     revised = RulePlanner().revise(plan, _evaluation(Feedback("arousal", "lower", 0.2, -0.6, ""),
                                                      Feedback("valence", "higher", -0.3, 0.4, "")), ctx)
     assert revised.mode == "major" and revised.dynamics == "mp"
+
+
+
+def test_the_evaluator_reports_a_timbre_off_the_waypoints_and_revise_corrects_it() -> None:
+    from dataclasses import replace
+
+    from promptloop.feedback.descriptors_affect import expected_centroid
+    from promptloop.feedback.evaluators.embedding import CENTROID_TOLERANCE_HZ, _feedback
+
+    ctx = _context(0.6, 0.8)  # energised: music there measures bright
+    plan = RulePlanner().draft(ctx)
+    wanted = expected_centroid(ctx.waypoint)
+    measured = _evaluation().descriptors
+
+    def brightness_feedback(centroid: float) -> list[Feedback]:
+        d = replace(measured, centroid_hz=centroid)
+        return [f for f in _feedback(d, ctx.waypoint, plan, ctx, []) if f.attribute == "brightness"]
+
+    dull = brightness_feedback(wanted - CENTROID_TOLERANCE_HZ - 50)
+    assert [f.direction for f in dull] == ["higher"]
+    assert [f.direction for f in brightness_feedback(wanted + CENTROID_TOLERANCE_HZ + 50)] == ["lower"]
+    assert brightness_feedback(wanted - CENTROID_TOLERANCE_HZ + 50) == []
+    revised = RulePlanner().revise(plan, _evaluation(*dull), ctx)
+    assert revised.brightness == round(min(0.95, plan.brightness + 0.2), 3)
+    assert "brighter" in revised.rationale
+    gentle = replace(ctx, preferences=Preferences(gentle=True))  # gentle mode keeps its cap
+    assert RulePlanner().revise(RulePlanner().draft(gentle), _evaluation(*dull), gentle).brightness <= 0.35

@@ -22,6 +22,7 @@ from promptloop.feedback.descriptors_affect import (
     caption_space,
     estimate_from_descriptors,
     expected_caption,
+    expected_centroid,
 )
 from promptloop.representation.plan import MusicPlan
 from promptloop.representation.plan_checks import audio_violations
@@ -31,6 +32,9 @@ __all__ = ["EmbeddingEvaluator", "WEIGHTS", "constraint_violations"]
 WEIGHTS = {"text": 0.30, "affect": 0.50, "constraints": 0.20}
 TEMPO_TOLERANCE = 0.08
 AFFECT_TOLERANCE = 0.25
+#: How far (Hz) the measured spectral centroid may sit from the waypoint's before it is reported: about
+#: a third of a caption word's span, well above the 30-60 Hz that candidates of one plan differ by.
+CENTROID_TOLERANCE_HZ = 350.0
 
 
 def constraint_violations(d: Descriptors, context: PlanContext) -> list[str]:
@@ -47,6 +51,11 @@ def _feedback(d: Descriptors, estimated, plan: MusicPlan, context: PlanContext, 
         items.append(Feedback("tempo", direction, round(d.tempo_bpm, 1), plan.tempo_bpm,
                               f"measured {d.tempo_bpm:.0f} BPM, wanted {plan.tempo_bpm:.0f}"))
     wp = context.waypoint
+    wanted_centroid = expected_centroid(wp)
+    if abs(d.centroid_hz - wanted_centroid) > CENTROID_TOLERANCE_HZ and d.centroid_hz > 0:
+        direction = "lower" if d.centroid_hz > wanted_centroid else "higher"
+        items.append(Feedback("brightness", direction, round(d.centroid_hz, 1), round(wanted_centroid, 1),
+                              f"spectral centroid {d.centroid_hz:.0f} Hz, wanted about {wanted_centroid:.0f}"))
     if estimated.arousal - wp.arousal > AFFECT_TOLERANCE:
         items.append(Feedback("arousal", "lower", round(estimated.arousal, 3), wp.arousal,
                               "sounds more activating than intended"))

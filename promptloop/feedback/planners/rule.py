@@ -100,7 +100,7 @@ class RulePlanner(Planner):
         genre = next((g for g in prefs.genres if g not in prefs.forbidden), None)
         if genre is None:
             genre = "ambient" if w.arousal < 0.2 else "cinematic"
-        brightness = 0.45 + 0.25 * w.valence + 0.2 * w.arousal
+        brightness = 0.45 + 0.15 * w.valence + 0.3 * w.arousal  # high-frequency energy: mostly an arousal cue
         if prefs.gentle:
             brightness = min(brightness, 0.35)
         plan = MusicPlan(
@@ -137,7 +137,10 @@ class RulePlanner(Planner):
         estimator).  A mood that sounds wrong although the plan asks for the waypoint's mode and
         level is a random miss (a flipped mode, an instrument the generator added or dropped);
         changing the plan then only moves it away from the waypoint, so the plan stays and the retry
-        draws new candidates.  Constraint violations always change the plan.
+        draws new candidates.  A timbre that measures darker or brighter than the waypoint's (the
+        spectral centroid off by more than the evaluator's tolerance) moves brightness by 0.2, which
+        the embedded generators render (register, filters, a presence shelf) and MusicGen reads as
+        timbre words.  Constraint violations always change the plan.
         """
         tempo, density, brightness = plan.tempo_bpm, plan.density, plan.brightness
         dyn = _DYNAMICS.index(plan.dynamics)
@@ -171,9 +174,10 @@ class RulePlanner(Planner):
                 instruments = [i for i in instruments if i not in ("drums", "bells", "guitar")] or ["pads"]
                 density -= 0.2
                 notes.append("fewer transients")
-            elif fb.attribute == "brightness":
-                brightness -= 0.2
-                notes.append("darker")
+            elif fb.attribute == "brightness":  # a measured centroid off the waypoint's, or harsh highs
+                brighter = fb.direction == "higher"
+                brightness += 0.2 if brighter else -0.2
+                notes.append("brighter" if brighter else "darker")
         if context.preferences.gentle:
             brightness = min(brightness, 0.35)
         key = plan.key if mode == plan.mode else self._key(mode, plan)

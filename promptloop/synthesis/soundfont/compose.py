@@ -257,12 +257,8 @@ class _Builder:
             chord = _voicing(pcs, low, high, previous, 3)
             previous = chord
             length = end - start
-            if self.dclass == 0:
-                for j, pitch in enumerate(chord):  # a rolled chord, held
-                    self.note(part, start + 0.08 * j, length - 0.08 * j, pitch, self.vel(base, 4 - 3 * j), jitter=0.0)
-                continue
             pattern = [0, 1, 2, 1] if not plucked else [0, 2, 1, 2]
-            per_beat = 1 if self.dclass == 1 else 2
+            per_beat = 1 if self.dclass <= 1 else 2
             if self.dclass == 3 and not plucked:
                 for beat in range(int(length)):  # chords on the beat and the off-beat push
                     for off, acc in ((0.0, 4), (0.5, -6)):
