@@ -24,6 +24,7 @@ from promptloop.service.limits import LimitConfig, Limits
 from promptloop.service.store import (
     AuditRecord,
     User,
+    WalCheckpointer,
     make_engine,
     session_factory,
     sqlite_url,
@@ -74,7 +75,9 @@ class ServiceContext:
         self.config = config
         self.settings = settings
         data = private_folder(Path(config.data_dir))  # listener data: owner-only
-        self.engine = make_engine(config.database_url or sqlite_url(data))
+        url = config.database_url or sqlite_url(data)
+        self.engine = make_engine(url, background_checkpoints=url.startswith("sqlite"))
+        self.checkpointer = WalCheckpointer(self.engine) if url.startswith("sqlite") else None
         self._db = session_factory(self.engine)
         self._audit_writes: AbstractContextManager[Any] = (
             threading.Lock() if self.engine.dialect.name == "sqlite" else nullcontext())

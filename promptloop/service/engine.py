@@ -132,6 +132,8 @@ class Service:
 
     def close(self) -> None:
         self.pool.shutdown(wait=True)
+        if self.ctx.checkpointer is not None:
+            self.ctx.checkpointer.close()
         self.engine.dispose()
 
     def _recover(self) -> None:

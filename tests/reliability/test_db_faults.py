@@ -69,7 +69,10 @@ def test_a_full_database_disk_answers_507_keeps_what_was_acknowledged_and_recove
         accepted += 1
     assert refused is not None and refused.status_code == 507, (accepted, refused and refused.text)
     assert refused.headers["content-type"] == "application/json" and "full" in refused.json()["detail"]
-    assert alice.post(f"/v1/sessions/{sid}/messages", json={"text": "softer"}).status_code == 507
+    # A small write may still fit where the service's background checkpoint let the log start over
+    # (no new disk blocks needed); either way it is answered whole: acknowledged and kept, or refused.
+    small = alice.post(f"/v1/sessions/{sid}/messages", json={"text": "softer"})
+    assert small.status_code in (200, 507), small.text
     flac = alice.get(f"/v1/sessions/{sid}/segments/0/audio", params={"format": "flac"})  # a file to write
     assert flac.status_code == 507 and flac.json()["detail"], flac.text
     assert alice.get(f"/v1/sessions/{sid}").status_code == 200  # reads still work
@@ -79,7 +82,8 @@ def test_a_full_database_disk_answers_507_keeps_what_was_acknowledged_and_recove
     assert alice.post(f"/v1/sessions/{sid}/messages", json={"text": "softer"}).status_code == 200
     assert len(alice.get(f"/v1/sessions/{sid}/readings").json()) == accepted + 1  # nothing half-written
     assert integrity_problems(data) == []
-    assert query(data, "SELECT count(*) FROM messages")[0][0] == 2  # the listener's turn and the reply, once
+    turns = 2 if small.status_code == 200 else 1
+    assert query(data, "SELECT count(*) FROM messages")[0][0] == 2 * turns  # each turn and its reply, once
 
 
 def test_a_read_only_database_disk_answers_503_and_recovers(make_client, db_disk: Path) -> None:
