@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import collections
+import gc
 import os
 import platform
 import re
@@ -174,6 +175,11 @@ async def fixed_rate(base: str, tokens: list[str], rate: float, duration: float,
                 timeline.append((due - started, latencies[-1], path))
 
         workers = [asyncio.create_task(lane(c)) for c in clients]
+        # The client's own pauses count as latency here (a request's clock starts when it is due):
+        # its heap (httpx, and promptloop for making the users) is frozen so that a full collection
+        # of it (~100 ms) does not run mid-run and get charged to the server.
+        gc.collect()
+        gc.freeze()
         load_before, cpu_before, client_before = os.getloadavg()[0], cpu_seconds(server_pid), time.process_time()
         started = time.perf_counter()
         for i in range(total):
@@ -187,6 +193,7 @@ async def fixed_rate(base: str, tokens: list[str], rate: float, duration: float,
         await asyncio.gather(*workers)
         wall = time.perf_counter() - started
         load_after, cpu_after, client_after = os.getloadavg()[0], cpu_seconds(server_pid), time.process_time()
+        gc.unfreeze()
     finally:
         for c in clients:
             await c.aclose()

@@ -32,10 +32,13 @@ def _freeze_heap() -> None:
     gc.freeze()
 
 
-def _warm_up(service: Service, freeze: bool) -> None:
-    service.warm_up()
-    if freeze:
-        _freeze_heap()
+def _warm_up(service: Service, freeze: bool, settled: threading.Event) -> None:
+    try:
+        service.warm_up()
+        if freeze:
+            _freeze_heap()
+    finally:
+        settled.set()
 
 
 def create_app(service: Service, *, warm_up: bool = True, close_service: bool = True,
@@ -48,11 +51,16 @@ def create_app(service: Service, *, warm_up: bool = True, close_service: bool = 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.closing = asyncio.Event()
+        # /readyz waits for this too: the heap freeze's full collection pauses every thread (about
+        # 350 ms with the backends loaded), and a client let in before it met that pause
+        app.state.settled = settled = threading.Event()
         if warm_up and not service.ready:
-            threading.Thread(target=_warm_up, args=(service, freeze_heap), name="promptloop-warm-up",
+            threading.Thread(target=_warm_up, args=(service, freeze_heap, settled), name="promptloop-warm-up",
                              daemon=True).start()
-        elif freeze_heap:
-            _freeze_heap()
+        else:
+            if freeze_heap:
+                _freeze_heap()
+            settled.set()
         try:
             yield
         finally:

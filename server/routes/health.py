@@ -21,10 +21,13 @@ async def healthz() -> dict[str, Any]:
 
 
 @router.get("/readyz", response_model=ReadyOut, responses={503: {"model": ReadyOut, "description": "not ready"}})
-async def readyz(service: ServiceDep) -> JSONResponse:
+async def readyz(request: Request, service: ServiceDep) -> JSONResponse:
     pool = service.pool
-    ready = service.ready and not pool.saturated
-    detail = service.ready_detail if not service.ready else ("queue saturated" if pool.saturated else "ok")
+    settled = getattr(request.app.state, "settled", None)
+    settling = service.ready and settled is not None and not settled.is_set()  # the heap freeze is running
+    ready = service.ready and not settling and not pool.saturated
+    detail = (service.ready_detail if not service.ready else "settling after warm-up" if settling
+              else "queue saturated" if pool.saturated else "ok")
     body = ReadyOut(ready=ready, detail=detail, queued=pool.queued, running=pool.running,
                     queue_size=pool.queue_size, workers=pool.kind)
     return JSONResponse(body.model_dump(), status_code=200 if ready else 503)

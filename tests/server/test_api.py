@@ -28,6 +28,19 @@ def test_health_ready_metrics_and_openapi(client, alice: Api) -> None:
     assert all(p.startswith("/v1/") or p in ("/healthz", "/readyz", "/metrics") for p in schema["paths"])
 
 
+def test_readyz_waits_for_the_heap_to_settle_after_warm_up(client) -> None:
+    # A server process freezes its heap after the warm-up, and the full collection before the freeze
+    # pauses every thread for a few hundred ms: it is not ready until that is over.
+    settled = client.app.state.settled
+    settled.clear()
+    try:
+        waiting = client.get("/readyz")
+        assert waiting.status_code == 503 and waiting.json()["detail"] == "settling after warm-up"
+    finally:
+        settled.set()
+    assert client.get("/readyz").status_code == 200
+
+
 def test_authentication_is_required(client, alice: Api) -> None:
     assert client.get("/v1/sessions").status_code == 401
     r = client.get("/v1/sessions", headers={"Authorization": "Bearer pl_not-a-token"})
