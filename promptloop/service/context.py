@@ -76,11 +76,11 @@ class ServiceContext:
         self.settings = settings
         data = private_folder(Path(config.data_dir))  # listener data: owner-only
         url = config.database_url or sqlite_url(data)
-        self.engine = make_engine(url, background_checkpoints=url.startswith("sqlite"))
-        self.checkpointer = WalCheckpointer(self.engine) if url.startswith("sqlite") else None
+        sqlite = url.startswith("sqlite")
+        self.engine = make_engine(url, background_checkpoints=sqlite)
+        self.checkpointer = WalCheckpointer(self.engine) if sqlite else None
         self._db = session_factory(self.engine)
-        self._audit_writes: AbstractContextManager[Any] = (
-            threading.Lock() if self.engine.dialect.name == "sqlite" else nullcontext())
+        self._audit_writes: AbstractContextManager[Any] = threading.Lock() if sqlite else nullcontext()
         data_vault(data)  # the key file exists (or is made) before the first request
         self.broker = Broker()
         self.pool = pool

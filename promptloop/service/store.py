@@ -161,6 +161,7 @@ class AuditRecord(Base):
 
 
 POOL_SIZE, MAX_OVERFLOW = 16, 32
+_log = logging.getLogger(__name__)
 
 
 def make_engine(url: str, *, migrate: bool = True, background_checkpoints: bool = False) -> Engine:
@@ -225,7 +226,7 @@ class WalCheckpointer:
                 self.checkpoint()
                 self.runs += 1
             except Exception as exc:  # a full or read-only disk: requests report it; try again later
-                logging.getLogger(__name__).warning("WAL checkpoint failed: %s", type(exc).__name__)
+                _log.warning("WAL checkpoint failed: %s", type(exc).__name__)
 
     def close(self) -> None:
         self._stop.set()
@@ -233,7 +234,7 @@ class WalCheckpointer:
         try:
             self.checkpoint("TRUNCATE")
         except Exception as exc:
-            logging.getLogger(__name__).warning("final WAL checkpoint failed: %s", type(exc).__name__)
+            _log.warning("final WAL checkpoint failed: %s", type(exc).__name__)
 
 
 def sqlite_url(data_dir: Path) -> str:
