@@ -291,6 +291,34 @@ def test_slow_sparse_music_keeps_a_beat_at_its_tempo(gm_generator, tempo, densit
         assert measure_cues(audio, SR).tempo_bpm == pytest.approx(tempo, rel=0.08)
 
 
+# Plans across keys, instrument sets and arousal (not the evaluation's scenarios).
+_MODE_PLANS = (
+    ("C", "major", ("piano", "pads"), 0.3), ("G", "major", ("guitar",), -0.5), ("F", "major", ("strings",), 0.6),
+    ("D", "major", ("piano", "bass", "drums", "strings"), 0.7), ("C", "major", ("harp", "cello"), -0.2),
+    ("G", "major", ("piano",), 0.0),
+    ("A", "minor", ("piano", "pads"), -0.6), ("E", "minor", ("guitar",), 0.4), ("D", "minor", ("strings",), -0.3),
+    ("A", "minor", ("piano", "bass", "drums", "strings"), 0.7), ("C", "minor", ("harp", "cello"), 0.1),
+    ("E", "minor", ("piano",), -0.8),
+)
+
+
+@needs_gm_font
+def test_the_planned_mode_is_the_mode_both_estimators_hear(gm_generator):
+    # Valence rides mostly on mode.  Progressions through the relative key's chords (i-VI-III-VII)
+    # made minor plans sound major, and an STFT chroma made the loop's own estimator hear C major as
+    # E minor: before the fix the loop's estimator read 6 of these 12 right, the harness's 8.
+    from promptloop.evaluation.metrics import measure_cues
+
+    loop_right = harness_right = 0
+    for i, (key, mode, instruments, arousal) in enumerate(_MODE_PLANS):
+        plan = _plan(instruments, valence=0.6 if mode == "major" else -0.6, arousal=arousal, key=key)
+        assert plan.mode == mode
+        (audio,) = gm_generator.generate([GenerationRequest(plan, 6.0, seed=40 + i, tail_s=1.0)])
+        loop_right += measure(audio, SR).mode == mode
+        harness_right += measure_cues(audio, SR).mode == mode
+    assert loop_right >= 11 and harness_right >= 8, (loop_right, harness_right)
+
+
 @needs_gm_font
 def test_brightness_above_the_middle_brightens_and_gentle_mode_does_not(gm_generator):
     def centroid(brightness: float, prompt: str) -> float:

@@ -26,10 +26,14 @@ from promptloop.synthesis.tempo import beat_times
 __all__ = ["Composition", "beat_grid", "compose"]
 
 _SCALES = {"major": (0, 2, 4, 5, 7, 9, 11), "minor": (0, 2, 3, 5, 7, 8, 10)}
-# Bars between the opening tonic and the cadence, as scale degrees (0 = tonic).
+# Bars between the opening tonic and the cadence, as scale degrees (0 = tonic); the last bar is
+# replaced by the cadence approach.  Built on the primary triads (I/i, IV/iv, V) so the mode is
+# unmistakable: the relative key's own chords (III, VI, VII in minor; vi, ii in major) are what a
+# short segment's one or two bars made sound like the relative key (C major plans measured minor,
+# A minor plans major; docs/decisions.md).  Minor's V is always the harmonic-minor dominant.
 _PROGRESSIONS = {
-    "major": ((0, 5, 3, 4), (0, 3, 5, 4), (0, 3, 0, 4), (0, 5, 1, 4)),
-    "minor": ((0, 5, 2, 6), (0, 3, 5, 4), (0, 6, 5, 6), (0, 5, 3, 4)),
+    "major": ((0, 3, 4, 0), (0, 4, 3, 4), (0, 3, 0, 4), (0, 5, 3, 4)),
+    "minor": ((0, 3, 4, 0), (0, 4, 3, 4), (0, 3, 0, 4), (0, 5, 3, 4)),
 }
 _BASE_VELOCITY = {"pp": 40, "p": 52, "mp": 66, "mf": 82, "f": 100}
 # Rhythm templates (onset beat, length in beats) for one 4/4 bar, by density class.
@@ -138,8 +142,8 @@ class _Builder:
         # Triads only: sevenths (Cmaj7 holds an E minor triad) made major keys measure as their mediant's minor.
         self.seventh = False
         self.chords = [
-            _chord(d, self.scale, self.root_pc, c.mode, self.seventh and d != 4, dominant=i == len(self.bars) - 1)
-            for i, d in enumerate(self.degrees)
+            _chord(d, self.scale, self.root_pc, c.mode, self.seventh and d != 4, dominant=True)
+            for d in self.degrees
         ]
         self.tonic = _chord(0, self.scale, self.root_pc, c.mode, False, False)
         self.voices = list(voices)
@@ -221,7 +225,7 @@ class _Builder:
         motif = list(self.motif_rng.choice([-2, -1, 1, 2], size=len(rhythm), p=steps_p))
         prev = center
         for i, ((start, end), pcs) in enumerate(zip(self.bars, self.chords, strict=True)):
-            pitches = self._scale_pitches(low, high, leading=i == len(self.bars) - 1)
+            pitches = self._scale_pitches(low, high, leading=self.degrees[i] == 4)
             variant = i % 4
             steps = [-s for s in motif] if variant == 2 else motif
             for k, ((onset, length), step) in enumerate(zip(rhythm, steps, strict=True)):
