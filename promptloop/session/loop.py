@@ -19,16 +19,18 @@ import numpy as np
 
 from promptloop._version import __version__
 from promptloop.acquisition.affect import Affect
+from promptloop.audio.analysis import measure
 from promptloop.audio.mix import (
     crossfade_append,
     integrated_lufs,
     normalize_loudness,
     safety_limit,
 )
+from promptloop.audio.repair import remove_percussion, soften_attacks, soften_highs
 from promptloop.errors import ConstraintViolation, GenerationError, InputError
 from promptloop.feedback.base import Evaluation, Evaluator, PlanContext, Planner
 from promptloop.representation.plan import DYNAMICS_LUFS, MusicPlan
-from promptloop.representation.plan_checks import HEADROOM_LU, enforce_constraints
+from promptloop.representation.plan_checks import AUDIO_LIMITS, HEADROOM_LU, audio_violations, enforce_constraints
 from promptloop.representation.preferences import Preferences
 from promptloop.representation.trajectory import PathPace, path_pace
 from promptloop.session.defaults import LIMITS, LOOP_DEFAULTS
@@ -287,7 +289,7 @@ class LoopSession:
                 candidates.append(audio)
                 evaluations.append(self.evaluator.evaluate(audio, self.sample_rate, plan, context))
             t3 = time.perf_counter()
-            best = int(np.argmax([e.score for e in evaluations]))
+            best = max(range(len(evaluations)), key=lambda i: _rank(evaluations[i]))
             attempts.append(AttemptRecord(
                 attempt=attempt,
                 planner=self.planner.name if fallback is None else f"{self.fallback_planner.name} (fallback)",  # type: ignore[union-attr]
@@ -305,10 +307,12 @@ class LoopSession:
                 timings={"plan": round(plan_time, 4), "generate": round(t2 - t1, 4), "evaluate": round(t3 - t2, 4)},
             ))
             self.on_event("attempt", {"index": index, "attempt": attempt, "score": evaluations[best].score})
-            if best_eval is None or evaluations[best].score > best_eval.score:
+            if best_eval is None or _rank(evaluations[best]) > _rank(best_eval):
                 best_eval, best_audio, best_where = evaluations[best], candidates[best], (attempt, best)
                 best_request = requests[best]
-            if evaluations[best].score >= spec.threshold or attempt == spec.max_retries:
+            # A listener's constraint is not traded for score: a candidate that breaks one never ends
+            # the retries, however well it scores.
+            if (best_eval.score >= spec.threshold and not best_eval.violations) or attempt == spec.max_retries:
                 break
             t0 = time.perf_counter()
             last, last_eval = plan, evaluations[best]
@@ -323,6 +327,8 @@ class LoopSession:
         assert best_audio is not None and best_eval is not None
         chosen_attempt, chosen_index = best_where
         chosen_plan = MusicPlan.model_validate(attempts[chosen_attempt].plan)
+        if best_eval.violations:
+            best_audio, best_eval = self._repair(best_audio, best_eval, chosen_plan, context)
         score = self.generator.score_for(best_request) if best_request is not None else None
         start_s = max(0.0, self.audio.size / self.sample_rate - overlap)
         if self.audio.size:
@@ -358,6 +364,40 @@ class LoopSession:
         self.results.append(result)
         self.on_event("segment_done", {"index": index, "score": best_eval.score, "record": record})
         return result
+
+    def _repair(self, audio: np.ndarray, evaluation: Evaluation, plan: MusicPlan,
+                context: PlanContext) -> tuple[np.ndarray, Evaluation]:
+        """Remove from the chosen candidate what breaks the listener's constraints (drums they avoid,
+        attacks in gentle mode, highs they avoid) when no candidate or retry came without it.
+
+        The corrected audio is re-normalised, re-limited and re-scored; it replaces the candidate only
+        when it breaks fewer constraints, and the segment's events say what was removed.
+        """
+        kinds = {v.kind for v in audio_violations(measure(audio, self.sample_rate), context.preferences)}
+        fixed, removed = audio, []
+        if "avoided-percussion" in kinds:
+            fixed, _ = remove_percussion(fixed, self.sample_rate, AUDIO_LIMITS["percussive_hits"])
+            removed.append("percussion")
+        if kinds & {"gentle-transients", "avoided-sudden"}:
+            allowed = 0 if "gentle-transients" in kinds else AUDIO_LIMITS["sudden_transients"]
+            fixed, _ = soften_attacks(fixed, self.sample_rate, allowed)
+            removed.append("sharp attacks")
+        if kinds & {"gentle-highs", "avoided-high"}:
+            ratio = AUDIO_LIMITS["gentle_high_ratio" if "gentle-highs" in kinds else "high_pitched_ratio"]
+            fixed, _ = soften_highs(fixed, self.sample_rate, ratio)
+            removed.append("high frequencies")
+        if not removed:  # loudness alone: normalisation below already brings it under the ceiling
+            removed.append("level")
+        fixed = safety_limit(normalize_loudness(fixed, self.sample_rate, self._target_lufs(plan)),
+                             self.sample_rate, PEAK_CEILING_DB)
+        again = self.evaluator.evaluate(fixed, self.sample_rate, plan, context)
+        kept = len(again.violations) < len(evaluation.violations)
+        self._pending_events.append({
+            "kind": "repair", "removed": removed, "kept": kept,
+            "violations_before": list(evaluation.violations), "violations_after": list(again.violations),
+        })
+        self.on_event("repair", {"index": context.segment_index, "removed": removed, "kept": kept})
+        return (fixed, again) if kept else (audio, evaluation)
 
     def _fit_length(self, audio: np.ndarray, seconds: float) -> np.ndarray:
         n = int(round(seconds * self.sample_rate))
@@ -449,6 +489,11 @@ def _fade_in(audio: np.ndarray, sample_rate: int, seconds: float = 0.05) -> np.n
     out = audio.copy()
     out[:n] *= np.linspace(0.0, 1.0, n, dtype=np.float32)
     return out
+
+
+def _rank(evaluation: Evaluation) -> tuple[bool, float]:
+    """Candidates that keep every constraint first, then by score."""
+    return (not evaluation.violations, evaluation.score)
 
 
 def _same_music(plan: MusicPlan, previous: MusicPlan) -> bool:
