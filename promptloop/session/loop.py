@@ -376,10 +376,10 @@ class LoopSession:
         kinds = {v.kind for v in audio_violations(measure(audio, self.sample_rate), context.preferences)}
         fixed, removed = audio, []
         if "avoided-percussion" in kinds:
-            fixed, _ = remove_percussion(fixed, self.sample_rate, AUDIO_LIMITS["percussive_hits"])
+            fixed, _ = remove_percussion(fixed, self.sample_rate, int(AUDIO_LIMITS["percussive_hits"]))
             removed.append("percussion")
         if kinds & {"gentle-transients", "avoided-sudden"}:
-            allowed = 0 if "gentle-transients" in kinds else AUDIO_LIMITS["sudden_transients"]
+            allowed = 0 if "gentle-transients" in kinds else int(AUDIO_LIMITS["sudden_transients"])
             fixed, _ = soften_attacks(fixed, self.sample_rate, allowed)
             removed.append("sharp attacks")
         if kinds & {"gentle-highs", "avoided-high"}:
