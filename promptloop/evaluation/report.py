@@ -208,6 +208,8 @@ def _headline(comps: list[dict[str, Any]], sessions: Sequence[dict[str, Any]], c
         ("loop-rule", "static", "loop_score", "the loop's own score", True),
         ("loop-rule", "loop-no-retry", "independent", "the independent check along the iso path", True),
         ("loop-llm", "loop-rule", "independent", "the independent check along the iso path", True),
+        ("loop-rule-imperfect", "static-imperfect", "independent", "the independent check along the iso path, with a loosely adherent generator", True),
+        ("loop-rule-imperfect", "static-imperfect", "independent_final", "the independent check of the final segment against the target, with a loosely adherent generator", True),
         ("loop-no-retry-imperfect", "static-imperfect", "independent", "the independent check along the iso path, with a loosely adherent generator", True),
         ("loop-rule-imperfect", "loop-no-retry-imperfect", "independent", "the independent check along the iso path, with a loosely adherent generator", True),
         ("loop-rule-imperfect", "loop-no-retry-imperfect", "intended_tempo_error", "the tempo error against the plan's intent (lower is better), with a loosely adherent generator", False),

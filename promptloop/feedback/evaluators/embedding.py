@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from promptloop.audio.analysis import Descriptors, measure
+from promptloop.audio.analysis import Descriptors, measure, pulse_support
 from promptloop.feedback.base import Evaluation, Evaluator, Feedback, PlanContext
 from promptloop.feedback.descriptors_affect import (
     caption_for,
@@ -31,6 +31,8 @@ __all__ = ["EmbeddingEvaluator", "WEIGHTS", "constraint_violations"]
 
 WEIGHTS = {"text": 0.30, "affect": 0.50, "constraints": 0.20}
 TEMPO_TOLERANCE = 0.08
+#: :func:`~promptloop.audio.analysis.pulse_support` at or above which the audio plays the planned tempo.
+PULSE_SUPPORTED = 0.8
 AFFECT_TOLERANCE = 0.25
 #: How far (Hz) the measured spectral centroid may sit from the waypoint's before it is reported: about
 #: a third of a caption word's span, well above the 30-60 Hz that candidates of one plan differ by.
@@ -43,10 +45,13 @@ def constraint_violations(d: Descriptors, context: PlanContext) -> list[str]:
     return [v.message for v in audio_violations(d, context.preferences)]
 
 
-def _feedback(d: Descriptors, estimated, plan: MusicPlan, context: PlanContext, violations) -> list[Feedback]:
+def _feedback(audio: np.ndarray, sample_rate: int, d: Descriptors, estimated, plan: MusicPlan,
+              context: PlanContext, violations) -> list[Feedback]:
     items = []
     ratio = d.tempo_bpm / plan.tempo_bpm if plan.tempo_bpm else 1.0
-    if abs(ratio - 1) > TEMPO_TOLERANCE:
+    # A tempo estimate off the plan is reported only when the audio does not pulse at the planned
+    # tempo: otherwise the miss is the estimator's (its prior), and a rewrite would chase it.
+    if abs(ratio - 1) > TEMPO_TOLERANCE and pulse_support(audio, sample_rate, plan.tempo_bpm) < PULSE_SUPPORTED:
         direction = "lower" if ratio > 1 else "higher"
         items.append(Feedback("tempo", direction, round(d.tempo_bpm, 1), plan.tempo_bpm,
                               f"measured {d.tempo_bpm:.0f} BPM, wanted {plan.tempo_bpm:.0f}"))
@@ -132,7 +137,7 @@ class EmbeddingEvaluator(Evaluator):
             descriptors=d,
             estimated=estimated,
             caption=caption,
-            feedback=tuple(_feedback(d, estimated, plan, context, violations)),
+            feedback=tuple(_feedback(audio, sample_rate, d, estimated, plan, context, violations)),
             violations=tuple(violations),
             extra={"target_caption": target_caption},
         )
