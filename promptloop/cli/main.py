@@ -274,8 +274,8 @@ def eval_(
     clap: Annotated[Path | None, typer.Option(help="local folder with a saved ClapModel: adds CLAP similarity")] = None,
     reference: Annotated[Path | None, typer.Option(help="folder of reference audio for Fréchet Audio Distance (needs --clap)")] = None,
     overwrite: Annotated[bool, typer.Option(help="replace a non-empty output folder")] = False,
-    twins: Annotated[int, typer.Option(min=0, max=200, help="held-out twins for closed vs open loop (0: skip the twin study)")] = 12,
-    personalised_twins: Annotated[int, typer.Option(min=0, max=100, help="twins for personalised vs fresh sessions")] = 6,
+    twins: Annotated[int, typer.Option(min=0, max=200, help="held-out twins for closed vs open loop (0: skip the twin study)")] = 24,
+    personalised_twins: Annotated[int, typer.Option(min=0, max=100, help="twins for personalised vs fresh sessions")] = 12,
     twin_sessions: Annotated[int, typer.Option(min=1, max=10, help="sessions per twin in the personalisation study")] = 4,
 ) -> None:
     """Run a scenario suite under several conditions and write results and a report."""

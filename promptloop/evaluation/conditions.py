@@ -122,8 +122,8 @@ def llm_configured(settings: Settings) -> bool:
 def default_conditions(settings: Settings) -> list[str]:
     # The closed loop is judged on the twin population (evaluation.twin_sessions), not by
     # loop-rule-closed's single twin; that condition stays available by name.
-    names = ["static", "loop-no-retry", "loop-rule", "loop-no-retry-imperfect", "loop-rule-imperfect",
-             "loop-rule-imperfect-gated"]
+    names = ["static", "loop-no-retry", "loop-rule", "static-imperfect", "loop-no-retry-imperfect",
+             "loop-rule-imperfect", "loop-rule-imperfect-gated"]
     if llm_configured(settings):
         names.insert(3, "loop-llm")
     return names
