@@ -122,7 +122,8 @@ def test_the_evaluator_reports_a_timbre_off_the_waypoints_and_revise_corrects_it
 
     def brightness_feedback(centroid: float) -> list[Feedback]:
         d = replace(measured, centroid_hz=centroid)
-        return [f for f in _feedback(d, ctx.waypoint, plan, ctx, []) if f.attribute == "brightness"]
+        silence = np.zeros(32000, dtype=np.float32)  # no pulse: only the descriptors speak
+        return [f for f in _feedback(silence, 32000, d, ctx.waypoint, plan, ctx, []) if f.attribute == "brightness"]
 
     dull = brightness_feedback(wanted - CENTROID_TOLERANCE_HZ - 50)
     assert [f.direction for f in dull] == ["higher"]
