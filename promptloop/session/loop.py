@@ -67,9 +67,10 @@ class SessionSpec:
     max_retries: int = int(LOOP_DEFAULTS["max_retries"])
     max_step: float = LOOP_DEFAULTS["max_step"]
     crossfade_seconds: float = LOOP_DEFAULTS["crossfade_seconds"]
-    #: Skip a retry whose rewrite left the plan as it was (it would only draw new seeds); off by
-    #: default until the core report shows the gated loop keeps the independent check (docs/evaluation.md).
-    skip_seed_only_retries: bool = False
+    #: Skip a retry whose rewrite left the plan as it was (it would only draw new seeds).  On by
+    #: default since two core reports in a row showed the gated loop keeps the independent check with
+    #: about half the retries (docs/evaluation.md, "Retries: the seed-only gate").
+    skip_seed_only_retries: bool = True
     prior: np.ndarray | None = field(default=None, repr=False, compare=False)
     prior_name: str | None = None
 
@@ -94,7 +95,7 @@ class SessionSpec:
             "max_retries": self.max_retries,
             "max_step": self.max_step,
             "crossfade_seconds": self.crossfade_seconds,
-            **({"skip_seed_only_retries": True} if self.skip_seed_only_retries else {}),
+            **({} if self.skip_seed_only_retries else {"skip_seed_only_retries": False}),
         }
 
 

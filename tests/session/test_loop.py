@@ -98,7 +98,8 @@ def test_avoided_sounds_never_reach_a_prompt(backends):
 
 
 def test_low_score_triggers_bounded_retries_with_rewritten_prompts(backends):
-    session = _run(backends, segments=2, segment_seconds=4, threshold=1.0, max_retries=2, candidates=2)
+    session = _run(backends, segments=2, segment_seconds=4, threshold=1.0, max_retries=2, candidates=2,
+                   skip_seed_only_retries=False)  # every retry made: the bound is what is tested
     for seg in session.record().segments:
         assert len(seg.attempts) == 3
         assert all(len(a.candidates) == 2 for a in seg.attempts)
