@@ -49,6 +49,7 @@ def session(
     candidates: Annotated[int | None, typer.Option(help="candidates generated per attempt (K)")] = None,
     max_retries: Annotated[int | None, typer.Option(help="rewrites allowed per segment")] = None,
     threshold: Annotated[float | None, typer.Option(help="score below which a segment is retried")] = None,
+    seed_only_retries: Annotated[bool | None, typer.Option(help="also retry when the rewrite leaves the plan as it was (new seeds only; off by default)")] = None,
     prior: Annotated[Path | None, typer.Option(help="listener's own audio to continue from")] = None,
     readings: Annotated[Path | None, typer.Option(help="JSON with physiological readings (and optional baseline)")] = None,
     profile: Annotated[Path | None, typer.Option(help="listener profile JSON: used as a prior, updated after the session (created if missing)")] = None,

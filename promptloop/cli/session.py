@@ -110,6 +110,7 @@ def run_cli_session(args: dict[str, Any]) -> None:
         candidates=args["candidates"],
         threshold=args["threshold"],
         max_retries=args["max_retries"],
+        skip_seed_only_retries=None if args.get("seed_only_retries") is None else not args["seed_only_retries"],
         # The configured crossfade is a default: short segments get a proportionally shorter one.
         crossfade_seconds=min(settings.crossfade_seconds, args["segment_seconds"] / 4),
     )

@@ -55,6 +55,7 @@ def spec_from_settings(settings: Settings, **fields: Any) -> SessionSpec:
         "max_retries": settings.max_retries,
         "crossfade_seconds": settings.crossfade_seconds,
         "max_step": settings.max_step,
+        "skip_seed_only_retries": not settings.seed_only_retries,
     }
     given = {k: v for k, v in fields.items() if v is not None}
     return SessionSpec(**{**loop_fields, **given})
