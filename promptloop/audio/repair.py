@@ -17,6 +17,8 @@ it, so a correction is never assumed to have worked.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import librosa
 import numpy as np
 from pedalboard import LowpassFilter, Pedalboard
@@ -32,28 +34,24 @@ _MARGINS = (1.0, 2.0, 4.0, 8.0)
 _CUTOFFS_HZ = (3500.0, 2500.0, 1800.0, 1200.0)
 
 
-def _harmonic(audio: np.ndarray, margin: float) -> np.ndarray:
-    return librosa.effects.harmonic(audio.astype(np.float32), margin=margin).astype(np.float32)
+def _harmonic_until(audio: np.ndarray, met: Callable[[np.ndarray], bool]) -> tuple[np.ndarray, bool]:
+    """The harmonic part of ``audio`` at the smallest margin of :data:`_MARGINS` for which ``met``."""
+    out = np.asarray(audio, dtype=np.float32)
+    for margin in _MARGINS:
+        out = librosa.effects.harmonic(np.asarray(audio, dtype=np.float32), margin=margin).astype(np.float32)
+        if met(out):
+            return out, True
+    return out, False
 
 
 def remove_percussion(audio: np.ndarray, sample_rate: int, max_hits: int) -> tuple[np.ndarray, bool]:
     """The harmonic part of ``audio`` with at most ``max_hits`` drum-like hits, if a margin gets there."""
-    out = np.asarray(audio, dtype=np.float32)
-    for margin in _MARGINS:
-        out = _harmonic(audio, margin)
-        if percussive_hits(out, sample_rate) <= max_hits:
-            return out, True
-    return out, False
+    return _harmonic_until(audio, lambda y: percussive_hits(y, sample_rate) <= max_hits)
 
 
 def soften_attacks(audio: np.ndarray, sample_rate: int, max_transients: int) -> tuple[np.ndarray, bool]:
     """``audio`` with its sharp attacks separated out, if a margin brings them to ``max_transients``."""
-    out = np.asarray(audio, dtype=np.float32)
-    for margin in _MARGINS:
-        out = _harmonic(audio, margin)
-        if sharp_transients(out, sample_rate) <= max_transients:
-            return out, True
-    return out, False
+    return _harmonic_until(audio, lambda y: sharp_transients(y, sample_rate) <= max_transients)
 
 
 def soften_highs(audio: np.ndarray, sample_rate: int, max_ratio: float) -> tuple[np.ndarray, bool]:
