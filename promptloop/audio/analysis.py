@@ -109,6 +109,12 @@ def high_frequency_ratio(power: np.ndarray, sample_rate: int, cutoff_hz: float =
     return float(power[freqs >= cutoff_hz].sum() / total) if total > 0 else 0.0
 
 
+def highs_share(audio: np.ndarray, sample_rate: int) -> float:
+    """:func:`high_frequency_ratio` of ``audio`` itself, on the same STFT as :func:`measure`."""
+    power = np.abs(librosa.stft(np.asarray(audio, dtype=np.float32), n_fft=_N_FFT, hop_length=_HOP)) ** 2
+    return high_frequency_ratio(power.sum(axis=1), sample_rate)
+
+
 def _pulse(power: np.ndarray, sample_rate: int) -> np.ndarray:
     # A SuperFlux-style envelope (Böck & Widmer 2013: lag 2, max filter 3) of the band below
     # 1.5 kHz, where bass, piano and guitar attacks carry the pulse and rain or wind hiss does not.

@@ -9,7 +9,8 @@ offending content from the audio itself:
   separation (Fitzgerald 2010, ``librosa.effects.harmonic``), raising the separation margin until
   no more drum-like hits than allowed are counted;
 * :func:`soften_highs` low-passes the mix (``pedalboard.LowpassFilter``) until the share of energy
-  above 4 kHz is under the limit.
+  above 4 kHz is under the limit;
+* :func:`remove_violations` applies those that the named violations call for.
 
 Each returns the corrected audio and whether it met the limit; the caller re-measures and re-scores
 it, so a correction is never assumed to have worked.
@@ -17,16 +18,16 @@ it, so a correction is never assumed to have worked.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Set
 
 import librosa
 import numpy as np
 from pedalboard import LowpassFilter, Pedalboard
 
-from promptloop.audio.analysis import high_frequency_ratio, sharp_transients
+from promptloop.audio.analysis import highs_share, sharp_transients
 from promptloop.audio.percussion import percussive_hits
 
-__all__ = ["remove_percussion", "soften_attacks", "soften_highs"]
+__all__ = ["remove_percussion", "remove_violations", "soften_attacks", "soften_highs"]
 
 #: Separation margins tried in order (1 is plain HPSS; larger keeps only clearly harmonic energy).
 _MARGINS = (1.0, 2.0, 4.0, 8.0)
@@ -36,9 +37,10 @@ _CUTOFFS_HZ = (3500.0, 2500.0, 1800.0, 1200.0)
 
 def _harmonic_until(audio: np.ndarray, met: Callable[[np.ndarray], bool]) -> tuple[np.ndarray, bool]:
     """The harmonic part of ``audio`` at the smallest margin of :data:`_MARGINS` for which ``met``."""
-    out = np.asarray(audio, dtype=np.float32)
+    y = np.asarray(audio, dtype=np.float32)
+    out = y
     for margin in _MARGINS:
-        out = librosa.effects.harmonic(np.asarray(audio, dtype=np.float32), margin=margin).astype(np.float32)
+        out = librosa.effects.harmonic(y, margin=margin).astype(np.float32)
         if met(out):
             return out, True
     return out, False
@@ -60,7 +62,27 @@ def soften_highs(audio: np.ndarray, sample_rate: int, max_ratio: float) -> tuple
     out = y
     for cutoff in _CUTOFFS_HZ:
         out = Pedalboard([LowpassFilter(cutoff_frequency_hz=cutoff)])(y, sample_rate).astype(np.float32)
-        power = (np.abs(librosa.stft(out, n_fft=2048, hop_length=512)) ** 2).sum(axis=1)
-        if high_frequency_ratio(power, sample_rate) <= max_ratio:
+        if highs_share(out, sample_rate) <= max_ratio:
             return out, True
     return out, False
+
+
+def remove_violations(audio: np.ndarray, sample_rate: int, kinds: Set[str],
+                      limits: Mapping[str, float]) -> tuple[np.ndarray, list[str]]:
+    """``audio`` with what the violation ``kinds`` of
+    :func:`promptloop.representation.plan_checks.audio_violations` name removed, under ``limits``
+    (its ``AUDIO_LIMITS``); also what was removed (``["level"]`` when only loudness was over: the
+    caller's loudness normalisation brings that under the ceiling)."""
+    fixed, removed = np.asarray(audio, dtype=np.float32), []
+    if "avoided-percussion" in kinds:
+        fixed, _ = remove_percussion(fixed, sample_rate, int(limits["percussive_hits"]))
+        removed.append("percussion")
+    if kinds & {"gentle-transients", "avoided-sudden"}:
+        allowed = 0 if "gentle-transients" in kinds else int(limits["sudden_transients"])
+        fixed, _ = soften_attacks(fixed, sample_rate, allowed)
+        removed.append("sharp attacks")
+    if kinds & {"gentle-highs", "avoided-high"}:
+        ratio = limits["gentle_high_ratio" if "gentle-highs" in kinds else "high_pitched_ratio"]
+        fixed, _ = soften_highs(fixed, sample_rate, ratio)
+        removed.append("high frequencies")
+    return fixed, removed or ["level"]

@@ -7,7 +7,7 @@ imports: the settings module reads it at start-up.
 
 from __future__ import annotations
 
-__all__ = ["LIMITS", "LOOP_DEFAULTS"]
+__all__ = ["LIMITS", "LOOP_DEFAULTS", "SKIP_SEED_ONLY_RETRIES"]
 
 # Bounds on what one session may ask for; the CLI, API and playlist specs all enforce these.
 LIMITS: dict[str, tuple[float, float]] = {
@@ -27,3 +27,6 @@ LOOP_DEFAULTS: dict[str, float] = {
     "max_step": 0.5,
     "crossfade_seconds": 1.0,
 }
+
+#: Skip a retry whose rewrite leaves the plan as it was (docs/evaluation.md, "Retries: the seed-only gate").
+SKIP_SEED_ONLY_RETRIES = True

@@ -19,21 +19,20 @@ import numpy as np
 
 from promptloop._version import __version__
 from promptloop.acquisition.affect import Affect
-from promptloop.audio.analysis import measure
 from promptloop.audio.mix import (
     crossfade_append,
     integrated_lufs,
     normalize_loudness,
     safety_limit,
 )
-from promptloop.audio.repair import remove_percussion, soften_attacks, soften_highs
+from promptloop.audio.repair import remove_violations
 from promptloop.errors import ConstraintViolation, GenerationError, InputError
 from promptloop.feedback.base import Evaluation, Evaluator, PlanContext, Planner
 from promptloop.representation.plan import DYNAMICS_LUFS, MusicPlan
 from promptloop.representation.plan_checks import AUDIO_LIMITS, HEADROOM_LU, audio_violations, enforce_constraints
 from promptloop.representation.preferences import Preferences
 from promptloop.representation.trajectory import PathPace, path_pace
-from promptloop.session.defaults import LIMITS, LOOP_DEFAULTS
+from promptloop.session.defaults import LIMITS, LOOP_DEFAULTS, SKIP_SEED_ONLY_RETRIES
 from promptloop.session.pacing import IsoPacer, PaceContext, Pacer, Waypoint
 from promptloop.session.provenance import (
     AffectRecord,
@@ -70,7 +69,7 @@ class SessionSpec:
     #: Skip a retry whose rewrite left the plan as it was (it would only draw new seeds).  On by
     #: default since two core reports in a row showed the gated loop keeps the independent check with
     #: about half the retries (docs/evaluation.md, "Retries: the seed-only gate").
-    skip_seed_only_retries: bool = True
+    skip_seed_only_retries: bool = SKIP_SEED_ONLY_RETRIES
     prior: np.ndarray | None = field(default=None, repr=False, compare=False)
     prior_name: str | None = None
 
@@ -374,21 +373,9 @@ class LoopSession:
         The corrected audio is re-normalised, re-limited and re-scored; it replaces the candidate only
         when it breaks fewer constraints, and the segment's events say what was removed.
         """
-        kinds = {v.kind for v in audio_violations(measure(audio, self.sample_rate), context.preferences)}
-        fixed, removed = audio, []
-        if "avoided-percussion" in kinds:
-            fixed, _ = remove_percussion(fixed, self.sample_rate, int(AUDIO_LIMITS["percussive_hits"]))
-            removed.append("percussion")
-        if kinds & {"gentle-transients", "avoided-sudden"}:
-            allowed = 0 if "gentle-transients" in kinds else int(AUDIO_LIMITS["sudden_transients"])
-            fixed, _ = soften_attacks(fixed, self.sample_rate, allowed)
-            removed.append("sharp attacks")
-        if kinds & {"gentle-highs", "avoided-high"}:
-            ratio = AUDIO_LIMITS["gentle_high_ratio" if "gentle-highs" in kinds else "high_pitched_ratio"]
-            fixed, _ = soften_highs(fixed, self.sample_rate, ratio)
-            removed.append("high frequencies")
-        if not removed:  # loudness alone: normalisation below already brings it under the ceiling
-            removed.append("level")
+        # The evaluation's own measurement says which constraints broke (no second analysis).
+        kinds = {v.kind for v in audio_violations(evaluation.descriptors, context.preferences)}
+        fixed, removed = remove_violations(audio, self.sample_rate, kinds, AUDIO_LIMITS)
         fixed = safety_limit(normalize_loudness(fixed, self.sample_rate, self._target_lufs(plan)),
                              self.sample_rate, PEAK_CEILING_DB)
         again = self.evaluator.evaluate(fixed, self.sample_rate, plan, context)

@@ -9,7 +9,7 @@ from typing import Literal
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from promptloop.session.defaults import LIMITS, LOOP_DEFAULTS
+from promptloop.session.defaults import LIMITS, LOOP_DEFAULTS, SKIP_SEED_ONLY_RETRIES
 
 __all__ = ["Settings", "embedded_default_generator"]
 
@@ -42,7 +42,7 @@ class Settings(BaseSettings):
     max_step: float = Field(default=LOOP_DEFAULTS["max_step"], ge=LIMITS["max_step"][0], le=LIMITS["max_step"][1])
     # a retry whose rewrite leaves the plan as it was only draws new seeds; off since session 7
     # (docs/evaluation.md, "Retries: the seed-only gate"): PROMPTLOOP_SEED_ONLY_RETRIES=1 turns them on
-    seed_only_retries: bool = False
+    seed_only_retries: bool = not SKIP_SEED_ONLY_RETRIES
     # live sessions (issue 13): seconds of audio kept queued ahead of the playhead when the next
     # segment arrives; the chat page and the terminal chat generate just ahead of playback
     live_lookahead_seconds: float = Field(default=0.5, ge=0.0, le=30.0)

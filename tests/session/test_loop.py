@@ -153,6 +153,24 @@ class _HostilePlanner(Planner):
         return self.draft(context)
 
 
+def test_the_product_skips_seed_only_retries_unless_asked(backends):
+    from promptloop.wiring.builders import spec_from_settings
+
+    calm = parse_affect("calm")
+    spec = spec_from_settings(Settings(), start=calm, target=calm, segments=1, segment_seconds=4, threshold=1.0,
+                              max_retries=2)
+    session = LoopSession(spec, backends.generator, _StubbornPlanner(), backends.evaluator)
+    session.next_segment()
+    assert len(session.record().segments[0].attempts) == 1 and session.retries_skipped == 1
+    assert "skip_seed_only_retries" not in session.record().settings
+    asked = spec_from_settings(Settings(seed_only_retries=True), start=calm, target=calm, segments=1,
+                               segment_seconds=4, threshold=1.0, max_retries=2)
+    ungated = LoopSession(asked, backends.generator, _StubbornPlanner(), backends.evaluator)
+    ungated.next_segment()
+    assert len(ungated.record().segments[0].attempts) == 3
+    assert ungated.record().settings["skip_seed_only_retries"] is False
+
+
 def test_constraint_breaking_plan_falls_back_and_is_recorded(backends):
     spec = SessionSpec(start=parse_affect("calm"), target=parse_affect("calm"), segments=1, segment_seconds=4,
                        preferences=Preferences.build(avoid="drums"))
