@@ -94,11 +94,11 @@ def run_cli_session(args: dict[str, Any]) -> None:
     prefs = Preferences.build(args["prefer"], args["avoid"], gentle=args["gentle"],
                               loudness_ceiling_lufs=args["loudness_ceiling"])
     profile = load_profile(args["profile"]) if args.get("profile") is not None else None
-    if profile is not None:
-        prefs = profile.prior(prefs)
     if args["readings"] is not None:
         readings, baseline = load_readings(args["readings"])
         start = estimate_affect(readings, baseline, prior=start).affect
+    if profile is not None:
+        prefs = profile.prior(prefs, start, target)
     spec = spec_from_settings(
         settings,
         start=start,

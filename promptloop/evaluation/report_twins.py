@@ -97,7 +97,8 @@ def twin_markdown(study: dict[str, Any], summary: dict[str, Any]) -> list[str]:
         decisions: dict[str, int] = {}
         for r in study["paired"]:
             for d in r["closed"].get("decisions", []):
-                decisions[d] = decisions.get(d, 0) + 1
+                kind = d.split(":")[0].split(" ")[0] if d.startswith(("probe", "suspect")) else d  # not per sound
+                decisions[kind] = decisions.get(kind, 0) + 1
         kinds: dict[str, int] = {}
         sessions = [r[arm] for r in study["paired"] for arm in ("open", "closed")]
         sessions += [s[arm] for series in study["series"] for s in series["sessions"] for arm in ("fresh", "personalised")]
@@ -114,8 +115,8 @@ def twin_markdown(study: dict[str, Any], summary: dict[str, Any]) -> list[str]:
     lines += [f"## Personalised sessions on the {population} twin population", "",
               f"{s['personalised_twins']} twins, {s['sessions_per_twin']} sessions each (a different start and "
               "target per session); both arms use the closed loop; the personalised arm carries the listener "
-              "profile learned from its earlier sessions (suspected triggers avoided, a loudness ceiling seen at "
-              "least twice, the response curve and the waypoint offsets that worked, how soon the schedule may "
+              "profile learned from its earlier sessions (suspected triggers avoided, a ceiling for calming music seen "
+              "at least twice (capping calming sessions only), the response curve and the waypoint offsets that worked, how soon the schedule may "
               "reach the target, the lead), the fresh "
               "arm starts each session with an empty profile. Session 1 is the same session in both arms. Outcome: "
               "seconds until the twin first enters the target zone (a session that never gets there counts as its "

@@ -73,7 +73,7 @@ def run_twin_session(backends: Any, traits: TwinTraits, pair: tuple[str, str], s
                      *, closed: bool, profile: ListenerProfile | None = None) -> dict[str, Any]:
     """One session played to one twin; returns its outcomes (and, closed, what it learned)."""
     start, target = AFFECT_WORDS[pair[0]], AFFECT_WORDS[pair[1]]
-    preferences = profile.prior(Preferences()) if profile is not None else Preferences()
+    preferences = profile.prior(Preferences(), start, target) if profile is not None else Preferences()
     twin = SimulatedListener.create(traits, start, session_seed)
     pacer: Pacer = ReadingPacer(start, twin.baseline(), settings=study.pacer, profile=profile) if closed else IsoPacer()
     spec = SessionSpec(start=start, target=target, preferences=preferences, segments=study.segments,

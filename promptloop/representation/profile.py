@@ -7,7 +7,10 @@ edit (JSON; ``extra="forbid"``), kept with the account by the service and in a f
 (``promptloop session --profile FILE``).
 
 Planners use it through :meth:`ListenerProfile.prior`: avoided sounds and a loudness ceiling folded
-into the session's preferences.  The closed-loop pacer uses its pacing fields.  After a session,
+into the session's preferences.  Two ceilings are kept apart: the comfortable range the listener
+set (it caps every session) and the loudness above which *calming* music stopped calming them,
+which the closed loop learns and which caps only sessions that calm (learned while winding down, it
+says nothing about music meant to energise).  The closed-loop pacer uses its pacing fields.  After a session,
 :meth:`ListenerProfile.learn` folds in what that session found (a :class:`ProfileUpdate`).
 
 >>> p = ListenerProfile(triggers=["drums"], comfortable_loudness_lufs=(-40.0, -24.0))
@@ -19,6 +22,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from promptloop.acquisition.affect import Affect
 from promptloop.errors import InputError
 from promptloop.representation.preferences import Preferences, parse_terms
 
@@ -27,6 +31,8 @@ __all__ = ["PROFILE_FORMAT", "ListenerProfile", "ProfileUpdate", "load_profile_t
 PROFILE_FORMAT = "promptloop-profile/1"
 #: How much one new session counts against what the profile already holds (exponential average).
 LEARNING_RATE = 0.5
+#: A session calms when its target's arousal is at least this far below its start's.
+CALMING_AROUSAL_DROP = 0.05
 
 
 def _terms(value: list[str]) -> list[str]:
@@ -52,6 +58,8 @@ class ListenerProfile(BaseModel):
     rejected: list[str] = Field(default_factory=list, max_length=24)  # asked to remove or reported unpleasant
     comfortable_tempo_bpm: tuple[float, float] | None = None
     comfortable_loudness_lufs: tuple[float, float] | None = None
+    #: learned: calming music louder than this did not calm them (caps calming sessions only)
+    calming_loudness_lufs: float | None = Field(default=None, ge=-60.0, le=-5.0)
     follow: float | None = Field(default=None, ge=0.0, le=2.0)  # how far per segment they follow (1: as modelled)
     lead: float | None = Field(default=None, ge=0.1, le=1.5)  # how far ahead the music may be
     arrive: float | None = Field(default=None, ge=0.1, le=1.0)  # share of a session by which to reach the target
@@ -102,15 +110,19 @@ class ListenerProfile(BaseModel):
     def avoided(self) -> tuple[str, ...]:
         return tuple(dict.fromkeys([*self.triggers, *self.rejected]))
 
-    def prior(self, preferences: Preferences) -> Preferences:
+    def prior(self, preferences: Preferences, start: Affect | None = None, target: Affect | None = None) -> Preferences:
         """``preferences`` with the profile folded in: its triggers and rejections avoided (unless
-        the listener explicitly prefers them this time) and the loudness ceiling no higher than the
-        top of the comfortable range."""
+        the listener explicitly prefers them this time), the loudness ceiling no higher than the top
+        of the comfortable range and, when the session calms (``target`` well below ``start`` in
+        arousal), no higher than the learned calming ceiling."""
         liked = set(preferences.instruments) | set(preferences.genres) | set(preferences.extra)
         avoid = tuple(dict.fromkeys([*preferences.avoid, *(t for t in self.avoided() if t not in liked)]))
         ceiling = preferences.loudness_ceiling_lufs
         if self.comfortable_loudness_lufs is not None:
             ceiling = min(ceiling, self.comfortable_loudness_lufs[1])
+        calming = start is not None and target is not None and target.arousal < start.arousal - CALMING_AROUSAL_DROP
+        if calming and self.calming_loudness_lufs is not None:
+            ceiling = min(ceiling, self.calming_loudness_lufs)
         try:
             return Preferences(instruments=preferences.instruments, genres=preferences.genres, avoid=avoid,
                                loudness_ceiling_lufs=ceiling, gentle=preferences.gentle, extra=preferences.extra)
@@ -148,6 +160,7 @@ class ListenerProfile(BaseModel):
             "rejected": _terms([*self.rejected, *update.rejected])[:24],
             "comfortable_loudness_lufs": loud,
             "comfortable_tempo_bpm": tempo,
+            "calming_loudness_lufs": blend(self.calming_loudness_lufs, update.calming_ceiling_lufs),
             "follow": blend(self.follow, update.follow),
             "lead": blend(self.lead, update.lead),
             "arrive": update.arrive if update.arrive is not None else self.arrive,
@@ -164,7 +177,8 @@ class ProfileUpdate(BaseModel):
 
     triggers: list[str] = Field(default_factory=list)
     rejected: list[str] = Field(default_factory=list)
-    loudness_ceiling_lufs: float | None = None
+    loudness_ceiling_lufs: float | None = None  # a ceiling the listener set (caps every session)
+    calming_ceiling_lufs: float | None = None  # calming music above this did not calm them (the closed loop)
     followed_tempo_bpm: tuple[float, float] | None = None
     follow: float | None = None
     lead: float | None = None

@@ -172,7 +172,7 @@ class Service:
     # -- sessions, readings, chat, media, jobs, the account's data: delegated -----------------------
     def create_session(self, user: User, *, start: Affect, target: Affect, preferences: Preferences,
                        **fields: Any) -> dict[str, Any]:
-        preferences = self.profiles.prior(user, preferences)  # the listener profile as a prior
+        preferences = self.profiles.prior(user, preferences, start, target)  # the listener profile as a prior
         return self.sessions.create(user, start=start, target=target, preferences=preferences, **fields)
 
     def list_sessions(self, user: User, limit: int = 50, offset: int = 0) -> list[dict[str, Any]]:

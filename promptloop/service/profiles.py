@@ -15,6 +15,7 @@ from sqlalchemy import ForeignKey, LargeBinary, delete, select
 from sqlalchemy.orm import Mapped, mapped_column
 from sqlalchemy.orm import Session as DB
 
+from promptloop.acquisition.affect import Affect
 from promptloop.representation.preferences import Preferences
 from promptloop.representation.profile import ListenerProfile, ProfileUpdate
 from promptloop.service.context import ServiceContext
@@ -71,10 +72,11 @@ class Profiles:
             db.commit()
         return profile
 
-    def prior(self, user: User, preferences: Preferences) -> Preferences:
+    def prior(self, user: User, preferences: Preferences, start: Affect | None = None,
+              target: Affect | None = None) -> Preferences:
         """``preferences`` with the account's profile folded in (unchanged without a profile)."""
         with self.ctx.db() as db:
-            return self._load(db, user).prior(preferences)
+            return self._load(db, user).prior(preferences, start, target)
 
     def export(self, db: DB, user: User) -> dict[str, Any] | None:
         row = db.get(ProfileRow, user.id)

@@ -15,7 +15,13 @@ music can lead them (its *lead*):
 * **move on** — they followed: the belief advances and the waypoint with it;
 * **back off** — arousal moved the wrong way by more than the noise allows: the next segment meets
   the listener where they are, the sounds that segment introduced become suspects (avoided for the
-  rest of the session), and when calming music was loud the loudness ceiling comes down.
+  rest of the session), and when calming music was loud the loudness ceiling comes down;
+* **probe** — a sound that has played from the start is never "introduced", so a trigger among
+  the session's first sounds would never be found.  When the readings keep placing the listener
+  more aroused than the model of following the music predicts, the pacer leaves out one of the
+  sounds playing (for ``probe_segments`` segments) and compares the two segments before with the
+  probe's: when the readings came down toward the model by more than ``trigger_margin`` the sound
+  is a suspect; one that makes no difference comes back.
 
 What the session learned is :meth:`ReadingPacer.learned` (a
 :class:`~promptloop.representation.profile.ProfileUpdate` for the listener's profile); a profile's
@@ -77,6 +83,9 @@ class PacerSettings:
     offset_reach: float = 0.25  # a profile's offset applies to targets this close in arousal
     offset_weight: float = 1.0
     ceiling_evidence: int = 2  # loudness ceilings lowered this often (and once followed by calmer readings) go into the profile
+    probe_after: float = 0.08  # readings above the model by this much (mean of the last two segments) start a probe
+    probe_segments: int = 2  # segments a probed sound is left out
+    trigger_margin: float = 0.15  # readings minus model before a probe, minus during it, that make the sound a suspect
 
 
 def sounds_named(prompt: str) -> frozenset[str]:
@@ -127,6 +136,12 @@ class ReadingPacer(Pacer):
     _closest: tuple[float, float, float] | None = None  # (arousal miss, target arousal, waypoint offset)
     _offsets: list[tuple[float, float]] = field(default_factory=list)  # the profile's (target arousal, offset)
     _seeded_target: float | None = None
+    _heard: list[tuple[frozenset[str], float]] = field(default_factory=list)  # (sounds, readings minus model)
+    _probe: str | None = None  # the sound left out to test it
+    _probe_left: int = 0
+    _probe_before: float = 0.0  # readings minus model over the two segments before the probe
+    _probed: set[str] = field(default_factory=set)
+    _added: set[str] = field(default_factory=set)  # sounds this pacer put on the avoid-list
 
     def __post_init__(self) -> None:
         self.valence, self.arousal = self.start.valence, self.start.arousal
@@ -174,6 +189,8 @@ class ReadingPacer(Pacer):
             self.valence += k * (music.valence - self.valence)
             self.variance += s.process_var + (s.model_error * modelled) ** 2
         measured = self._measure(readings)
+        if last is not None and measured is not None and self._anchor:
+            self._heard.append((sounds_named(last.prompt), measured[0] - self.arousal))
         if last is not None and measured is not None and self._measured is not None:
             # where the listener was heading under this waypoint, from the readings alone
             headed = self._measured + (measured[0] - self._measured) / s.follow_share
@@ -191,11 +208,40 @@ class ReadingPacer(Pacer):
             miss = abs(self.arousal - target.arousal)
             if self._closest is None or miss < self._closest[0]:
                 self._closest = (miss, target.arousal, last.waypoint.arousal - target.arousal)
+        if last is not None:
+            self._test_sounds(sounds_named(last.prompt))
         if last is None or measured is None or target is None:
             if last is not None:
                 self._last_sounds = sounds_named(last.prompt)
             return
         self._decide(last, target, before, modelled)
+
+    def _test_sounds(self, playing: frozenset[str]) -> None:
+        """Probe one playing sound when the readings keep sitting above the model; at the probe's
+        end, suspect it if the readings came down toward the model while it was left out.
+
+        Only the segments just before and during a probe are compared: over a whole session, a
+        sound that plays in one part of the path (pads while calming) would take the blame for
+        everything else that part of the path does differently."""
+        s = self.settings
+        recent = [i for _, i in self._heard[-2:]]
+        if self._probe is not None:
+            self._probe_left -= 1
+            if self._probe_left > 0:
+                return
+            during = [i for _, i in self._heard[-s.probe_segments:]]
+            if self._probe_before - sum(during) / len(during) > s.trigger_margin:
+                self.suspects.add(self._probe)
+                self.decisions.append(f"suspect {self._probe}: readings came down while it was left out")
+            self._probe = None
+            return
+        if len(recent) < 2 or sum(recent) / 2 <= s.probe_after or len(playing) < 2:
+            return
+        untested = sorted(playing - self.suspects - self._probed)
+        if untested:
+            self._probe, self._probe_left, self._probe_before = untested[0], s.probe_segments, sum(recent) / 2
+            self._probed.add(untested[0])
+            self.decisions.append(f"probe: leave out {untested[0]}")
 
     def _decide(self, last: SegmentRecord, target: Affect, before: float, modelled: float) -> None:
         s = self.settings
@@ -233,7 +279,10 @@ class ReadingPacer(Pacer):
 
     def adjusted(self, preferences: Preferences) -> Preferences | None:
         """``preferences`` with what this session learned to avoid; None when nothing changes."""
-        avoid = tuple(dict.fromkeys([*preferences.avoid, *sorted(self.suspects - set(preferences.instruments))]))
+        wanted = (self.suspects | ({self._probe} if self._probe else set())) - set(preferences.instruments)
+        released = self._added - wanted  # a probed sound that made no difference comes back
+        self._added = (self._added & wanted) | (wanted - set(preferences.avoid))
+        avoid = tuple(dict.fromkeys([*(a for a in preferences.avoid if a not in released), *sorted(wanted)]))
         ceiling = preferences.loudness_ceiling_lufs if self.ceiling is None else min(
             preferences.loudness_ceiling_lufs, self.ceiling)
         if avoid == preferences.avoid and ceiling == preferences.loudness_ceiling_lufs:
@@ -321,7 +370,7 @@ class ReadingPacer(Pacer):
         # profile keeps the ceiling only when it came down often enough and quieter music then helped.
         confirmed = self._quieter >= s.ceiling_evidence and self._quieter_confirmed >= 1
         ceiling = self.ceiling if confirmed else None
-        return ProfileUpdate(triggers=sorted(self.suspects), loudness_ceiling_lufs=ceiling,
+        return ProfileUpdate(triggers=sorted(self.suspects), calming_ceiling_lufs=ceiling,
                              followed_tempo_bpm=tempo, follow=follow, lead=lead, arrive=arrive,
                              response=self.response.binned(since=self._seeded),
                              offsets=[] if self._closest is None else [(self._closest[1], round(self._closest[2], 3))])

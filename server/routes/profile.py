@@ -28,6 +28,7 @@ class ProfileIn(BaseModel):
     # (low, high) as a two-item list: OpenAPI 3.0 tools read a list schema, not a tuple's
     comfortable_tempo_bpm: list[float] | None = Field(default=None, min_length=2, max_length=2)
     comfortable_loudness_lufs: list[float] | None = Field(default=None, min_length=2, max_length=2)
+    calming_loudness_lufs: float | None = Field(default=None, ge=-60.0, le=-5.0)
     follow: float | None = Field(default=None, ge=0.0, le=2.0)
     lead: float | None = Field(default=None, ge=0.1, le=1.5)
     arrive: float | None = Field(default=None, ge=0.1, le=1.0)
@@ -46,6 +47,8 @@ class ProfileOut(BaseModel):
     rejected: list[str] = Field(description="sounds the listener removed or reported unpleasant")
     comfortable_tempo_bpm: list[float] | None = Field(min_length=2, max_length=2)
     comfortable_loudness_lufs: list[float] | None = Field(min_length=2, max_length=2)
+    calming_loudness_lufs: float | None = Field(
+        description="learned: calming music louder than this did not calm the listener (caps calming sessions only)")
     follow: float | None = Field(description="how closely the listener followed the music (1: as modelled)")
     lead: float | None = Field(description="how far ahead of the listener the closed loop may lead")
     arrive: float | None = Field(description="share of a session by which the closed loop may reach the target")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from promptloop.acquisition.affect import Affect
 from promptloop.errors import InputError
 from promptloop.representation.preferences import Preferences
 from promptloop.representation.profile import ListenerProfile, ProfileUpdate, load_profile_text
@@ -35,3 +36,16 @@ def test_learning_accumulates_sessions_and_blends_numbers() -> None:
 def test_bad_profiles_are_input_errors(text: str) -> None:
     with pytest.raises(InputError):
         load_profile_text(text)
+
+
+def test_a_learned_calming_ceiling_caps_calming_sessions_only() -> None:
+    # The closed loop learns this ceiling while winding a listener down; an energising session that
+    # took it would be held below the loudness its target needs.
+    p = ListenerProfile().learn(ProfileUpdate(calming_ceiling_lufs=-29.0))
+    assert p.calming_loudness_lufs == -29.0 and p.comfortable_loudness_lufs is None
+    prefs = Preferences.build("piano", loudness_ceiling_lufs=-14.0)
+    anxious, calm, energized = Affect(-0.6, 0.7), Affect(0.4, -0.6), Affect(0.6, 0.8)
+    assert p.prior(prefs, anxious, calm).loudness_ceiling_lufs == -29.0
+    assert p.prior(prefs, calm, energized).loudness_ceiling_lufs == -14.0
+    assert p.prior(prefs).loudness_ceiling_lufs == -14.0  # direction unknown: only what the listener set
+    assert p.learn(ProfileUpdate(calming_ceiling_lufs=-25.0)).calming_loudness_lufs == -27.0  # blended

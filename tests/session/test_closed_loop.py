@@ -148,6 +148,42 @@ def _loud_calming_session(after: list[float]) -> ReadingPacer:
 def test_a_loudness_ceiling_reaches_the_profile_only_when_quieter_music_then_helped() -> None:
     unconfirmed = _loud_calming_session([0.8])  # still rising after the ceiling came down
     assert unconfirmed.decisions.count("hold (quieter)") >= 2
-    assert unconfirmed.ceiling is not None and unconfirmed.learned().loudness_ceiling_lufs is None
+    assert unconfirmed.ceiling is not None and unconfirmed.learned().calming_ceiling_lufs is None
     confirmed = _loud_calming_session([0.45])
-    assert confirmed.learned().loudness_ceiling_lufs == confirmed.ceiling is not None
+    assert confirmed.learned().calming_ceiling_lufs == confirmed.ceiling is not None
+
+
+def _trigger_session(trigger: str | None, segments: int = 12) -> tuple[ReadingPacer, list[str]]:
+    """Piano and pads from the first segment on; the listener's arousal is pushed up 0.5 while
+    ``trigger`` plays.  The prompt leaves out what the pacer asks to avoid."""
+    pacer, prefs = ReadingPacer(START, BASE), Preferences()
+    arousal = START.arousal
+    pacer.observe([_reading(arousal)] * 3)
+    waypoint = pacer.next_waypoint(PaceContext(0, segments, START, START, False, TARGET, 0.5)).affect
+    prompts = []
+    for i in range(1, segments):
+        voices = [v for v in ("piano", "pads") if v not in prefs.avoid] or ["strings"]
+        prompt = "calm music with " + " and ".join(voices)
+        prompts.append(prompt)
+        push = 0.5 if trigger is not None and trigger in prompt else 0.0
+        arousal += 0.5 * (waypoint.arousal + push - arousal)
+        pacer.observe([_reading(arousal)] * 3, _record(i - 1, waypoint, prompt=prompt), TARGET)
+        prefs = pacer.adjusted(prefs) or prefs
+        waypoint = pacer.next_waypoint(PaceContext(i, segments, START, START, False, TARGET, 0.5,
+                                                   previous=waypoint)).affect
+    return pacer, prompts
+
+
+def test_a_trigger_playing_from_the_first_segment_is_found_by_leaving_sounds_out() -> None:
+    pacer, prompts = _trigger_session("piano", segments=14)
+    assert pacer.suspects == {"piano"} and "piano" in pacer.learned().triggers
+    assert pacer.decisions.index("probe: leave out pads") < pacer.decisions.index("probe: leave out piano")
+    pads_out = [i for i, p in enumerate(prompts) if "pads" not in p]
+    assert pads_out and any("pads" in p for p in prompts[pads_out[-1] + 1:])  # made no difference: it came back
+    assert all("piano" not in p for p in prompts[-4:])  # the trigger is avoided for the rest of the session
+
+
+def test_a_listener_without_a_trigger_loses_no_sound_for_good() -> None:
+    pacer, prompts = _trigger_session(None)
+    assert pacer.suspects == set() and pacer.learned().triggers == []
+    assert "piano" in prompts[-1] and "pads" in prompts[-1]
