@@ -17,8 +17,9 @@ music can lead them (its *lead*):
   the listener where they are, the sounds that segment introduced become suspects (avoided for the
   rest of the session), and when calming music was loud the loudness ceiling comes down;
 * **probe** — a sound that has played from the start is never "introduced", so a trigger among
-  the session's first sounds would never be found.  When the readings keep placing the listener
-  more aroused than the model of following the music predicts, the pacer leaves out one of the
+  the session's first sounds would never be found.  After a back-off that no new sound explains,
+  with the readings placing the listener more aroused than the model of following the music
+  predicts, the pacer leaves out one of the
   sounds playing (for ``probe_segments`` segments) and compares the two segments before with the
   probe's: when the readings came down toward the model by more than ``trigger_margin`` the sound
   is a suspect; one that makes no difference comes back.
@@ -140,6 +141,8 @@ class ReadingPacer(Pacer):
     _probe: str | None = None  # the sound left out to test it
     _probe_left: int = 0
     _probe_before: float = 0.0  # readings minus model over the two segments before the probe
+    _backoff_blamed: int = 0  # sounds the last back-off could blame (it introduced them)
+    _beliefs: list[float] = field(default_factory=list)  # the arousal belief after each segment
     _probed: set[str] = field(default_factory=set)
     _added: set[str] = field(default_factory=set)  # sounds this pacer put on the avoid-list
 
@@ -208,23 +211,26 @@ class ReadingPacer(Pacer):
             miss = abs(self.arousal - target.arousal)
             if self._closest is None or miss < self._closest[0]:
                 self._closest = (miss, target.arousal, last.waypoint.arousal - target.arousal)
-        if last is not None:
-            self._test_sounds(sounds_named(last.prompt))
         if last is None or measured is None or target is None:
             if last is not None:
                 self._last_sounds = sounds_named(last.prompt)
+                self._test_sounds(self._last_sounds, None)
             return
         self._decide(last, target, before, modelled)
+        self._test_sounds(sounds_named(last.prompt), target)
 
-    def _test_sounds(self, playing: frozenset[str]) -> None:
-        """Probe one playing sound when the readings keep sitting above the model; at the probe's
-        end, suspect it if the readings came down toward the model while it was left out.
+    def _test_sounds(self, playing: frozenset[str], target: Affect | None) -> None:
+        """Probe one playing sound when the music is not working — a back-off that no new sound
+        explains, or no progress toward the target over two segments — and the readings keep
+        sitting above the model; at the probe's end, suspect it if the readings came down toward
+        the model while it was left out.
 
         Only the segments just before and during a probe are compared: over a whole session, a
         sound that plays in one part of the path (pads while calming) would take the blame for
         everything else that part of the path does differently."""
         s = self.settings
         recent = [i for _, i in self._heard[-2:]]
+        self._beliefs.append(self.arousal)
         if self._probe is not None:
             self._probe_left -= 1
             if self._probe_left > 0:
@@ -235,7 +241,12 @@ class ReadingPacer(Pacer):
                 self.decisions.append(f"suspect {self._probe}: readings came down while it was left out")
             self._probe = None
             return
-        if len(recent) < 2 or sum(recent) / 2 <= s.probe_after or len(playing) < 2:
+        if target is None or len(recent) < 2 or sum(recent) / 2 <= s.probe_after or len(playing) < 2:
+            return
+        unexplained = self.decisions[-1] == "back off" and self._backoff_blamed == 0
+        stalled = len(self._beliefs) >= 3 and (
+            abs(self._beliefs[-3] - target.arousal) - abs(self.arousal - target.arousal) < 2 * s.stall)
+        if not (unexplained or stalled):
             return
         untested = sorted(playing - self.suspects - self._probed)
         if untested:
@@ -258,7 +269,9 @@ class ReadingPacer(Pacer):
         if abs(wanted) > 0.05 and moved * math.copysign(1.0, wanted) < -s.against:
             self._backoff = True
             self.decisions.append("back off")
+            self._backoff_blamed = 0
             if self._last_sounds is not None:  # the first segment introduced nothing: no evidence against a sound
+                self._backoff_blamed = len(sounds - self._last_sounds - self.suspects)
                 self.suspects |= sounds - self._last_sounds
             if calming and loud:
                 self._lower_ceiling(last.loudness_lufs - 4.0)

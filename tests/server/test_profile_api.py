@@ -49,3 +49,12 @@ def test_the_profile_is_sealed_exported_and_erased(alice: Api, service) -> None:
     assert alice.delete("/v1/me").status_code == 200
     with service.ctx.db() as db:
         assert db.query(ProfileRow).count() == 0
+
+
+def test_a_learned_calming_ceiling_caps_calming_sessions_only(alice: Api) -> None:
+    r = alice.put("/v1/me/profile", json={"calming_loudness_lufs": -29})
+    assert r.status_code == 200 and r.json()["calming_loudness_lufs"] == -29.0
+    calming = alice.new_session()  # anxious -> calm
+    energising = alice.new_session(start="tired", target="energized")
+    assert calming["preferences"]["loudness_ceiling_lufs"] == -29.0
+    assert energising["preferences"]["loudness_ceiling_lufs"] > -29.0

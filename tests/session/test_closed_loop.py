@@ -175,12 +175,17 @@ def _trigger_session(trigger: str | None, segments: int = 12) -> tuple[ReadingPa
 
 
 def test_a_trigger_playing_from_the_first_segment_is_found_by_leaving_sounds_out() -> None:
+    pacer, prompts = _trigger_session("pads")
+    assert pacer.suspects == {"pads"} and pacer.learned().triggers == ["pads"]
+    assert "probe: leave out pads" in pacer.decisions
+    assert all("pads" not in p and "piano" in p for p in prompts[-4:])  # avoided from then on; piano kept
+
+
+def test_a_probed_sound_that_makes_no_difference_comes_back() -> None:
     pacer, prompts = _trigger_session("piano", segments=14)
-    assert pacer.suspects == {"piano"} and "piano" in pacer.learned().triggers
-    assert pacer.decisions.index("probe: leave out pads") < pacer.decisions.index("probe: leave out piano")
+    assert "probe: leave out pads" in pacer.decisions and "pads" not in pacer.suspects
     pads_out = [i for i, p in enumerate(prompts) if "pads" not in p]
-    assert pads_out and any("pads" in p for p in prompts[pads_out[-1] + 1:])  # made no difference: it came back
-    assert all("piano" not in p for p in prompts[-4:])  # the trigger is avoided for the rest of the session
+    assert pads_out and all("pads" in p for p in prompts[pads_out[-1] + 1:])
 
 
 def test_a_listener_without_a_trigger_loses_no_sound_for_good() -> None:

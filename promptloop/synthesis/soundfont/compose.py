@@ -139,6 +139,10 @@ class _Builder:
         if len(self.degrees) >= 2:
             # Cadence approach: plagal (IV) when calm, dominant (V) when not.
             self.degrees[-1] = 3 if calm else 4
+            if self.degrees[-2] == self.degrees[-1]:
+                # The approach chord twice running outweighs the tonic in a short segment (I-V-V-I
+                # in C measured as G major, i-V-V-i in A minor as E major): the bar before returns home.
+                self.degrees[-2] = 0
         # Triads only: sevenths (Cmaj7 holds an E minor triad) made major keys measure as their mediant's minor.
         self.seventh = False
         self.chords = [
