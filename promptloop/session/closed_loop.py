@@ -17,12 +17,12 @@ music can lead them (its *lead*):
   the listener where they are, the sounds that segment introduced become suspects (avoided for the
   rest of the session), and when calming music was loud the loudness ceiling comes down;
 * **probe** — a sound that has played from the start is never "introduced", so a trigger among
-  the session's first sounds would never be found.  After a back-off that no new sound explains,
-  with the readings placing the listener more aroused than the model of following the music
-  predicts, the pacer leaves out one of the
-  sounds playing (for ``probe_segments`` segments) and compares the two segments before with the
-  probe's: when the readings came down toward the model by more than ``trigger_margin`` the sound
-  is a suspect; one that makes no difference comes back.
+  the session's first sounds would never be found.  When the music is not working (a back-off
+  that no new sound explains, or two segments without progress toward the target) and the readings
+  place the listener more aroused than the model of following the music predicts, the pacer leaves
+  out one of the sounds playing (for ``probe_segments`` segments) and compares the two segments
+  before with the probe's: when the readings came down toward the model by more than
+  ``trigger_margin`` the sound is a suspect; one that makes no difference comes back.
 
 What the session learned is :meth:`ReadingPacer.learned` (a
 :class:`~promptloop.representation.profile.ProfileUpdate` for the listener's profile); a profile's
@@ -137,7 +137,7 @@ class ReadingPacer(Pacer):
     _closest: tuple[float, float, float] | None = None  # (arousal miss, target arousal, waypoint offset)
     _offsets: list[tuple[float, float]] = field(default_factory=list)  # the profile's (target arousal, offset)
     _seeded_target: float | None = None
-    _heard: list[tuple[frozenset[str], float]] = field(default_factory=list)  # (sounds, readings minus model)
+    _innovations: list[float] = field(default_factory=list)  # per segment: the readings' arousal minus the model's
     _probe: str | None = None  # the sound left out to test it
     _probe_left: int = 0
     _probe_before: float = 0.0  # readings minus model over the two segments before the probe
@@ -193,7 +193,7 @@ class ReadingPacer(Pacer):
             self.variance += s.process_var + (s.model_error * modelled) ** 2
         measured = self._measure(readings)
         if last is not None and measured is not None and self._anchor:
-            self._heard.append((sounds_named(last.prompt), measured[0] - self.arousal))
+            self._innovations.append(measured[0] - self.arousal)
         if last is not None and measured is not None and self._measured is not None:
             # where the listener was heading under this waypoint, from the readings alone
             headed = self._measured + (measured[0] - self._measured) / s.follow_share
@@ -229,13 +229,13 @@ class ReadingPacer(Pacer):
         sound that plays in one part of the path (pads while calming) would take the blame for
         everything else that part of the path does differently."""
         s = self.settings
-        recent = [i for _, i in self._heard[-2:]]
+        recent = self._innovations[-2:]
         self._beliefs.append(self.arousal)
         if self._probe is not None:
             self._probe_left -= 1
             if self._probe_left > 0:
                 return
-            during = [i for _, i in self._heard[-s.probe_segments:]]
+            during = self._innovations[-s.probe_segments:]
             if self._probe_before - sum(during) / len(during) > s.trigger_margin:
                 self.suspects.add(self._probe)
                 self.decisions.append(f"suspect {self._probe}: readings came down while it was left out")
