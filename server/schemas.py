@@ -99,6 +99,10 @@ class SessionCreate(_In):
     lookahead_seconds: float | None = Field(
         default=None, ge=LOOKAHEAD_BOUNDS[0], le=LOOKAHEAD_BOUNDS[1], allow_inf_nan=False,
         description="live playback: seconds of audio still queued when the next segment arrives")
+    pacing: Literal["closed", "open"] = Field(
+        default="closed", description="closed: once readings arrive they pace the path (hold, move on, back off, "
+                                      "find triggers) and teach the listener profile; open: they only move the "
+                                      "listener estimate the iso path meets")
     generator: BackendName | None = None
     planner: BackendName | None = None
     evaluator: BackendName | None = None
@@ -134,6 +138,11 @@ class PacingOut(_Out):
     note: str | None
 
 
+class ClosedLoopOut(_Out):
+    mode: Literal["closed", "open"]
+    active: bool = Field(description="readings pace this session (they have arrived and the mode is closed)")
+
+
 class BackendsOut(_Out):
     generator: str
     planner: str
@@ -160,6 +169,7 @@ class SessionOut(_Out):
     backends: BackendsOut
     live: LiveOut
     pacing: PacingOut
+    closed_loop: ClosedLoopOut
 
 
 class SegmentOut(_Out):
@@ -203,10 +213,16 @@ class ReadingsIn(_In):
     baseline: ReadingIn | None = Field(default=None, description="the listener's resting values")
 
 
+class ReadingsClosedLoopOut(_Out):
+    active: bool = Field(description="the readings pace the session")
+    waiting: int = Field(description="readings the pacer reads just before the next segment is made")
+
+
 class ReadingsResultOut(_Out):
     accepted: int
     listener: AffectOut
     contributions: dict[str, dict[str, float]]
+    closed_loop: ReadingsClosedLoopOut
 
 
 class StoredReadingsOut(_Out):

@@ -15,7 +15,7 @@ True
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 
 from promptloop.acquisition.affect import Affect
@@ -70,6 +70,15 @@ class Readings:
 
     def present(self) -> dict[str, float]:
         return {k: v for k, v in asdict(self).items() if v is not None}
+
+    @classmethod
+    def mean(cls, readings: Sequence[Readings]) -> Readings:
+        """Each signal averaged over the readings that have it (missing where none has it)."""
+        fields: dict[str, list[float]] = {}
+        for r in readings:
+            for name, value in r.present().items():
+                fields.setdefault(name, []).append(value)
+        return cls(**{name: sum(v) / len(v) for name, v in fields.items()})
 
 
 @dataclass(frozen=True)

@@ -27,7 +27,7 @@ from promptloop.evaluation.metrics import constraint_violations, measure_cues
 from promptloop.evaluation.twins import HELD_OUT_SEEDS, MusicHeard, SimulatedListener, TwinTraits
 from promptloop.representation.preferences import Preferences
 from promptloop.representation.profile import ListenerProfile, ProfileUpdate
-from promptloop.session.closed_loop import PacerSettings, ReadingPacer, sounds_named
+from promptloop.session.closed_loop import PacerSettings, ReadingPacer, apply_readings, sounds_named
 from promptloop.session.loop import LoopSession, SessionSpec
 from promptloop.session.pacing import IsoPacer, Pacer
 
@@ -87,7 +87,7 @@ def run_twin_session(backends: Any, traits: TwinTraits, pair: tuple[str, str], s
 
     readings = read()
     if isinstance(pacer, ReadingPacer):
-        pacer.observe(readings)
+        apply_readings(session, pacer, readings)
     waypoints, violations = [], []
     for _ in range(study.segments):
         in_force = session.preferences  # what this segment was planned under
@@ -98,10 +98,7 @@ def run_twin_session(backends: Any, traits: TwinTraits, pair: tuple[str, str], s
         waypoints.append(result.record.waypoint.model_dump())
         readings = read()
         if isinstance(pacer, ReadingPacer):
-            pacer.observe(readings, result.record, session.target)
-            changed = pacer.adjusted(session.preferences)
-            if changed is not None:
-                session.update_preferences(changed, "closed loop")
+            apply_readings(session, pacer, readings)
     length = study.segments * study.segment_seconds
     reached = twin.time_to_zone(target)
     out: dict[str, Any] = {

@@ -30,28 +30,30 @@ class Conversation:
 
     def add_readings(self, user: User, session_id: str, readings: list[dict[str, float]],
                      baseline: dict[str, float] | None = None) -> dict[str, Any]:
-        """Average a batch of readings, estimate the listener's affect from it (relative to the
-        session's starting affect) and make the next segment meet that estimate."""
+        """Average a batch of readings and estimate the listener's affect from it (relative to the
+        session's starting affect).  In a closed-loop session the readings wait for the next segment,
+        when the pacer reads them (:mod:`promptloop.service.biofeedback`); in an open one the next
+        segment meets the estimate."""
         if not 1 <= len(readings) <= LIMITS["readings_per_request"]:
             raise InputError(f"send between 1 and {LIMITS['readings_per_request']} readings per request")
         parsed = [Readings.from_dict(r) for r in readings]
         base = Baseline(**{**Baseline().__dict__, **Readings.from_dict(baseline).present()}) if baseline else None
-        fields: dict[str, list[float]] = {}
-        for r in parsed:
-            for name, value in r.present().items():
-                fields.setdefault(name, []).append(value)
-        if not fields:
+        mean = Readings.mean(parsed)
+        if not mean.present():
             raise InputError("the readings hold no values")
-        mean = Readings(**{name: sum(v) / len(v) for name, v in fields.items()})
         with self.live.locked(user, session_id) as (db, row, loop):
             estimate = estimate_affect(mean, base, prior=Affect(**row.spec["start"]))
-            loop.update_listener(estimate.affect, source="physiology")
+            closed = self.live.biofeedback.add(row, loop, readings, baseline)
+            if not closed:  # open loop: the next segment meets the estimate (a closed loop's pacer reads them)
+                loop.update_listener(estimate.affect, source="physiology")
             self.live.guard.enforce(db, row.id, loop)
             db.add(ReadingRow(session_id=row.id, sealed=self.ctx.vault.seal({"readings": readings, "baseline": baseline})))
             self.live.save_state(row, loop)
             db.commit()
+            waiting = self.live.biofeedback.waiting(row)
         result = {"accepted": len(parsed), "listener": estimate.affect.to_dict(),
-                  "contributions": estimate.contributions}
+                  "contributions": estimate.contributions,
+                  "closed_loop": {"active": closed, "waiting": waiting}}
         self.ctx.broker.publish(session_id, {"type": "listener", "listener": result["listener"], "source": "physiology"})
         return result
 

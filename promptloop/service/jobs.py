@@ -151,8 +151,10 @@ class Jobs:
         with self.live.locked(user, session_id) as (db, row, loop):
             if loop.done:
                 raise Conflict("the session already has all its segments")
-            loop.on_event = on_event
             started = time.perf_counter()
+            if self.live.biofeedback.before_segment(db, user, row, loop):  # the closed loop reads what waited
+                self.live.guard.enforce(db, row.id, loop)
+            loop.on_event = on_event
             try:
                 result = loop.next_segment()
             finally:
@@ -166,6 +168,7 @@ class Jobs:
             db.add(SegmentRow(session_id=row.id, index=result.record.index, record=result.record.model_dump(mode="json")))
             self.ctx.limits.record(db, user.id, result.record.duration_s)
             row.segments_done = len(loop.results)
+            self.live.biofeedback.after_segment(db, user, row, loop)
             self.live.save_state(row, loop)
             db.commit()
             files.tidy(row.segments_done)

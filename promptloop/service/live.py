@@ -23,8 +23,10 @@ from promptloop.feedback.base import Planner
 from promptloop.representation.preferences import Preferences
 from promptloop.service.access import owned_session
 from promptloop.service.backends import BackendCache
+from promptloop.service.biofeedback import Biofeedback
 from promptloop.service.context import LIMITS, ServiceContext
 from promptloop.service.files import SessionFiles
+from promptloop.service.profiles import Profiles
 from promptloop.service.store import SegmentRow, SessionRow, User, now
 from promptloop.session.loop import LoopSession, SegmentResult, SessionSpec
 from promptloop.session.provenance import SegmentRecord
@@ -71,6 +73,7 @@ class LiveSessions:
         self.ctx = ctx
         self.backends = backends
         self.guard = SessionGuard()
+        self.biofeedback = Biofeedback(ctx.vault, Profiles(ctx))
         self._live: OrderedDict[str, _Live] = OrderedDict()
         self._lock = threading.Lock()
 
@@ -83,7 +86,7 @@ class LiveSessions:
         backends = self.backends.get(row.spec.get("generator"), row.spec.get("planner"), row.spec.get("evaluator"))
         planner = self.guard.planner_for(db, row.id, backends.planner)
         loop = LoopSession(spec_of(row), backends.generator, planner, backends.evaluator,
-                           fallback_planner=backends.fallback_planner)
+                           fallback_planner=backends.fallback_planner, pacer=self.biofeedback.pacer_for(row))
         files = SessionFiles(self.ctx.config.data_dir, row.user_id, row.id)
         files.tidy(row.segments_done)
         results = []

@@ -51,6 +51,7 @@ class Privacy:
                     "segments": [{**segment_view(row.id, s), "record": s.record} for s in segs],
                     "readings": [{"created": r.created, **vault.open(r.sealed)} for r in readings],
                     "messages": [{"role": m.role, "created": m.created, **vault.open(m.sealed)} for m in messages],
+                    "closed_loop": None if row.pacer_sealed is None else vault.open(row.pacer_sealed),
                 })
             jobs = [job_view(j) for j in db.scalars(select(JobRow).where(JobRow.user_id == user.id))]
             self.ctx.audit(db, user, "export", "account", str(user.id))

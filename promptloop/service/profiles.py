@@ -35,7 +35,8 @@ class Profiles:
     def __init__(self, ctx: ServiceContext) -> None:
         self.ctx = ctx
 
-    def _load(self, db: DB, user: User) -> ListenerProfile:
+    def load(self, db: DB, user: User) -> ListenerProfile:
+        """The stored profile (an empty one when there is none); not an audited read by a person."""
         row = db.get(ProfileRow, user.id)
         if row is None:
             return ListenerProfile()
@@ -51,7 +52,7 @@ class Profiles:
 
     def get(self, user: User) -> ListenerProfile:
         with self.ctx.db() as db:
-            profile = self._load(db, user)
+            profile = self.load(db, user)
             self.ctx.audit_read(db, user, "profile", str(user.id))
             return profile
 
@@ -66,17 +67,22 @@ class Profiles:
     def learn(self, user: User, update: ProfileUpdate) -> ListenerProfile:
         """Fold what a session learned into the stored profile."""
         with self.ctx.db() as db:
-            profile = self._load(db, user).learn(update)
-            self._store(db, user, profile)
-            self.ctx.audit(db, user, "learn", "profile", str(user.id))
+            profile = self.learn_in(db, user, update)
             db.commit()
+        return profile
+
+    def learn_in(self, db: DB, user: User, update: ProfileUpdate) -> ListenerProfile:
+        """:meth:`learn` inside the caller's transaction (a session's last segment commits with it)."""
+        profile = self.load(db, user).learn(update)
+        self._store(db, user, profile)
+        self.ctx.audit(db, user, "learn", "profile", str(user.id))
         return profile
 
     def prior(self, user: User, preferences: Preferences, start: Affect | None = None,
               target: Affect | None = None) -> Preferences:
         """``preferences`` with the account's profile folded in (unchanged without a profile)."""
         with self.ctx.db() as db:
-            return self._load(db, user).prior(preferences, start, target)
+            return self.load(db, user).prior(preferences, start, target)
 
     def export(self, db: DB, user: User) -> dict[str, Any] | None:
         row = db.get(ProfileRow, user.id)

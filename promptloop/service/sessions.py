@@ -8,10 +8,11 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session as DB
 
 from promptloop.acquisition.affect import Affect
-from promptloop.errors import Conflict
+from promptloop.errors import Conflict, InputError
 from promptloop.representation.preferences import Preferences
 from promptloop.service.access import owned_session
 from promptloop.service.backends import BackendCache
+from promptloop.service.biofeedback import PACING_MODES
 from promptloop.service.context import ACTIVE, LIMITS, ServiceContext
 from promptloop.service.erasure import forget_sessions
 from promptloop.service.files import SessionFiles
@@ -59,8 +60,11 @@ class Sessions:
         planner: str | None = None,
         evaluator: str | None = None,
         lookahead_seconds: float | None = None,
+        pacing: str = "closed",
         **settings: Any,
     ) -> dict[str, Any]:
+        if pacing not in PACING_MODES:
+            raise InputError(f"pacing must be one of {', '.join(PACING_MODES)}, got {pacing!r}")
         live = {} if lookahead_seconds is None else {"lookahead_seconds": Lookahead(lookahead_seconds).seconds}
         spec = spec_from_settings(self.ctx.settings, start=start, target=target, preferences=preferences,
                                   **settings)  # validates
@@ -73,7 +77,7 @@ class Sessions:
             row = SessionRow(
                 id=new_id("s"), user_id=user.id, title=title[: LIMITS["title_chars"]],
                 spec={"start": start.to_dict(), **spec.settings(), "seed": spec.seed,
-                      **{k: v for k, v in names.items() if v}, **live},
+                      **{k: v for k, v in names.items() if v}, **live, "pacing": pacing},
                 state={"listener": start.to_dict(), "target": target.to_dict(),
                        "preferences": preferences.to_dict(), "listener_fresh": True, "pending_events": []},
                 sample_rate=backends.generator.sample_rate,

@@ -88,6 +88,8 @@ class SessionRow(Base):
     updated: Mapped[_dt.datetime] = mapped_column(default=now)
     spec: Mapped[dict[str, Any]] = mapped_column()  # SessionSpec fields + backend names
     state: Mapped[dict[str, Any]] = mapped_column()  # listener, target, preferences, pending events
+    #: encrypted closed-loop state (promptloop.service.biofeedback); None while readings do not pace it
+    pacer_sealed: Mapped[bytes | None] = mapped_column(LargeBinary, default=None)
     segments_done: Mapped[int] = mapped_column(Integer, default=0)
     sample_rate: Mapped[int] = mapped_column(Integer, default=0)
 

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session as DB
 
 from promptloop.acquisition.affect import Affect
 from promptloop.representation.trajectory import path_pace
+from promptloop.service.biofeedback import pacing_mode
 from promptloop.service.context import ACTIVE
 from promptloop.service.lookahead import lookahead_for
 from promptloop.service.store import JobRow, SegmentRow, SessionRow
@@ -50,6 +51,7 @@ def session_view(db: DB, row: SessionRow, settings: Settings) -> dict[str, Any]:
         "live": {"lookahead_s": lookahead_for(spec, settings.live_lookahead_seconds)},
         "pacing": path_pace(Affect(**spec["start"]), Affect(**state["target"]), int(spec["segments"]),
                             float(spec["max_step"])).to_dict(),
+        "closed_loop": {"mode": pacing_mode(spec), "active": row.pacer_sealed is not None},
     }
 
 

@@ -34,9 +34,9 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
-from typing import Any
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, field, fields, replace
+from typing import TYPE_CHECKING, Any
 
 from promptloop.acquisition.affect import Affect
 from promptloop.acquisition.physio import Baseline, Readings, estimate_affect
@@ -47,7 +47,10 @@ from promptloop.session.pacing import PaceContext, Pacer, Waypoint
 from promptloop.session.provenance import SegmentRecord
 from promptloop.session.response import ResponseMap
 
-__all__ = ["PacerSettings", "ReadingPacer", "sounds_named"]
+if TYPE_CHECKING:
+    from promptloop.session.loop import LoopSession
+
+__all__ = ["PacerSettings", "ReadingPacer", "apply_readings", "sounds_named"]
 
 #: Arousal per unit of each signal's contribution in ``estimate_affect`` for a typical listener,
 #: and the noise of one reading in arousal units (docs/evaluation.md, the twin's wearable).
@@ -159,6 +162,47 @@ class ReadingPacer(Pacer):
             self.response.seed(self.profile.response, s.profile_weight)
         self._seeded = len(self.response.samples)
         self._offsets = list(self.profile.offsets) if self.profile is not None else []
+
+    # -- saving and restoring (the service rebuilds a session's loop from the database) -------------
+    def state(self) -> dict[str, Any]:
+        """Everything this pacer knows, as JSON-ready data (:meth:`from_state` restores it exactly)."""
+        out: dict[str, Any] = {}
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if isinstance(value, Affect):
+                value = value.to_dict()
+            elif isinstance(value, ListenerProfile):
+                value = value.model_dump(mode="json")
+            elif isinstance(value, (Baseline, PacerSettings, ResponseMap)):
+                value = asdict(value)
+            elif isinstance(value, (set, frozenset)):
+                value = sorted(value)
+            elif isinstance(value, tuple):
+                value = list(value)
+            elif isinstance(value, list):
+                value = [list(v) if isinstance(v, tuple) else v for v in value]
+            out[f.name] = value
+        return out
+
+    @classmethod
+    def from_state(cls, state: Mapping[str, Any]) -> ReadingPacer:
+        """The pacer :meth:`state` described."""
+        profile = state.get("profile")
+        pacer = cls(Affect(**state["start"]), Baseline(**state["baseline"]), PacerSettings(**state["settings"]),
+                    ListenerProfile.model_validate(profile) if profile is not None else None)
+        restore: dict[str, Any] = {
+            "response": lambda v: ResponseMap(**v),
+            "suspects": set, "_probed": set, "_added": set,
+            "_last_sounds": lambda v: None if v is None else frozenset(v),
+            "_closest": lambda v: None if v is None else tuple(v),
+            "_moves": lambda v: [tuple(m) for m in v], "_offsets": lambda v: [tuple(o) for o in v],
+        }
+        for f in fields(cls):
+            if f.name in ("start", "baseline", "settings", "profile"):
+                continue
+            value = state[f.name]
+            setattr(pacer, f.name, restore[f.name](value) if f.name in restore else value)
+        return pacer
 
     # -- readings ----------------------------------------------------------------------------------
     def _measure(self, readings: Sequence[Readings]) -> tuple[float, float] | None:
@@ -391,3 +435,19 @@ class ReadingPacer(Pacer):
     def describe(self) -> dict[str, Any]:
         return {"name": self.name, "lead": self.settings.lead, "arrive": self.settings.arrive,
                 "decisions": list(self.decisions)}
+
+
+def apply_readings(session: LoopSession, pacer: ReadingPacer, readings: Sequence[Readings], *,
+                   first: bool = False) -> bool:
+    """Readings taken since the session's last segment (or before its first): the pacer updates
+    its belief and decides, and what it learned to avoid goes into the session's preferences before
+    the next segment is planned.  ``first``: the pacer's first readings, taken as its starting
+    point whatever played before (a session that turns closed-loop midway).  True when the
+    preferences changed."""
+    last = session.results[-1].record if session.results and not first else None
+    pacer.observe(readings, last, session.target if last is not None else None)
+    session.update_listener(Affect.clipped(pacer.valence, pacer.arousal), "closed loop")
+    changed = pacer.adjusted(session.preferences)
+    if changed is not None:
+        session.update_preferences(changed, "closed loop")
+    return changed is not None

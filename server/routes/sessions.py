@@ -74,7 +74,7 @@ def create_session(body: SessionCreate, user: CurrentUser, service: ServiceDep) 
         title=body.title, generator=body.generator, planner=body.planner, evaluator=body.evaluator,
         segments=body.segments, segment_seconds=body.segment_seconds, seed=body.seed, candidates=body.candidates,
         max_retries=body.max_retries, threshold=body.threshold, crossfade_seconds=body.crossfade_seconds,
-        lookahead_seconds=body.lookahead_seconds,
+        lookahead_seconds=body.lookahead_seconds, pacing=body.pacing,
     )
 
 

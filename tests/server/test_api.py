@@ -94,7 +94,7 @@ def test_session_lifecycle_audio_and_provenance(alice: Api) -> None:
 
 
 def test_readings_move_the_listener_and_the_next_segment(alice: Api) -> None:
-    s = alice.new_session(start="calm", target="calm")
+    s = alice.new_session(start="calm", target="calm", pacing="open")
     one = alice.post(f"/v1/sessions/{s['id']}/readings", json={"readings": [{"heart_rate": 70}]})
     assert one.status_code == 200 and one.json()["listener"] == {"valence": 0.4, "arousal": -0.6}
     batch = alice.post(f"/v1/sessions/{s['id']}/readings",
@@ -108,6 +108,22 @@ def test_readings_move_the_listener_and_the_next_segment(alice: Api) -> None:
     assert seg["listener"] == body["listener"] and seg["waypoint"] == body["listener"]  # iso: meet them
     stored = alice.get(f"/v1/sessions/{s['id']}/readings").json()
     assert [len(x["readings"]) for x in stored] == [1, 2] and stored[1]["baseline"] == {"heart_rate": 65}
+
+
+def test_in_a_closed_session_the_first_segment_meets_every_reading_sent_before_it(alice: Api) -> None:
+    s = alice.new_session(start="calm", target="calm")  # pacing: closed by default
+    readings = [{"heart_rate": 70}, {"heart_rate": 85}, {"heart_rate": 90}]
+    first = alice.post(f"/v1/sessions/{s['id']}/readings", json={"readings": readings[:1]}).json()
+    assert first["closed_loop"] == {"active": True, "waiting": 1}
+    second = alice.post(f"/v1/sessions/{s['id']}/readings",
+                        json={"readings": readings[1:], "baseline": {"heart_rate": 65}}).json()
+    assert second["closed_loop"] == {"active": True, "waiting": 3}
+    alice.generate(s["id"])
+    seg = alice.get(f"/v1/sessions/{s['id']}/segments/0").json()
+    # all three readings against the resting heart rate sent: above calm, below the second batch alone
+    assert first["listener"]["arousal"] < seg["waypoint"]["arousal"] < second["listener"]["arousal"]
+    assert seg["listener"] == seg["waypoint"]
+    assert alice.get(f"/v1/sessions/{s['id']}").json()["closed_loop"] == {"mode": "closed", "active": True}
 
 
 def test_chat_message_changes_the_next_segment(alice: Api) -> None:

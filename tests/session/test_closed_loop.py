@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 
 from promptloop.acquisition.affect import Affect
@@ -153,10 +154,12 @@ def test_a_loudness_ceiling_reaches_the_profile_only_when_quieter_music_then_hel
     assert confirmed.learned().calming_ceiling_lufs == confirmed.ceiling is not None
 
 
-def _trigger_session(trigger: str | None, segments: int = 12) -> tuple[ReadingPacer, list[str]]:
+def _trigger_session(trigger: str | None, segments: int = 12, *, restore: bool = False,
+                     profile: ListenerProfile | None = None) -> tuple[ReadingPacer, list[str]]:
     """Piano and pads from the first segment on; the listener's arousal is pushed up 0.5 while
-    ``trigger`` plays.  The prompt leaves out what the pacer asks to avoid."""
-    pacer, prefs = ReadingPacer(START, BASE), Preferences()
+    ``trigger`` plays.  The prompt leaves out what the pacer asks to avoid.  ``restore``: the
+    pacer is saved to JSON and rebuilt from it before every segment (as the service does)."""
+    pacer, prefs = ReadingPacer(START, BASE, profile=profile), Preferences()
     arousal = START.arousal
     pacer.observe([_reading(arousal)] * 3)
     waypoint = pacer.next_waypoint(PaceContext(0, segments, START, START, False, TARGET, 0.5)).affect
@@ -169,6 +172,8 @@ def _trigger_session(trigger: str | None, segments: int = 12) -> tuple[ReadingPa
         arousal += 0.5 * (waypoint.arousal + push - arousal)
         pacer.observe([_reading(arousal)] * 3, _record(i - 1, waypoint, prompt=prompt), TARGET)
         prefs = pacer.adjusted(prefs) or prefs
+        if restore:
+            pacer = ReadingPacer.from_state(json.loads(json.dumps(pacer.state())))
         waypoint = pacer.next_waypoint(PaceContext(i, segments, START, START, False, TARGET, 0.5,
                                                    previous=waypoint)).affect
     return pacer, prompts
@@ -192,3 +197,15 @@ def test_a_listener_without_a_trigger_loses_no_sound_for_good() -> None:
     pacer, prompts = _trigger_session(None)
     assert pacer.suspects == set() and pacer.learned().triggers == []
     assert "piano" in prompts[-1] and "pads" in prompts[-1]
+
+
+def test_a_pacer_rebuilt_from_its_saved_state_before_every_segment_decides_as_one_kept_in_memory() -> None:
+    profile = ListenerProfile(sessions=2, lead=0.7, arrive=0.35, response=[(-0.3, -0.1), (0.1, 0.2)],
+                              offsets=[(-0.6, -0.1)], triggers=["bass"])
+    for trigger, segments, prof in (("piano", 14, None), ("pads", 12, profile), (None, 12, profile)):
+        kept, kept_prompts = _trigger_session(trigger, segments, profile=prof)
+        rebuilt, rebuilt_prompts = _trigger_session(trigger, segments, restore=True, profile=prof)
+        assert rebuilt_prompts == kept_prompts
+        assert rebuilt.decisions == kept.decisions and len(kept.decisions) >= segments - 2
+        assert rebuilt.learned() == kept.learned()
+        assert rebuilt.state() == json.loads(json.dumps(kept.state()))
