@@ -198,8 +198,8 @@ class ReadingPacer(Pacer):
             "_moves": lambda v: [tuple(m) for m in v], "_offsets": lambda v: [tuple(o) for o in v],
         }
         for f in fields(cls):
-            if f.name in ("start", "baseline", "settings", "profile"):
-                continue
+            if f.name in ("start", "baseline", "settings", "profile") or f.name not in state:
+                continue  # a field a later version added starts at its default
             value = state[f.name]
             setattr(pacer, f.name, restore[f.name](value) if f.name in restore else value)
         return pacer

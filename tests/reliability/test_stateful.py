@@ -10,7 +10,10 @@ run), every scenario starts from a fresh state (two new users, who see nothing o
 and jobs run to the end inside the request that queued them (:class:`InlinePool`, a worker pool
 through the service's real interface), so no answer depends on how far a background job has got.
 Bounded in scenarios and steps; ``PROMPTLOOP_SOAK=1`` runs longer.  The last test proves the run
-still catches what it is for: against a service that leaks one user's session to another, it fails.
+still catches what it is for: against a service that leaks one user's session to another, the
+shadowing user's requests answer 200 (recorded rather than raised, so that hypothesis has no failing
+run to replay: a replay through the leaky service once drew other calls, a verdict that was not
+stable).
 """
 
 from __future__ import annotations
@@ -21,7 +24,6 @@ import time
 from typing import Any
 
 import hypothesis
-import pytest
 import schemathesis
 from fastapi.testclient import TestClient
 from rel_support import soak
@@ -76,7 +78,11 @@ def _service(make_service, tmp_path, name: str, **kwargs: Any):  # noqa: ANN001,
                         settings={"rate_limit_per_minute": 1_000_000, "audio_quota_seconds": 120.0}, **kwargs)
 
 
-def _stateful_run(service, app, *, shrink: bool = True) -> list[str]:  # noqa: ANN001
+def _stateful_run(service, app, *, shrink: bool = True, leaks: list[str] | None = None) -> list[str]:  # noqa: ANN001
+    """The run; with ``leaks``, a shadowed request that does not answer 404 is recorded there
+    instead of failing the run (hypothesis replays a failing run to report it, and the replay of a
+    run that went through a leaky service need not draw the same calls: its verdict would not be
+    stable)."""
     # the event stream never ends by design; it is covered by tests/server
     schema = schemathesis.openapi.from_asgi("/openapi.json", app).exclude(path_regex=r"/events$")
     # valid inputs only: sequences must create objects to act on them (the stateless run in
@@ -115,6 +121,9 @@ def _stateful_run(service, app, *, shrink: bool = True) -> list[str]:  # noqa: A
             body = case.body if isinstance(case.body, (dict, list, str, int, float, bool)) else None
             query = case.query if isinstance(case.query, dict) else None
             r = shadow.request(case.method, url, params=query, json=body, headers={"Authorization": f"Bearer {self.bob}"})
+            if leaks is not None and r.status_code != 404:
+                leaks.append(f"{case.method} {template} answered {r.status_code} to another user")
+                return
             assert r.status_code == 404, (case.method, url, r.status_code, r.text)
             assert not any(i in r.text for i in ids)
             shadowed.append(f"{case.method} {template}")
@@ -177,5 +186,6 @@ def test_the_stateful_run_catches_a_session_leaked_to_another_user(make_service,
             return _inner(owner, session_id, *args, **kwargs)
 
         setattr(service, name, leaky)
-    with pytest.raises(AssertionError, match="200"):
-        _stateful_run(service, create_app(service, close_service=False), shrink=False)  # found is enough
+    leaks: list[str] = []
+    _stateful_run(service, create_app(service, close_service=False), shrink=False, leaks=leaks)
+    assert any("answered 200" in leak for leak in leaks), leaks
