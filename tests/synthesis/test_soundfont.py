@@ -16,11 +16,10 @@ import numpy as np
 import pytest
 from tiny_soundfont import write_tiny_soundfont
 
-from promptloop.acquisition.affect import AFFECT_WORDS, parse_affect
+from promptloop.acquisition.affect import parse_affect
 from promptloop.audio.analysis import measure, sharp_transients
 from promptloop.audio.mix import integrated_lufs
 from promptloop.audio.percussion import percussive_hits
-from promptloop.evaluation.metrics import measure_cues
 from promptloop.feedback.base import Evaluation, Evaluator, PlanContext
 from promptloop.feedback.planners.rule import RulePlanner
 from promptloop.representation.plan import MusicPlan
@@ -368,25 +367,6 @@ def test_gentle_sampled_instruments_have_no_sharp_transients(gm_generator):
                  brightness=0.35)
     (audio,) = gm_generator.generate([GenerationRequest(plan, 10.0, seed=6, tail_s=1.0)])
     assert sharp_transients(audio, SR) == 0
-
-
-@needs_gm_font
-def test_gentle_music_keeps_its_pulse_at_the_planned_tempo(gm_generator):
-    # Before: soft attacks 32 times the preset's and notes held 1.6 beats smeared the onsets, and the
-    # harness's tempo estimate (percussive onsets, independent of the loop) heard many gentle plans
-    # near 1.3-1.6 times their tempo (59 BPM as 89-96).  The threshold is from the old renders of
-    # this set (docs/soundfont.md); no attack may become sharp for it.
-    planner, heard = RulePlanner(), []
-    for word in sorted(AFFECT_WORDS):
-        affect = AFFECT_WORDS[word]
-        plan = planner.draft(PlanContext(segment_index=2, segments=3, segment_seconds=6.0, waypoint=affect,
-                                         listener=affect, target=affect, preferences=Preferences(gentle=True)))
-        assert "soft attacks" in plan.prompt
-        (audio,) = gm_generator.generate([GenerationRequest(plan, 6.0, seed=1, session_seed=101)])
-        assert sharp_transients(audio, SR) == 0, word
-        heard.append((word, plan.tempo_bpm, round(measure_cues(audio, SR).tempo_bpm, 1)))
-    within = [h for h in heard if abs(h[2] - h[1]) <= 10.0]
-    assert len(within) >= 15, [h for h in heard if h not in within]
 
 
 @needs_gm_font

@@ -278,10 +278,7 @@ class _Builder:
             steps = int(length * per_beat)
             for k in range(steps):
                 pitch = chord[pattern[k % len(pattern)] % len(chord)]
-                # Calm notes ring into the next; gentle ones (soft attacks) end short of it, or each
-                # swell hides the next one's start and the pulse is lost (slow gentle plans measured
-                # near 1.5x their tempo: docs/soundfont.md, "Gentle mode keeps its pulse").
-                hold = (1.0 / per_beat) * (0.8 if c.gentle else 1.6 if c.arousal < 0 else 0.95)
+                hold = (1.0 / per_beat) * (1.6 if c.gentle or c.arousal < 0 else 0.95)
                 accent = 6 if k % (2 * per_beat) == 0 else 2 if k % per_beat == 0 else -10  # the beat stays audible
                 self.note(part, start + k / per_beat, hold, pitch, self.vel(base, accent))
         final = _voicing(self.tonic, low, high, previous, 3)

@@ -26,10 +26,8 @@ __all__ = ["FluidRenderer", "fluidsynth_missing"]
 _GEN_VOLENV_ATTACK = 34  # SoundFont generator numbers (SF2.01 specification, section 8.1.3)
 _GEN_FILTER_FC = 8
 _FLUID_WARN, _FLUID_INFO, _FLUID_DBG = 2, 3, 4  # log levels silenced (missing-preset chatter)
-# Gentle mode: attacks ×2 on held chords, ×13.5 elsewhere (4500 timecents): long enough that no
-# attack counts as sharp, short enough that each note's start is heard (at ×32 the pulse was lost).
-_SOFT_ATTACK_CENTS = {"harmony": 1200.0}
-_SOFT_ATTACK_DEFAULT = 4500.0
+_SOFT_ATTACK_CENTS = {"harmony": 1200.0}  # gentle mode: attacks ×2 on held chords, ×32 elsewhere
+_SOFT_ATTACK_DEFAULT = 6000.0
 
 
 def _load() -> Any:
