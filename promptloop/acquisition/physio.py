@@ -93,6 +93,11 @@ class Baseline(Readings):
     eeg_theta: float | None = 0.2
     eeg_alpha_asymmetry: float | None = 0.0
 
+    @classmethod
+    def partial(cls, values: Mapping[str, object]) -> Baseline:
+        """The resting values a listener sent (checked like readings), population means for the rest."""
+        return cls(**Readings.from_dict(values).present())
+
 
 @dataclass(frozen=True)
 class PhysioEstimate:

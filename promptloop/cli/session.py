@@ -55,7 +55,7 @@ def load_readings(path: Path) -> tuple[Readings, Baseline | None]:
     if not isinstance(raw_readings, dict) or (raw_baseline is not None and not isinstance(raw_baseline, dict)):
         raise InputError("readings and baseline must be JSON objects")
     readings = Readings.from_dict(raw_readings)
-    baseline = Baseline(**{**Baseline().__dict__, **Readings.from_dict(raw_baseline).present()}) if raw_baseline else None
+    baseline = Baseline.partial(raw_baseline) if raw_baseline else None
     return readings, baseline
 
 

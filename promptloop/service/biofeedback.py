@@ -61,18 +61,16 @@ class Biofeedback:
         saved = self._open(row)
         return None if saved is None or saved["pacer"] is None else ReadingPacer.from_state(saved["pacer"])
 
-    def waiting(self, row: SessionRow) -> int:
-        saved = self._open(row)
-        return 0 if saved is None else len(saved["pending"])
-
     def add(self, row: SessionRow, loop: LoopSession, readings: Sequence[dict[str, float]],
-            baseline: dict[str, float] | None) -> bool:
-        """Queue ``readings`` for the next segment; True when they pace the session."""
+            baseline: dict[str, float] | None) -> int | None:
+        """Queue ``readings`` for the next segment: how many readings now wait, or None when readings
+        do not pace this session."""
         if pacing_mode(row.spec) != "closed" or loop.done:
-            return False
+            return None
         saved = self._open(row) or {"pacer": None, "pending": [], "baseline": None, "heard": None, "learned": False}
-        self._save(row, saved, pending=[*saved["pending"], *readings], baseline=baseline or saved["baseline"])
-        return True
+        pending = [*saved["pending"], *readings]
+        self._save(row, saved, pending=pending, baseline=baseline or saved["baseline"])
+        return len(pending)
 
     def before_segment(self, db: DB, user: User, row: SessionRow, loop: LoopSession) -> bool:
         """The pacer reads what waited; what it avoids enters the preferences.  True when the
@@ -90,7 +88,7 @@ class Biofeedback:
         pending = [Readings.from_dict(r) for r in saved["pending"]]
         first = not isinstance(loop.pacer, ReadingPacer)
         if first:
-            baseline = Baseline(**{**Baseline().__dict__, **saved["baseline"]}) if saved["baseline"] else None
+            baseline = Baseline.partial(saved["baseline"]) if saved["baseline"] else None
             last = loop.results[-1].record.waypoint if loop.results else None
             prior = Affect(last.valence, last.arousal) if last is not None else Affect(**row.spec["start"])
             belief = estimate_affect(Readings.mean(pending), baseline, prior=prior).affect

@@ -37,23 +37,22 @@ class Conversation:
         if not 1 <= len(readings) <= LIMITS["readings_per_request"]:
             raise InputError(f"send between 1 and {LIMITS['readings_per_request']} readings per request")
         parsed = [Readings.from_dict(r) for r in readings]
-        base = Baseline(**{**Baseline().__dict__, **Readings.from_dict(baseline).present()}) if baseline else None
+        base = Baseline.partial(baseline) if baseline else None
         mean = Readings.mean(parsed)
         if not mean.present():
             raise InputError("the readings hold no values")
         with self.live.locked(user, session_id) as (db, row, loop):
             estimate = estimate_affect(mean, base, prior=Affect(**row.spec["start"]))
-            closed = self.live.biofeedback.add(row, loop, readings, baseline)
-            if not closed:  # open loop: the next segment meets the estimate (a closed loop's pacer reads them)
+            waiting = self.live.biofeedback.add(row, loop, readings, baseline)
+            if waiting is None:  # open loop: the next segment meets the estimate (a closed loop's pacer reads them)
                 loop.update_listener(estimate.affect, source="physiology")
             self.live.guard.enforce(db, row.id, loop)
             db.add(ReadingRow(session_id=row.id, sealed=self.ctx.vault.seal({"readings": readings, "baseline": baseline})))
             self.live.save_state(row, loop)
             db.commit()
-            waiting = self.live.biofeedback.waiting(row)
         result = {"accepted": len(parsed), "listener": estimate.affect.to_dict(),
                   "contributions": estimate.contributions,
-                  "closed_loop": {"active": closed, "waiting": waiting}}
+                  "closed_loop": {"active": waiting is not None, "waiting": waiting or 0}}
         self.ctx.broker.publish(session_id, {"type": "listener", "listener": result["listener"], "source": "physiology"})
         return result
 
