@@ -10,7 +10,7 @@ import librosa
 import numpy as np
 import scipy.signal
 
-__all__ = ["transient_times"]
+__all__ = ["half_rise_s", "transient_times"]
 
 
 def _rising_edges(env_db: np.ndarray, lag: int, rise_db: float, floor_db: float) -> np.ndarray:
@@ -43,3 +43,17 @@ def transient_times(audio: np.ndarray, sample_rate: int) -> np.ndarray:
     frames = np.concatenate([_rising_edges(20 * np.log10(highs + 1e-9), 2, 12.0, floor),
                              _rising_edges(full_db, 4, 15.0, floor)])
     return np.sort(frames) * hop / sample_rate
+
+
+def half_rise_s(audio: np.ndarray, sample_rate: int, onset_s: float) -> float:
+    """Seconds from a note's start (``onset_s``) until its 5 ms RMS first reaches half its peak.
+
+    How soft an attack is: a plucked or struck note gets there in a few milliseconds, a bowed or
+    swelled one in tens to hundreds.  ``audio`` holds one note and what follows it.
+    """
+    win = max(1, int(0.005 * sample_rate))
+    start = int(onset_s * sample_rate)
+    power = np.convolve(audio[start:].astype(np.float64) ** 2, np.ones(win) / win)[: audio.size - start]
+    if not power.size or power.max() <= 0.0:
+        return 0.0
+    return float(np.argmax(power >= 0.25 * power.max()) / sample_rate)  # half the amplitude: a quarter of the power

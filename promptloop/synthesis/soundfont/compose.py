@@ -2,8 +2,9 @@
 
 Form: bars of 4/4 on a beat grid whose tempo glides from the previous segment's tempo to the plan's
 (within a bar and the first fifth of the segment),
-a chord progression in the plan's key and mode ending in a cadence on the tonic, which falls exactly
-where the next segment will begin (``tail_s`` before the end), so the seam lands on a downbeat.
+a chord progression in the plan's key and mode ending in a cadence on the tonic, which falls where
+the next segment will begin (``tail_s`` before the end), so the seam lands on a downbeat; where the
+planned tempo fits no whole number of beats there, the cadence comes up to a beat early and is held.
 Voices: held chords voice-led from bar to bar, a bass line, a melody built from one motif (its seed
 is the instrument list, so the motif survives segment boundaries), an accompaniment pattern whose
 rhythmic density follows the plan, and drums when the plan asks for them.  Arousal shows in tempo,
@@ -61,13 +62,27 @@ class Composition:
     gentle: bool = False
 
 
+#: The most a segment's beat grid is stretched or squeezed to land its cadence on the seam: 3 %, about
+#: 2 BPM at 60, within the 2-5 % at which listeners begin to hear a tempo change (Drake & Botte 1993).
+MAX_STRETCH = 0.03
+
+
 def beat_grid(seconds: float, tempo: float, start_tempo: float, cadence_at: float) -> tuple[np.ndarray, int]:
-    """Beat times (s) gliding from ``start_tempo`` to ``tempo`` (:func:`~promptloop.synthesis.tempo.beat_times`),
-    scaled so that a beat falls exactly at ``cadence_at``; returns the grid (past ``seconds``) and
-    that beat's index."""
+    """Beat times (s) gliding from ``start_tempo`` to ``tempo`` (:func:`~promptloop.synthesis.tempo.beat_times`)
+    and the index of the cadence's beat; the grid runs past ``seconds``.
+
+    The grid is stretched by at most :data:`MAX_STRETCH` so that a beat falls exactly at
+    ``cadence_at`` (the seam).  Where that would take more, the tempo stays as planned and the
+    cadence falls on the last beat before the seam, its chord held into it: a slow plan in a short
+    segment has few beats, and fitting a whole number of them moved 56 BPM to 60 at 7 s.
+    """
     times = beat_times(seconds, tempo, start_tempo, extra_beats=16)
-    cadence = max(2, int(round(float(np.interp(cadence_at, times, np.arange(times.size))))))
-    times *= cadence_at / times[cadence]
+    at = float(np.interp(cadence_at, times, np.arange(times.size)))
+    cadence = max(2, int(round(at)))
+    if abs(cadence_at / times[cadence] - 1.0) > MAX_STRETCH:
+        cadence = max(2, int(np.floor(at)))
+    if abs(cadence_at / times[cadence] - 1.0) <= MAX_STRETCH or times[cadence] > cadence_at:
+        times *= cadence_at / times[cadence]
     return times, cadence
 
 
@@ -278,7 +293,9 @@ class _Builder:
             steps = int(length * per_beat)
             for k in range(steps):
                 pitch = chord[pattern[k % len(pattern)] % len(chord)]
-                hold = (1.0 / per_beat) * (1.6 if c.gentle or c.arousal < 0 else 0.95)
+                # Calm notes ring into the next.  Gentle ones (soft attacks) end short of it: a swell
+                # ringing over the next note's start hides it, and slow gentle music lost its pulse.
+                hold = (1.0 / per_beat) * (0.8 if c.gentle else 1.6 if c.arousal < 0 else 0.95)
                 accent = 6 if k % (2 * per_beat) == 0 else 2 if k % per_beat == 0 else -10  # the beat stays audible
                 self.note(part, start + k / per_beat, hold, pitch, self.vel(base, accent))
         final = _voicing(self.tonic, low, high, previous, 3)

@@ -19,15 +19,25 @@ from typing import Any
 
 import numpy as np
 
-from promptloop.synthesis.score import Score
+from promptloop.audio.transients import half_rise_s
+from promptloop.synthesis.score import DRUM_CHANNEL, Note, Part, Score
 
 __all__ = ["FluidRenderer", "fluidsynth_missing"]
 
 _GEN_VOLENV_ATTACK = 34  # SoundFont generator numbers (SF2.01 specification, section 8.1.3)
 _GEN_FILTER_FC = 8
 _FLUID_WARN, _FLUID_INFO, _FLUID_DBG = 2, 3, 4  # log levels silenced (missing-preset chatter)
-_SOFT_ATTACK_CENTS = {"harmony": 1200.0}  # gentle mode: attacks ×2 on held chords, ×32 elsewhere
-_SOFT_ATTACK_DEFAULT = 6000.0
+# Gentle mode.  Held chords: attacks ×2.  Every other part: each preset's attack is lengthened
+# until its notes take at least GENTLE_HALF_RISE_S to reach half their peak, by at most ×32.  The
+# offset is added to the preset's own attack (fluid_synth_set_gen), so one fixed factor means
+# different attacks in different SoundFonts: FluidR3's piano at ×32 swelled for 115 ms and slow
+# music lost its pulse, while the test font's 1 ms piano at ×13.5 still clicked.  Each preset is
+# therefore measured once, on one rendered note (docs/soundfont.md, "Gentle attacks").
+_HELD_CHORD_CENTS = 1200.0
+GENTLE_HALF_RISE_S = 0.05
+_GENTLE_MAX_CENTS = 8400.0  # ×128
+_GENTLE_STEP_CENTS = 300.0  # ×1.19 per step
+_PROBE_ONSET_S, _PROBE_PITCH, _PROBE_VELOCITY = 0.02, 60, 64
 
 
 def _load() -> Any:
@@ -80,6 +90,7 @@ class FluidRenderer:
         self._sfid = sfid
         self._sfont = self._get_sfont(self._owner.synth, sfid)
         self._lock = threading.Lock()
+        self._gentle_cents: dict[tuple[int, bool], float] = {}
 
     def _new_synth(self) -> Any:
         return self._fl.Synth(gain=0.6, samplerate=float(self.sample_rate), channels=16, **{
@@ -98,28 +109,54 @@ class FluidRenderer:
 
         ``soft_attack`` lengthens every attack (gentle mode); ``darken_cents`` lowers each voice's
         filter cutoff (negative values darken)."""
-        sr = self.sample_rate
-        total = int(round(score.duration_s * sr))
         with self._lock:
-            synth = self._new_synth()
-            sfid = self._add_sfont(synth.synth, self._sfont)
-            try:
-                return self._play(synth, sfid, score, total, soft_attack, darken_cents)
-            finally:
-                self._remove_sfont(synth.synth, self._sfont)  # the SoundFont stays with its owner
-                synth.delete()
+            attacks = [self._soft_attack_cents(part) if soft_attack else 0.0 for part in score.parts]
+            return self._render(score, attacks, darken_cents)
 
-    def _play(self, synth: Any, sfid: int, score: Score, total: int, soft_attack: bool,
+    def gentle_attack_cents(self, program: int, drums: bool = False) -> float:
+        """The attack offset gentle mode gives this preset (timecents; 1200 doubles the attack)."""
+        with self._lock:
+            return self._gentle_attack_cents(program, drums)
+
+    def _soft_attack_cents(self, part: Part) -> float:
+        return _HELD_CHORD_CENTS if part.role == "harmony" else self._gentle_attack_cents(part.program, part.drums)
+
+    def _gentle_attack_cents(self, program: int, drums: bool) -> float:
+        key = (program, drums)
+        if key not in self._gentle_cents:
+            channel = DRUM_CHANNEL if drums else 0
+            note = Note(_PROBE_ONSET_S, _PROBE_ONSET_S + 0.5, _PROBE_PITCH, _PROBE_VELOCITY)
+            probe = Score([Part("probe", program, channel, "melody", notes=[note])], np.zeros(1), 0.7, "C", "major")
+            cents = 0.0
+            while cents < _GENTLE_MAX_CENTS:
+                audio = self._render(probe, [cents], 0.0)
+                if half_rise_s(audio, self.sample_rate, _PROBE_ONSET_S) >= GENTLE_HALF_RISE_S:
+                    break
+                cents += _GENTLE_STEP_CENTS
+            self._gentle_cents[key] = cents
+        return self._gentle_cents[key]
+
+    def _render(self, score: Score, attacks: list[float], darken_cents: float) -> np.ndarray:
+        """One fresh FluidSynth plays ``score``; ``attacks`` holds each part's attack offset."""
+        total = int(round(score.duration_s * self.sample_rate))
+        synth = self._new_synth()
+        sfid = self._add_sfont(synth.synth, self._sfont)
+        try:
+            return self._play(synth, sfid, score, total, attacks, darken_cents)
+        finally:
+            self._remove_sfont(synth.synth, self._sfont)  # the SoundFont stays with its owner
+            synth.delete()
+
+    def _play(self, synth: Any, sfid: int, score: Score, total: int, attacks: list[float],
               darken_cents: float) -> np.ndarray:
         sr = self.sample_rate
         events: list[tuple[int, int, int, int, int]] = []  # (sample, order, kind, channel, data)
-        for part in score.parts:
+        for part, attack in zip(score.parts, attacks, strict=True):
             ch = part.channel
             program = part.program if self.preset_name(part.program, part.drums) else 0
             synth.program_select(ch, sfid, 128 if part.drums else 0, program)
             synth.cc(ch, 7, part.volume)
             synth.cc(ch, 10, part.pan)
-            attack = _SOFT_ATTACK_CENTS.get(part.role, _SOFT_ATTACK_DEFAULT) if soft_attack else 0.0
             self._set_gen(synth.synth, ch, _GEN_VOLENV_ATTACK, attack)
             self._set_gen(synth.synth, ch, _GEN_FILTER_FC, float(darken_cents))
             for t, value in part.pedal:
