@@ -28,11 +28,11 @@ _GEN_VOLENV_ATTACK = 34  # SoundFont generator numbers (SF2.01 specification, se
 _GEN_FILTER_FC = 8
 _FLUID_WARN, _FLUID_INFO, _FLUID_DBG = 2, 3, 4  # log levels silenced (missing-preset chatter)
 # Gentle mode.  Held chords: attacks ×2.  Every other part: each preset's attack is lengthened
-# until its notes take at least GENTLE_HALF_RISE_S to reach half their peak, by at most ×32.  The
+# until its notes take at least GENTLE_HALF_RISE_S to reach half their peak, by at most ×128.  The
 # offset is added to the preset's own attack (fluid_synth_set_gen), so one fixed factor means
-# different attacks in different SoundFonts: FluidR3's piano at ×32 swelled for 115 ms and slow
-# music lost its pulse, while the test font's 1 ms piano at ×13.5 still clicked.  Each preset is
-# therefore measured once, on one rendered note (docs/soundfont.md, "Gentle attacks").
+# different attacks in different SoundFonts: at ×32 FluidR3's piano took 115 ms and slow music
+# lost its pulse, while the test font's 1 ms piano took 35 ms and could still click.  Each preset
+# is therefore measured once, on one rendered note (docs/soundfont.md, "Gentle attacks").
 _HELD_CHORD_CENTS = 1200.0
 GENTLE_HALF_RISE_S = 0.05
 _GENTLE_MAX_CENTS = 8400.0  # ×128
