@@ -31,7 +31,8 @@ LIMIT = AUDIO_LIMITS["percussive_hits"]
 
 
 class _DrumCreep(Generator):
-    """``inner`` with drums added to the plans of the requests at ``positions`` in each batch."""
+    """``inner`` with a drum kit added to the plans of the requests at ``positions`` in each batch (a
+    genre default's beat: at least the kick, snare and hats of the middle density)."""
 
     def __init__(self, inner: Generator, positions: set[int] | None = None) -> None:
         self.inner, self.positions = inner, positions
@@ -43,7 +44,8 @@ class _DrumCreep(Generator):
         out = []
         for i, request in enumerate(requests):
             if self.positions is None or i in self.positions:
-                plan = request.plan.model_copy(update={"instruments": (*request.plan.instruments, "drums")})
+                plan = request.plan.model_copy(update={"instruments": (*request.plan.instruments, "drums"),
+                                                       "density": max(request.plan.density, 0.5)})
                 request = replace(request, plan=plan.model_copy(update={"prompt": write_prompt(plan, False)}))
             out.append(request)
         return self.inner.generate(out)
