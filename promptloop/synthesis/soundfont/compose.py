@@ -82,6 +82,7 @@ def beat_grid(seconds: float, tempo: float, start_tempo: float, cadence_at: floa
     cadence = max(2, int(round(at)))
     if abs(cadence_at / times[cadence] - 1.0) > MAX_STRETCH:
         cadence = max(2, int(np.floor(at)))
+    # Squeezed regardless when even two beats overrun the seam (a segment of a few seconds).
     if abs(cadence_at / times[cadence] - 1.0) <= MAX_STRETCH or times[cadence] > cadence_at:
         times *= cadence_at / times[cadence]
     return times, cadence
