@@ -12,6 +12,7 @@ import pytest
 
 from promptloop.audio.analysis import measure, sharp_transients
 from promptloop.audio.percussion import noise_bursts, percussive_hits, thumps
+from promptloop.audio.transients import half_rise_s
 from promptloop.representation.plan_checks import AUDIO_LIMITS, audio_violations
 from promptloop.representation.preferences import Preferences
 from promptloop.synthesis.synth import render
@@ -74,3 +75,15 @@ def test_a_noise_snare_is_one_hit_per_stroke():
 def test_silence_and_short_clips_have_no_hits():
     assert percussive_hits(np.zeros(SR, dtype=np.float32), SR) == 0
     assert percussive_hits(np.ones(100, dtype=np.float32), SR) == 0
+
+
+@pytest.mark.parametrize("attack_s", (0.001, 0.02, 0.1))
+def test_half_rise_is_the_time_a_note_takes_to_reach_half_its_peak(attack_s):
+    # A 220 Hz tone whose amplitude ramps linearly to 1 over attack_s, then holds: it reaches half
+    # its peak amplitude at attack_s / 2, give or take the 5 ms window.
+    t = np.arange(int(0.6 * SR)) / SR
+    onset = 0.1
+    envelope = np.clip((t - onset) / attack_s, 0.0, 1.0)
+    tone = (envelope * np.sin(2 * np.pi * 220 * t)).astype(np.float32)
+    assert half_rise_s(tone, SR, onset) == pytest.approx(attack_s / 2, abs=0.004)
+    assert half_rise_s(np.zeros(SR, dtype=np.float32), SR, 0.1) == 0.0  # silence: no rise at all

@@ -18,9 +18,9 @@ from tiny_soundfont import write_tiny_soundfont
 
 from promptloop.acquisition.affect import parse_affect
 from promptloop.audio.analysis import measure, sharp_transients
-from promptloop.audio.transients import half_rise_s
 from promptloop.audio.mix import integrated_lufs
 from promptloop.audio.percussion import percussive_hits
+from promptloop.audio.transients import half_rise_s
 from promptloop.evaluation.metrics import measure_cues
 from promptloop.feedback.base import Evaluation, Evaluator, PlanContext
 from promptloop.feedback.planners.rule import RulePlanner
