@@ -200,15 +200,19 @@ def tiny_generator(tiny_font) -> SoundFontGenerator:
     return SoundFontGenerator(tiny_font, use_embeddings=False)
 
 
-def _held_note_decay(generator: SoundFontGenerator, instrument: str) -> float:
-    """Energy in the second half of a held note over the first: plucked decays, blown sustains."""
-    from promptloop.synthesis.score import Note, Part, Score
-
+def _one_note(generator: SoundFontGenerator, instrument: str, note: Note, seconds: float, volume: int,
+              soft_attack: bool = False) -> np.ndarray:
+    """``instrument`` playing ``note`` alone for ``seconds``, through the generator's renderer."""
     voice = gm_voice(instrument)
     assert voice is not None
-    score = Score([Part(voice.name, voice.program, 0, "melody", 110, 64, [Note(0.05, 2.0, 64, 100)])],
-                  np.arange(8) * 0.5, 2.0, "C", "major")
-    audio = generator._renderer.render(score)
+    score = Score([Part(voice.name, voice.program, 0, "melody", volume, 64, [note])],
+                  np.arange(0.0, seconds, 0.5), seconds, "C", "major")
+    return generator._renderer.render(score, soft_attack=soft_attack)
+
+
+def _held_note_decay(generator: SoundFontGenerator, instrument: str) -> float:
+    """Energy in the second half of a held note over the first: plucked decays, blown sustains."""
+    audio = _one_note(generator, instrument, Note(0.05, 2.0, 64, 100), 2.0, 110)
     early, late = audio[int(0.1 * SR):int(0.6 * SR)], audio[int(1.3 * SR):int(1.8 * SR)]
     return float(np.sqrt(np.mean(late**2)) / (np.sqrt(np.mean(early**2)) + 1e-12))
 
@@ -239,18 +243,15 @@ def test_gentle_mode_renders_without_sharp_transients(tiny_generator):
 
 
 def _gentle_note_half_rise(generator: SoundFontGenerator, instrument: str) -> float:
-    voice = gm_voice(instrument)
-    assert voice is not None
-    score = Score([Part(voice.name, voice.program, 0, "melody", 100, 64, [Note(0.05, 0.8, 60, 64)])],
-                  np.arange(4) * 0.5, 1.2, "C", "major")
-    return half_rise_s(generator._renderer.render(score, soft_attack=True), SR, 0.05)
+    audio = _one_note(generator, instrument, Note(0.05, 0.8, 60, 64), 1.2, 100, soft_attack=True)
+    return half_rise_s(audio, SR, 0.05)
 
 
 @needs_gm_font
 @pytest.mark.parametrize("instrument", ("piano", "harp", "nylon guitar", "marimba"))
 def test_gentle_attacks_are_as_long_in_any_soundfont(tiny_generator, gm_generator, instrument):
-    # The attack offset adds to each preset's own attack: one fixed factor gave FluidR3's piano a
-    # 115 ms swell (no pulse) and the test font's 1 ms piano a 19 ms click.  Each preset is measured.
+    # The attack offset adds to each preset's own attack: x32 gave FluidR3's piano a 115 ms swell (no
+    # pulse) and x13.5 the test font's 1 ms piano a 19 ms click.  Each preset is measured.
     for generator in (tiny_generator, gm_generator):
         rise = _gentle_note_half_rise(generator, instrument)
         assert GENTLE_HALF_RISE_S <= rise <= 1.5 * GENTLE_HALF_RISE_S, (generator.soundfont.name, rise)

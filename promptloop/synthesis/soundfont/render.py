@@ -121,7 +121,12 @@ class FluidRenderer:
     def _soft_attack_cents(self, part: Part) -> float:
         return _HELD_CHORD_CENTS if part.role == "harmony" else self._gentle_attack_cents(part.program, part.drums)
 
+    def _program(self, program: int, drums: bool) -> int:
+        """The program FluidSynth plays for ``program``: program 0 where the SoundFont lacks it."""
+        return program if self.preset_name(program, drums) else 0
+
     def _gentle_attack_cents(self, program: int, drums: bool) -> float:
+        program = self._program(program, drums)
         key = (program, drums)
         if key not in self._gentle_cents:
             channel = DRUM_CHANNEL if drums else 0
@@ -153,8 +158,7 @@ class FluidRenderer:
         events: list[tuple[int, int, int, int, int]] = []  # (sample, order, kind, channel, data)
         for part, attack in zip(score.parts, attacks, strict=True):
             ch = part.channel
-            program = part.program if self.preset_name(part.program, part.drums) else 0
-            synth.program_select(ch, sfid, 128 if part.drums else 0, program)
+            synth.program_select(ch, sfid, 128 if part.drums else 0, self._program(part.program, part.drums))
             synth.cc(ch, 7, part.volume)
             synth.cc(ch, 10, part.pan)
             self._set_gen(synth.synth, ch, _GEN_VOLENV_ATTACK, attack)
