@@ -90,6 +90,7 @@ class PacerSettings:
     probe_after: float = 0.08  # readings above the model by this much (mean of the last two segments) start a probe
     probe_segments: int = 2  # segments a probed sound is left out
     trigger_margin: float = 0.15  # readings minus model before a probe, minus during it, that make the sound a suspect
+    settled: float = 0.15  # arousal this close to the target's is not a stall (nothing is left to gain by probing)
 
 
 def sounds_named(prompt: str) -> frozenset[str]:
@@ -148,6 +149,7 @@ class ReadingPacer(Pacer):
     _beliefs: list[float] = field(default_factory=list)  # the arousal belief after each segment
     _probed: set[str] = field(default_factory=set)
     _added: set[str] = field(default_factory=set)  # sounds this pacer put on the avoid-list
+    _segments: int = 0  # the session's length, as the last waypoint's context gave it
 
     def __post_init__(self) -> None:
         self.valence, self.arousal = self.start.valence, self.start.arousal
@@ -287,9 +289,15 @@ class ReadingPacer(Pacer):
             return
         if target is None or len(recent) < 2 or sum(recent) / 2 <= s.probe_after or len(playing) < 2:
             return
+        # A probe is exploration: it must be over before the session's last share, which only
+        # exploits what is known, so that no listener's ending is spent leaving a sound out.
+        left = self._segments - len(self._beliefs)
+        if self._segments and left - s.probe_segments < s.exploit_share * self._segments:
+            return
         unexplained = self.decisions[-1] == "back off" and self._backoff_blamed == 0
-        stalled = len(self._beliefs) >= 3 and (
-            abs(self._beliefs[-3] - target.arousal) - abs(self.arousal - target.arousal) < 2 * s.stall)
+        miss = abs(self.arousal - target.arousal)
+        stalled = len(self._beliefs) >= 3 and miss > s.settled and (
+            abs(self._beliefs[-3] - target.arousal) - miss < 2 * s.stall)
         if not (unexplained or stalled):
             return
         untested = sorted(playing - self.suspects - self._probed)
@@ -353,6 +361,7 @@ class ReadingPacer(Pacer):
     # -- pacing ------------------------------------------------------------------------------------
     def next_waypoint(self, context: PaceContext) -> Waypoint:
         s = self.settings
+        self._segments = context.segments
         if context.index == 0:
             return Waypoint(context.listener, 0.0, False, "meet the listener")
         x = Affect.clipped(self.valence, self.arousal)
