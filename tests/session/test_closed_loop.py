@@ -209,3 +209,43 @@ def test_a_pacer_rebuilt_from_its_saved_state_before_every_segment_decides_as_on
         assert rebuilt.decisions == kept.decisions and len(kept.decisions) >= segments - 2
         assert rebuilt.learned() == kept.learned()
         assert rebuilt.state() == json.loads(json.dumps(kept.state()))
+
+
+def _settling_session(settings: PacerSettings, segments: int = 12, above: float = 0.1,
+                      onset: int = 0) -> ReadingPacer:
+    """Piano and pads throughout; the listener follows the music halfway each segment but, from
+    segment ``onset`` on, stays ``above`` over where the music leads (readings above the model)."""
+    pacer = ReadingPacer(START, BASE, settings=settings)
+    arousal = START.arousal
+    pacer.observe([_reading(arousal)] * 3)
+    waypoint = pacer.next_waypoint(PaceContext(0, segments, START, START, False, TARGET, 0.5)).affect
+    for i in range(1, segments):
+        lift = above if i >= onset else 0.0
+        arousal += 0.5 * (waypoint.arousal + lift - arousal)
+        pacer.observe([_reading(arousal)] * 3, _record(i - 1, waypoint, prompt="calm music with piano and pads"), TARGET)
+        waypoint = pacer.next_waypoint(PaceContext(i, segments, START, START, False, TARGET, 0.5,
+                                                   previous=waypoint)).affect
+    return pacer
+
+
+def test_a_listener_settled_near_the_target_is_not_probed() -> None:
+    # readings 0.15 above the model, 0.11 from the target's arousal: nothing left to gain by leaving a
+    # sound out (the session's closing-share rule is off here, to see this rule alone)
+    settled = _settling_session(PacerSettings(exploit_share=0.0), above=0.15)
+    assert abs(settled.arousal - TARGET.arousal) < PacerSettings().settled
+    assert not any(d.startswith("probe") for d in settled.decisions)
+    # without the settled margin the same listener is probed: the stall rule alone fires at the target
+    unsettled = _settling_session(PacerSettings(exploit_share=0.0, settled=0.0), above=0.15)
+    assert "probe: leave out pads" in unsettled.decisions
+
+
+def test_no_probe_starts_in_the_sessions_last_share() -> None:
+    # a listener who stops following late (from segment 12 of 16): a probe could not end before the
+    # session's closing share, so none starts; with no closing share the same listener is probed
+    late = {share: _settling_session(PacerSettings(settled=0.0, exploit_share=share), segments=16, above=0.3, onset=12)
+            for share in (0.25, 0.0)}
+    assert not any(d.startswith("probe") for d in late[0.25].decisions)
+    assert "probe: leave out pads" in late[0.0].decisions
+    # earlier in the session the probe still runs: music working against the listener from the start
+    early = _settling_session(PacerSettings(), segments=16, above=0.4)
+    assert "back off" in early.decisions and "probe: leave out pads" in early.decisions
