@@ -13,16 +13,7 @@ from promptloop.audio.percussion import percussive_hits
 from promptloop.audio.pitch import KEYS
 from promptloop.audio.transients import transient_times
 
-__all__ = [
-    "Descriptors",
-    "detect_clicks",
-    "high_frequency_ratio",
-    "measure",
-    "pulse_support",
-    "pulse_tempo",
-    "sharp_transients",
-    "transient_times",
-]
+__all__ = ["Descriptors", "detect_clicks", "high_frequency_ratio", "measure", "sharp_transients", "transient_times"]
 
 _HOP = 512
 _N_FFT = 2048
@@ -131,22 +122,6 @@ def _pulse(power: np.ndarray, sample_rate: int) -> np.ndarray:
     return librosa.onset.onset_strength(S=librosa.power_to_db(low), sr=sample_rate, hop_length=_HOP, lag=2, max_size=3)
 
 
-def _pulse_autocorrelation(audio: np.ndarray, sample_rate: int) -> tuple[np.ndarray, float, float] | None:
-    """The low-band onset envelope's autocorrelation, frames per second, and its highest peak
-    between 40 and 200 BPM; None for audio too short or without a pulse."""
-    y = np.asarray(audio, dtype=np.float32)
-    if y.size < sample_rate:
-        return None
-    env = _pulse(np.abs(librosa.stft(y, n_fft=_N_FFT, hop_length=_HOP)) ** 2, sample_rate)
-    ac = librosa.autocorrelate(env - env.mean())
-    if ac[0] <= 0:
-        return None
-    frames_per_s = sample_rate / _HOP
-    lags = np.arange(int(60 * frames_per_s / 200), min(ac.size, int(60 * frames_per_s / 40) + 1))
-    peak = float(ac[lags].max()) if lags.size else 0.0
-    return (ac, frames_per_s, peak) if peak > 0 else None
-
-
 def pulse_support(audio: np.ndarray, sample_rate: int, bpm: float) -> float:
     """How strongly the audio pulses at ``bpm`` (or its double or half): the onset envelope's
     autocorrelation at that beat period (±3 %) over its highest peak between 40 and 200 BPM.
@@ -159,10 +134,18 @@ def pulse_support(audio: np.ndarray, sample_rate: int, bpm: float) -> float:
     more) and the 24 played 15 % slower or 20 % faster than asked -0.11-0.96 (22 under 0.65;
     docs/decisions.md).
     """
-    found = _pulse_autocorrelation(audio, sample_rate) if bpm > 0 else None
-    if found is None:
+    y = np.asarray(audio, dtype=np.float32)
+    if y.size < sample_rate or bpm <= 0:
         return 0.0
-    ac, frames_per_s, peak = found
+    env = _pulse(np.abs(librosa.stft(y, n_fft=_N_FFT, hop_length=_HOP)) ** 2, sample_rate)
+    ac = librosa.autocorrelate(env - env.mean())
+    if ac[0] <= 0:
+        return 0.0
+    frames_per_s = sample_rate / _HOP
+    lags = np.arange(int(60 * frames_per_s / 200), min(ac.size, int(60 * frames_per_s / 40) + 1))
+    peak = float(ac[lags].max()) if lags.size else 0.0
+    if peak <= 0:
+        return 0.0
 
     def at(beats_per_minute: float) -> float:
         lag = 60 * frames_per_s / beats_per_minute
@@ -171,33 +154,6 @@ def pulse_support(audio: np.ndarray, sample_rate: int, bpm: float) -> float:
 
     candidates = [b for b in (bpm, 2 * bpm, bpm / 2) if 40 <= b <= 200] or [bpm]
     return max(at(b) for b in candidates) / peak
-
-
-def pulse_tempo(audio: np.ndarray, sample_rate: int, near_bpm: float, span: float = 0.25) -> tuple[float, float]:
-    """The tempo within ``span`` (a fraction) of ``near_bpm`` at which the audio pulses most
-    strongly, and that pulse's support (as :func:`pulse_support`: over the strongest period
-    between 40 and 200 BPM).  ``(0.0, 0.0)`` when there is no pulse to measure.
-
-    An estimate local to the tempo that was asked for: it never slips an octave or to the
-    estimator's prior, so it says how far off the asked tempo the music really is (a generator that
-    plays 60 BPM prompts at 68 measures about 68 here, whatever a global estimate reads).  The
-    autocorrelation's peak lag is refined by a parabola through its neighbours.
-    """
-    found = _pulse_autocorrelation(audio, sample_rate) if near_bpm > 0 else None
-    if found is None:
-        return 0.0, 0.0
-    ac, frames_per_s, peak = found
-    lo = max(1, int(np.floor(60 * frames_per_s / (near_bpm * (1 + span)))))
-    hi = min(ac.size - 2, int(np.ceil(60 * frames_per_s / (near_bpm * (1 - span)))))
-    if hi <= lo:
-        return 0.0, 0.0
-    best = lo + int(np.argmax(ac[lo : hi + 1]))
-    if ac[best] <= 0:
-        return 0.0, 0.0
-    left, mid, right = ac[best - 1], ac[best], ac[best + 1]
-    bend = left - 2 * mid + right
-    lag = best + (0.5 * (left - right) / bend if bend < 0 else 0.0)
-    return float(60 * frames_per_s / lag), float(mid / peak)
 
 
 def measure(audio: np.ndarray, sample_rate: int) -> Descriptors:

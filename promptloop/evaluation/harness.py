@@ -118,7 +118,6 @@ def run_scenario(
         threshold=chosen["threshold"], max_retries=chosen["max_retries"],
         max_step=chosen["max_step"], crossfade_seconds=chosen["crossfade_seconds"],
         skip_seed_only_retries=condition.retry_gate,
-        calibrate_tempo=condition.retries,  # a calibrated request is a rewrite: only conditions that rewrite
     )
     planner = backends.planners[condition.planner]
     if condition.static:

@@ -7,7 +7,6 @@ onset density and brightness; valence goes with mode (major vs minor) and, more 
 
 from __future__ import annotations
 
-import re
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -22,15 +21,12 @@ __all__ = [
     "MusicPlan",
     "dynamics_for",
     "tempo_for",
-    "with_tempo",
 ]
 
 Dynamics = Literal["pp", "p", "mp", "mf", "f"]
 # Target integrated loudness per dynamic marking (before the listener's ceiling is applied).
 DYNAMICS_LUFS: dict[str, float] = {"pp": -30.0, "p": -26.0, "mp": -22.0, "mf": -18.0, "f": -15.0}
 MAX_PROMPT_CHARS = 400
-#: A tempo written into a prompt ("72 bpm", "72.5 BPM").
-BPM_IN_PROMPT = re.compile(r"\b\d{2,3}(\.\d+)?\s*bpm\b", re.I)
 
 
 class MusicPlan(BaseModel):
@@ -92,10 +88,3 @@ def dynamics_for(arousal: float) -> str:
     if arousal < 0.6:
         return "mf"
     return "f"
-
-
-def with_tempo(plan: MusicPlan, bpm: float) -> MusicPlan:
-    """``plan`` asking for ``bpm`` (rounded, within the plan's range): its tempo field and every tempo
-    its prompt writes ("72 bpm") change together; a prompt that names no tempo keeps its words."""
-    bpm = float(min(180.0, max(40.0, round(bpm))))
-    return plan.model_copy(update={"tempo_bpm": bpm, "prompt": BPM_IN_PROMPT.sub(f"{bpm:.0f} bpm", plan.prompt)})

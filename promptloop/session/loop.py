@@ -28,8 +28,7 @@ from promptloop.audio.mix import (
 from promptloop.audio.repair import remove_violations
 from promptloop.errors import ConstraintViolation, GenerationError, InputError
 from promptloop.feedback.base import Evaluation, Evaluator, PlanContext, Planner
-from promptloop.feedback.calibration import TempoCalibration
-from promptloop.representation.plan import DYNAMICS_LUFS, MusicPlan, with_tempo
+from promptloop.representation.plan import DYNAMICS_LUFS, MusicPlan
 from promptloop.representation.plan_checks import AUDIO_LIMITS, HEADROOM_LU, audio_violations, enforce_constraints
 from promptloop.representation.preferences import Preferences
 from promptloop.representation.trajectory import PathPace, path_pace
@@ -71,9 +70,6 @@ class SessionSpec:
     #: default since two core reports in a row showed the gated loop keeps the independent check with
     #: about half the retries (docs/evaluation.md, "Retries: the seed-only gate").
     skip_seed_only_retries: bool = SKIP_SEED_ONLY_RETRIES
-    #: Learn within the session how far the generator's tempo lands from the asked tempo, and ask
-    #: the next requests for the tempo that lands on the plan's (:mod:`promptloop.feedback.calibration`).
-    calibrate_tempo: bool = True
     prior: np.ndarray | None = field(default=None, repr=False, compare=False)
     prior_name: str | None = None
 
@@ -99,7 +95,6 @@ class SessionSpec:
             "max_step": self.max_step,
             "crossfade_seconds": self.crossfade_seconds,
             **({} if self.skip_seed_only_retries else {"skip_seed_only_retries": False}),
-            **({} if self.calibrate_tempo else {"calibrate_tempo": False}),
         }
 
 
@@ -156,8 +151,6 @@ class LoopSession:
         self._pending_events: list[dict[str, Any]] = []
         self._last_waypoint: Affect | None = None
         self._last_plan: MusicPlan | None = None
-        self._last_asked: MusicPlan | None = None  # what the generator was last asked for (tempo calibrated)
-        self.calibration = TempoCalibration()
         self._started = time.perf_counter()
         self._created = _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")
 
@@ -205,16 +198,6 @@ class LoopSession:
             last = self.results[-1].record
             self._last_waypoint = Affect(last.waypoint.valence, last.waypoint.arousal)
             self._last_plan = MusicPlan.model_validate(last.attempts[last.chosen_attempt].plan)
-            self._last_asked = self._last_plan
-            for result in self.results:  # the calibration re-learns what the records measured
-                for attempt in result.record.attempts:
-                    asked = attempt.asked_tempo_bpm or float(attempt.plan["tempo_bpm"])
-                    for c in attempt.candidates:
-                        if c.pulse_bpm is not None and c.pulse_support is not None:
-                            self.calibration.add(asked, c.pulse_bpm, c.pulse_support)
-            chosen = last.attempts[last.chosen_attempt]
-            if chosen.asked_tempo_bpm is not None:
-                self._last_asked = with_tempo(self._last_plan, chosen.asked_tempo_bpm)
 
     # -- one segment ---------------------------------------------------------------------------
     def _waypoint(self, index: int) -> Waypoint:
@@ -251,14 +234,6 @@ class LoopSession:
             return None
         return source[-int(self.generator.prior_seconds * self.sample_rate) :]
 
-    def _asked(self, plan: MusicPlan) -> MusicPlan:
-        """What the generator is asked for: ``plan`` at the tempo that, by what this session has
-        measured so far, lands on the plan's tempo."""
-        if not self.spec.calibrate_tempo:
-            return plan
-        bpm = self.calibration.ask_for(plan.tempo_bpm)
-        return plan if bpm == plan.tempo_bpm else with_tempo(plan, bpm)
-
     def _target_lufs(self, plan: MusicPlan) -> float:
         return min(DYNAMICS_LUFS[plan.dynamics], self.preferences.loudness_ceiling_lufs - HEADROOM_LU)
 
@@ -291,12 +266,10 @@ class LoopSession:
         t0 = time.perf_counter()
         plan, fallback = self._checked_plan(lambda p: p.draft(context), context)
         plan_time = time.perf_counter() - t0
-        best_asked = plan
         for attempt in range(spec.max_retries + 1):
             seeds = [seed_for(spec.seed, index, attempt, k) for k in range(spec.candidates)]
-            asked = self._asked(plan)
             requests = [
-                GenerationRequest(asked, spec.segment_seconds + overlap, s, prior, self._last_asked,
+                GenerationRequest(plan, spec.segment_seconds + overlap, s, prior, self._last_plan,
                                   tail_s=spec.crossfade_seconds, session_seed=spec.seed)
                 for s in seeds
             ]
@@ -305,7 +278,7 @@ class LoopSession:
             t2 = time.perf_counter()
             if len(raw) != len(requests):
                 raise GenerationError(f"generator {self.generator.name!r} returned {len(raw)} clips for {len(requests)} requests")
-            candidates, evaluations, pulses = [], [], []
+            candidates, evaluations = [], []
             for audio in raw:
                 audio = np.asarray(audio, dtype=np.float32)
                 if audio.ndim != 1 or audio.size == 0 or not np.all(np.isfinite(audio)):
@@ -315,10 +288,6 @@ class LoopSession:
                                      self.sample_rate, PEAK_CEILING_DB)
                 candidates.append(audio)
                 evaluations.append(self.evaluator.evaluate(audio, self.sample_rate, plan, context))
-                if spec.calibrate_tempo:
-                    pulses.append(self.calibration.observe(asked.tempo_bpm, audio, self.sample_rate))
-                else:
-                    pulses.append((None, None))
             t3 = time.perf_counter()
             best = max(range(len(evaluations)), key=lambda i: _rank(evaluations[i]))
             attempts.append(AttemptRecord(
@@ -327,14 +296,11 @@ class LoopSession:
                 fallback=fallback,
                 plan=plan.model_dump(mode="json"),
                 prompt=plan.prompt,
-                asked_tempo_bpm=asked.tempo_bpm if asked.tempo_bpm != plan.tempo_bpm else None,
                 candidates=[
                     CandidateRecord(seed=s, score=e.score, components=e.components,
                                     descriptors=e.descriptors.to_dict(), estimated=_affect(e.estimated),
-                                    caption=e.caption, violations=list(e.violations),
-                                    pulse_bpm=None if bpm is None else round(bpm, 2),
-                                    pulse_support=None if support is None else round(support, 3))
-                    for s, e, (bpm, support) in zip(seeds, evaluations, pulses, strict=True)
+                                    caption=e.caption, violations=list(e.violations))
+                    for s, e in zip(seeds, evaluations, strict=True)
                 ],
                 best=best,
                 feedback=[f.to_dict() for f in evaluations[best].feedback],
@@ -343,7 +309,7 @@ class LoopSession:
             self.on_event("attempt", {"index": index, "attempt": attempt, "score": evaluations[best].score})
             if best_eval is None or _rank(evaluations[best]) > _rank(best_eval):
                 best_eval, best_audio, best_where = evaluations[best], candidates[best], (attempt, best)
-                best_request, best_asked = requests[best], asked
+                best_request = requests[best]
             # A listener's constraint is not traded for score: a candidate that breaks one never ends
             # the retries, however well it scores.
             if (best_eval.score >= spec.threshold and not best_eval.violations) or attempt == spec.max_retries:
@@ -394,7 +360,6 @@ class LoopSession:
         self._listener_fresh = False
         self._last_waypoint = waypoint
         self._last_plan = chosen_plan
-        self._last_asked = best_asked
         result = SegmentResult(best_audio, record, score)
         self.results.append(result)
         self.on_event("segment_done", {"index": index, "score": best_eval.score, "record": record})

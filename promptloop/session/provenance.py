@@ -41,8 +41,6 @@ class CandidateRecord(_Model):
     estimated: AffectRecord
     caption: str
     violations: list[str] = []
-    pulse_bpm: float | None = Field(default=None, description="tempo the audio pulses at, near the asked tempo")
-    pulse_support: float | None = Field(default=None, description="that pulse's strength against the strongest (0-1)")
 
 
 class AttemptRecord(_Model):
@@ -51,9 +49,6 @@ class AttemptRecord(_Model):
     fallback: str | None = Field(default=None, description="why the planner's plan was replaced")
     plan: dict[str, Any]
     prompt: str
-    asked_tempo_bpm: float | None = Field(
-        default=None, description="the tempo the generator was asked for, when the session's tempo calibration "
-        "changed it from the plan's")
     candidates: list[CandidateRecord]
     best: int = Field(description="index of the best candidate in this attempt")
     feedback: list[dict[str, Any]] = []

@@ -58,7 +58,7 @@ from promptloop.feedback.planners.llm_models import (
     text_of,
 )
 from promptloop.feedback.templates import RenderedPrompt, load_template
-from promptloop.representation.plan import BPM_IN_PROMPT, MusicPlan, tempo_for
+from promptloop.representation.plan import MusicPlan, tempo_for
 from promptloop.representation.plan_checks import (
     check_prompt,
     enforce_constraints,
@@ -80,6 +80,7 @@ TEMPO_PER_AROUSAL = 40.0  # BPM per unit of arousal, the slope of plan.tempo_for
 _SAFE_TEXT = re.compile(r"^[\w ,.;:'()/#+&%-]+$")
 _INSTRUCTION_WORDS = re.compile(
     r"\b(ignore|disregard|instructions?|system prompt|assistant|jailbreak|override|you are|you must)\b", re.I)
+_BPM = re.compile(r"\b\d{2,3}(\.\d+)?\s*bpm\b", re.I)
 _GENTLE_RULES = ("gentle mode ON: soft attacks, dark warm timbre, no percussion, bells, birds or "
                  "high-pitched sounds, nothing harsh or sudden")
 M = TypeVar("M", bound=BaseModel)
@@ -177,7 +178,7 @@ def checked_plan(draft: PlanDraft, baseline: MusicPlan, context: PlanContext) ->
     tempo = float(fields["tempo_bpm"])
     if not low <= tempo <= high:
         fields["tempo_bpm"] = min(high, max(low, tempo))
-        fields["prompt"] = BPM_IN_PROMPT.sub(f"{fields['tempo_bpm']:.0f} bpm", prompt)
+        fields["prompt"] = _BPM.sub(f"{fields['tempo_bpm']:.0f} bpm", prompt)
         notes.append(f"tempo {tempo:.0f} -> {fields['tempo_bpm']:.0f} bpm")
     fields["target_valence"], fields["target_arousal"] = context.waypoint.valence, context.waypoint.arousal
     rationale = " ".join(str(fields["rationale"]).split())
