@@ -1,4 +1,4 @@
-"""Stitching segments: equal-power crossfades, loudness normalisation and a safety limiter."""
+"""Stitching segments: equal-power crossfades, loudness normalisation, level glides and a safety limiter."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import numpy as np
 import pyloudnorm
 from pedalboard import Compressor, Pedalboard
 
-__all__ = ["crossfade_append", "integrated_lufs", "normalize_loudness", "safety_limit"]
+__all__ = ["crossfade_append", "integrated_lufs", "level_glide", "normalize_loudness", "safety_limit"]
 
 _SILENCE_LUFS = -70.0
 
@@ -25,6 +25,22 @@ def normalize_loudness(audio: np.ndarray, sample_rate: int, target_lufs: float) 
     if current <= _SILENCE_LUFS:
         return audio
     gain = 10 ** ((target_lufs - current) / 20)
+    return (audio * gain).astype(np.float32)
+
+
+def level_glide(audio: np.ndarray, sample_rate: int, start_db: float, seconds: float) -> np.ndarray:
+    """``audio`` starting ``start_db`` away from its own level and easing to it over ``seconds``.
+
+    The gain moves in decibels along a raised cosine (no corner at either end), so a segment that
+    is planned 4 dB quieter than the last one begins at the last one's level and gets there over
+    the glide, as a diminuendo would, instead of stepping down at the seam.
+    """
+    n = min(audio.size, int(round(seconds * sample_rate)))
+    if n <= 1 or start_db == 0.0:
+        return audio.astype(np.float32)
+    ease = 0.5 * (1.0 + np.cos(np.linspace(0.0, np.pi, n)))  # 1 -> 0
+    gain = np.ones(audio.size)
+    gain[:n] = 10 ** (start_db * ease / 20)
     return (audio * gain).astype(np.float32)
 
 

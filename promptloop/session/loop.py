@@ -22,6 +22,7 @@ from promptloop.acquisition.affect import Affect
 from promptloop.audio.mix import (
     crossfade_append,
     integrated_lufs,
+    level_glide,
     normalize_loudness,
     safety_limit,
 )
@@ -49,6 +50,9 @@ from promptloop.synthesis.score import Score, scores_to_midi
 __all__ = ["LIMITS", "LoopSession", "SegmentResult", "SessionSpec", "run_session"]
 
 PEAK_CEILING_DB = -1.0
+#: A segment planned louder or quieter than the last one eases to its level over this long (at most
+#: half the segment), starting from the last one's level, instead of stepping at the seam.
+LEVEL_GLIDE_SECONDS = 3.0
 
 
 @dataclass(frozen=True)
@@ -237,6 +241,21 @@ class LoopSession:
     def _target_lufs(self, plan: MusicPlan) -> float:
         return min(DYNAMICS_LUFS[plan.dynamics], self.preferences.loudness_ceiling_lufs - HEADROOM_LU)
 
+    def _glide_from_last(self, audio: np.ndarray, plan: MusicPlan) -> np.ndarray:
+        """The chosen segment beginning at the last segment's level and easing to its own.
+
+        The last level is taken under the listener's ceiling *now*: after "too loud" the new segment
+        starts no louder than the new ceiling allows, so the drop the listener asked for is heard at
+        the seam and only the rest of a planned change is eased.
+        """
+        if self._last_plan is None or not self.audio.size:
+            return audio
+        step = self._target_lufs(self._last_plan) - self._target_lufs(plan)
+        if abs(step) < 0.5:
+            return audio
+        seconds = min(LEVEL_GLIDE_SECONDS, 0.5 * audio.size / self.sample_rate)
+        return safety_limit(level_glide(audio, self.sample_rate, step, seconds), self.sample_rate, PEAK_CEILING_DB)
+
     def next_segment(self) -> SegmentResult:
         if self.done:
             raise InputError("the session already has all its segments")
@@ -330,6 +349,7 @@ class LoopSession:
         if best_eval.violations:
             best_audio, best_eval = self._repair(best_audio, best_eval, chosen_plan, context)
         score = self.generator.score_for(best_request) if best_request is not None else None
+        best_audio = self._glide_from_last(best_audio, chosen_plan)
         start_s = max(0.0, self.audio.size / self.sample_rate - overlap)
         if self.audio.size:
             self.audio = crossfade_append(self.audio, best_audio, self.sample_rate, overlap)

@@ -1,5 +1,7 @@
 """The whole loop on the embedded default, measured on the audio it writes."""
 
+import dataclasses
+
 import numpy as np
 import pytest
 
@@ -200,3 +202,48 @@ def test_bad_spec_values_are_refused():
     for kwargs in ({"segments": 0}, {"segment_seconds": 100.0}, {"candidates": 99}, {"threshold": 2.0}, {"seed": -1}):
         with pytest.raises(InputError):
             SessionSpec(start=parse_affect("calm"), target=parse_affect("calm"), **kwargs)
+
+
+def _window_lufs(audio, start_s, seconds):
+    return integrated_lufs(audio[int(start_s * SR):int((start_s + seconds) * SR)], SR)
+
+
+def test_a_planned_loudness_change_eases_in_instead_of_stepping_at_the_seam(backends, monkeypatch):
+    """anxious -> calm gets quieter segment by segment: each new segment starts at the last one's
+    level and reaches its own over the glide.  Measured on the stitched audio against the same
+    session stitched with the glide off (same segments, so the music's own level changes cancel)."""
+    import promptloop.session.loop as loop_module
+    from promptloop.representation.plan import DYNAMICS_LUFS
+
+    eased = _run(backends, segments=4, segment_seconds=8, seed=2)
+    with monkeypatch.context() as m:
+        m.setattr(loop_module, "LEVEL_GLIDE_SECONDS", 0.0)
+        stepped = _run(backends, segments=4, segment_seconds=8, seed=2)
+    planned = [DYNAMICS_LUFS[r.record.attempts[r.record.chosen_attempt].plan["dynamics"]] for r in eased.results]
+    steps = 0
+    for k, after in enumerate(eased.results[1:], start=1):
+        if planned[k - 1] - planned[k] < 3.5:
+            continue
+        steps += 1
+        seam = after.record.start_s
+        drop = {name: _window_lufs(s.final_audio(), seam - 1.0, 1.0) - _window_lufs(s.final_audio(), seam + 1.0, 1.0)
+                for name, s in (("eased", eased), ("stepped", stepped))}
+        assert drop["eased"] < drop["stepped"] - 1.2, (k, drop)  # about half the step is left at the seam
+        later = {name: _window_lufs(s.final_audio(), seam + 4.0, 3.0) for name, s in (("eased", eased), ("stepped", stepped))}
+        assert abs(later["eased"] - later["stepped"]) < 0.3, (k, later)  # after the glide: the plan's level
+    assert steps >= 1  # the path did ask for quieter segments
+
+
+def test_a_lowered_ceiling_is_heard_at_the_next_seam_not_eased(backends):
+    """After "too loud" the next segment starts no louder than the new ceiling allows."""
+    session = LoopSession(SessionSpec(start=parse_affect("energized"), target=parse_affect("energized"), segments=2,
+                                      segment_seconds=6, seed=4),
+                          backends.generator, backends.planner, backends.evaluator,
+                          fallback_planner=backends.fallback_planner)
+    first = session.next_segment()
+    loud = integrated_lufs(first.audio, SR)
+    ceiling = loud - 10.0
+    session.update_preferences(dataclasses.replace(session.preferences, loudness_ceiling_lufs=ceiling), "chat")
+    second = session.next_segment()
+    assert _window_lufs(second.audio, 1.0, 1.5) <= ceiling + 0.5  # right after the crossfade
+    assert integrated_lufs(second.audio, SR) <= ceiling
