@@ -22,7 +22,9 @@ music can lead them (its *lead*):
   place the listener more aroused than the model of following the music predicts, the pacer leaves
   out one of the sounds playing (for ``probe_segments`` segments) and compares the two segments
   before with the probe's: when the readings came down toward the model by more than
-  ``trigger_margin`` the sound is a suspect; one that makes no difference comes back.
+  ``trigger_margin`` the sound is a suspect; one that makes no difference comes back.  A listener
+  within ``settled`` of the target's arousal has not stalled (there is nothing left to gain), and
+  no probe starts that could not end before the session's closing ``exploit_share``.
 
 What the session learned is :meth:`ReadingPacer.learned` (a
 :class:`~promptloop.representation.profile.ProfileUpdate` for the listener's profile); a profile's
