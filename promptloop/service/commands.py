@@ -172,7 +172,7 @@ def _live_chat(service: Service, user: User, session: dict[str, Any], out: Path,
     crossfade = float(session["settings"]["crossfade_seconds"])
     runner = LiveRunner(make_segment, Lookahead(float(session["live"]["lookahead_s"])), crossfade, on_queued=queued)
     typer.echo(f"live: the next segment is made {session['live']['lookahead_s']:.1f} s before the music runs out; "
-               "type how it feels at any time; /quit ends")
+               f"type how it feels at any time; {READING_HELP}; /quit ends")
     runner.start()
     try:
         while runner.running:
@@ -181,15 +181,61 @@ def _live_chat(service: Service, user: User, session: dict[str, Any], out: Path,
             except EOFError:  # no more input: let the session play to its end
                 runner.join()
                 break
-            if line in ("/quit", "/q", "/exit"):
+            if _chat_line(service, user, sid, line) == "quit":
                 break
-            if line:
-                typer.echo(f"promptloop> {service.post_message(user, sid, line)['reply']}")
     finally:
         runner.stop()
         runner.join(timeout=120)
     if runner.error is not None:
         typer.echo(f"live session stopped: {runner.error}", err=True)
+
+
+#: Short names a listener may type for a wearable's values (the full field names work too).
+_READING_NAMES = {"hr": "heart_rate", "hrv": "hrv_rmssd", "rmssd": "hrv_rmssd", "eda": "skin_conductance",
+                  "scl": "skin_conductance", "gsr": "skin_conductance"}
+READING_HELP = "/reading hr=72 hrv=40 eda=5 gives a wearable's values"
+
+
+def reading_command(text: str) -> dict[str, float]:
+    """The readings in a ``/reading hr=72 hrv=40 eda=5`` line (heart rate in BPM, RMSSD in ms, skin
+    conductance in µS, or any field of :class:`~promptloop.acquisition.physio.Readings` by name)."""
+    from promptloop.acquisition.physio import Readings
+
+    values: dict[str, float] = {}
+    for part in text.split()[1:]:
+        name, sep, value = part.partition("=")
+        name = _READING_NAMES.get(name.lower(), name.lower())
+        try:
+            if not sep:
+                raise ValueError(part)
+            values[name] = float(value)
+        except ValueError:
+            raise InputError(f"{part!r}: a reading is name=number, e.g. hr=72") from None
+    if not values:
+        raise InputError(f"no values given; {READING_HELP}")
+    Readings.from_dict(values)  # unknown fields and values out of range are refused here, in one line
+    return values
+
+
+def _chat_line(service: Service, user: User, session_id: str, line: str) -> str:
+    """Act on one typed line (a chat message, a ``/reading``, ``/quit``): "quit", "done", or
+    "again" when a ``/reading`` was refused (its one-line reason is printed)."""
+    if line in ("/quit", "/q", "/exit"):
+        return "quit"
+    if line.split()[:1] == ["/reading"]:
+        try:
+            result = service.add_readings(user, session_id, [reading_command(line)])
+        except InputError as exc:
+            typer.echo(f"promptloop> {exc}", err=True)
+            return "again"
+        a = result["listener"]
+        how = ("the closed loop reads it before the next segment" if result["closed_loop"]["active"]
+               else "the next segment meets it")
+        typer.echo(f"promptloop> reading taken: you seem at valence {a['valence']:+.2f}, arousal "
+                   f"{a['arousal']:+.2f}; {how}")
+    elif line:
+        typer.echo(f"promptloop> {service.post_message(user, session_id, line)['reply']}")
+    return "done"
 
 
 def run_chat(args: dict[str, Any]) -> None:
@@ -229,7 +275,8 @@ def run_chat(args: dict[str, Any]) -> None:
             session = service.get_session(user, session["id"])
             args = {**args, "_done": True}
         else:
-            typer.echo("type how it feels ('too loud', 'no drums', 'I feel calmer'); Enter = next segment; /quit ends")
+            typer.echo("type how it feels ('too loud', 'no drums', 'I feel calmer'); Enter = next segment; "
+                       f"{READING_HELP}; /quit ends")
         while not args.get("_done") and session["segments_done"] < session["segments"]:
             job = service.generate(user, session["id"], 1)
             job = _wait(service, user, job["id"])
@@ -246,14 +293,13 @@ def run_chat(args: dict[str, Any]) -> None:
             if session["segments_done"] >= session["segments"]:
                 break
             try:
-                line = input("you> ").strip()
+                action = "again"
+                while action == "again":  # a refused reading is asked for again before the next segment
+                    action = _chat_line(service, user, session["id"], input("you> ").strip())
             except EOFError:
                 break
-            if line in ("/quit", "/q", "/exit"):
+            if action == "quit":
                 break
-            if line:
-                reply = service.post_message(user, session["id"], line)
-                typer.echo(f"promptloop> {reply['reply']}")
         whole = out / "session.wav"
         if session["segments_done"]:
             _save_plain(service, service.audio_file(user, session["id"], None, "wav"), whole)

@@ -68,3 +68,37 @@ def test_terminal_chat_saves_segments_and_applies_messages(tmp_path) -> None:
     assert info.samplerate == 32000 and abs(info.duration - 6.0) < 0.01
     lines = [line for line in result.stdout.splitlines() if "] score " in line]
     assert len(lines) == 3 and "drums" in lines[0] and "drums" not in lines[1] and "drums" not in lines[2]
+
+
+def test_terminal_chat_takes_a_wearables_readings_and_the_next_segment_meets_them(tmp_path, monkeypatch) -> None:
+    """A calm listener types a racing heart: the reading is kept with the session and the next segment
+    is planned for a more aroused listener (the iso principle), so it is faster than the one before.
+    A refused reading says why in one line and is asked for again."""
+    out, data = tmp_path / "out", tmp_path / "data"
+    if (url := database_for(data)) is not None:
+        monkeypatch.setenv("PROMPTLOOP_DATABASE_URL", url)
+    result = runner.invoke(
+        app,
+        ["chat", "--start", "calm", "--target", "calm", "--segments", "2", "--segment-seconds", "2",
+         "--out", str(out), "--data-dir", str(data)],
+        input="/reading hr=foo\n/reading pulse=80\n/reading hr=118 hrv=18 eda=14\n",
+    )
+    assert result.exit_code == 0, result.output
+    assert "'hr=foo': a reading is name=number" in result.output
+    assert "unknown reading field(s): pulse" in result.output
+    taken = [line for line in result.stdout.splitlines() if "reading taken" in line]
+    assert len(taken) == 1 and "the closed loop reads it before the next segment" in taken[0]  # readings close the loop
+    assert float(re.search(r"arousal ([+-][0-9.]+)", taken[0]).group(1)) > 0.0  # calm sits below 0
+    made = [line for line in result.stdout.splitlines() if "] score " in line]
+    tempi = [int(re.search(r"(\d+) bpm", line).group(1)) for line in made]
+    assert len(tempi) == 2 and tempi[1] > tempi[0] + 5
+    service = Service(ServiceConfig(data_dir=data, database_url=database_for(data)))
+    try:
+        from promptloop.service.store import User
+
+        with service.db() as db:
+            owner = db.get(User, service.list_users()[0]["id"])
+        session_id = service.list_sessions(owner)[0]["id"]
+        assert len(service.list_readings(owner, session_id)) == 1
+    finally:
+        service.close()
