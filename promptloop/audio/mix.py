@@ -39,9 +39,9 @@ def level_glide(audio: np.ndarray, sample_rate: int, start_db: float, seconds: f
     if n <= 1 or start_db == 0.0:
         return audio.astype(np.float32)
     ease = 0.5 * (1.0 + np.cos(np.linspace(0.0, np.pi, n)))  # 1 -> 0
-    gain = np.ones(audio.size)
-    gain[:n] = 10 ** (start_db * ease / 20)
-    return (audio * gain).astype(np.float32)
+    out = audio.astype(np.float32)  # a copy: only the glide's head is scaled
+    out[:n] = audio[:n] * 10 ** (start_db * ease / 20)
+    return out
 
 
 def safety_limit(audio: np.ndarray, sample_rate: int, ceiling_db: float = -1.0) -> np.ndarray:

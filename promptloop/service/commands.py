@@ -203,13 +203,10 @@ def reading_command(text: str) -> dict[str, float]:
 
     values: dict[str, float] = {}
     for part in text.split()[1:]:
-        name, sep, value = part.partition("=")
-        name = _READING_NAMES.get(name.lower(), name.lower())
+        name, _, value = part.partition("=")
         try:
-            if not sep:
-                raise ValueError(part)
-            values[name] = float(value)
-        except ValueError:
+            values[_READING_NAMES.get(name.lower(), name.lower())] = float(value)
+        except ValueError:  # no "=" leaves value empty, which float() refuses too
             raise InputError(f"{part!r}: a reading is name=number, e.g. hr=72") from None
     if not values:
         raise InputError(f"no values given; {READING_HELP}")
