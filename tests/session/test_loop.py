@@ -220,16 +220,17 @@ def test_a_planned_loudness_change_eases_in_instead_of_stepping_at_the_seam(back
         m.setattr(loop_module, "LEVEL_GLIDE_SECONDS", 0.0)
         stepped = _run(backends, segments=4, segment_seconds=8, seed=2)
     planned = [DYNAMICS_LUFS[r.record.attempts[r.record.chosen_attempt].plan["dynamics"]] for r in eased.results]
+    heard = {"eased": eased.final_audio(), "stepped": stepped.final_audio()}
     steps = 0
     for k, after in enumerate(eased.results[1:], start=1):
         if planned[k - 1] - planned[k] < 3.5:
             continue
         steps += 1
         seam = after.record.start_s
-        drop = {name: _window_lufs(s.final_audio(), seam - 1.0, 1.0) - _window_lufs(s.final_audio(), seam + 1.0, 1.0)
-                for name, s in (("eased", eased), ("stepped", stepped))}
+        drop = {name: _window_lufs(audio, seam - 1.0, 1.0) - _window_lufs(audio, seam + 1.0, 1.0)
+                for name, audio in heard.items()}
         assert drop["eased"] < drop["stepped"] - 1.2, (k, drop)  # about half the step is left at the seam
-        later = {name: _window_lufs(s.final_audio(), seam + 4.0, 3.0) for name, s in (("eased", eased), ("stepped", stepped))}
+        later = {name: _window_lufs(audio, seam + 4.0, 3.0) for name, audio in heard.items()}
         assert abs(later["eased"] - later["stepped"]) < 0.3, (k, later)  # after the glide: the plan's level
     assert steps >= 1  # the path did ask for quieter segments
 
