@@ -27,9 +27,12 @@ def glide_beats(seconds: float, tempo: float, start_tempo: float) -> float:
     return float(np.clip(GLIDE_SHARE * seconds * mean_tempo / 60.0, 1.0, GLIDE_BEATS))
 
 
-def beat_times(seconds: float, tempo: float, start_tempo: float, extra_beats: int = 12) -> np.ndarray:
-    """Onset times (s) of enough beats to cover ``seconds`` plus ``extra_beats``, starting at 0."""
+def beat_times(seconds: float, tempo: float, start_tempo: float, extra_beats: int = 12,
+               glide: float | None = None) -> np.ndarray:
+    """Onset times (s) of enough beats to cover ``seconds`` plus ``extra_beats``, starting at 0;
+    the glide lasts ``glide`` beats (default :func:`glide_beats`)."""
     count = int(seconds * max(tempo, start_tempo) / 60.0) + extra_beats
-    ramp = np.clip(np.arange(count) / glide_beats(seconds, tempo, start_tempo), 0.0, 1.0)
+    glide = glide_beats(seconds, tempo, start_tempo) if glide is None else max(glide, 1.0)
+    ramp = np.clip(np.arange(count) / glide, 0.0, 1.0)
     tempos = start_tempo + (tempo - start_tempo) * ramp
     return np.concatenate([[0.0], np.cumsum(60.0 / tempos)])

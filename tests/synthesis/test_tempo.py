@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from promptloop.representation.vocabulary import gm_voice
-from promptloop.synthesis.soundfont.compose import Composition, compose
+from promptloop.synthesis.soundfont.compose import MAX_STRETCH, Composition, beat_grid, compose
 from promptloop.synthesis.tempo import GLIDE_BEATS, beat_times, glide_beats
 
 
@@ -29,3 +29,27 @@ def test_a_short_calm_final_segment_plays_at_its_plan_tempo():
     score = compose(c, [gm_voice("piano"), gm_voice("pads")], 6.0, seed=1, start_tempo=90.0, tail_s=1.0)
     inside = score.beats[(score.beats > 1.6) & (score.beats < 5.0)]
     assert 60.0 / np.median(np.diff(inside)) == pytest.approx(66.0, rel=0.1)
+
+
+@pytest.mark.parametrize(("seconds", "tempo", "start"), [(11.0, 120.0, 90.0), (9.0, 108.0, 85.0), (9.0, 72.0, 96.0),
+                                                         (11.0, 100.0, 70.0), (7.0, 66.0, 90.0)])
+def test_after_a_tempo_change_the_seam_is_landed_by_the_glide_and_the_plan_tempo_stays_exact(seconds, tempo, start):
+    # Stretching the whole grid to put a beat on the seam played these 1-4 % off their plan after
+    # the glide (120 BPM after 90 at 11 s as 118.5); the glide's length now takes up the difference.
+    seam = seconds - 1.0
+    beats, cadence = beat_grid(seconds, tempo, start, seam)
+    assert beats[cadence] == pytest.approx(seam, abs=1e-6)
+    after = np.diff(beats)[int(np.ceil(1.5 * glide_beats(seconds, tempo, start))):cadence]
+    assert after.size >= 2
+    assert np.allclose(60.0 / after, tempo, rtol=1e-3)
+    assert 60.0 / (beats[1] - beats[0]) == pytest.approx(start, rel=0.1)  # still starts at the old pace
+
+
+@pytest.mark.parametrize("seconds", (6.0, 7.0, 10.0))
+@pytest.mark.parametrize(("tempo", "start"), [(120.0, 90.0), (69.0, 90.0), (104.0, 110.0), (59.0, 87.0), (72.0, 96.0)])
+def test_a_gliding_grid_is_never_stretched_past_the_limit_nor_cadences_past_the_seam(seconds, tempo, start):
+    seam = seconds - 1.0
+    beats, cadence = beat_grid(seconds, tempo, start, seam)
+    after = np.diff(beats)[int(np.ceil(1.5 * glide_beats(seconds, tempo, start))):cadence]
+    assert np.all(np.abs(60.0 / after / tempo - 1.0) <= MAX_STRETCH + 1e-9)
+    assert beats[cadence] <= seam + 1e-6 and seam - beats[cadence] < 60.0 / tempo * (1 + MAX_STRETCH)
