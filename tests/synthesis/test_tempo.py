@@ -31,6 +31,11 @@ def test_a_short_calm_final_segment_plays_at_its_plan_tempo():
     assert 60.0 / np.median(np.diff(inside)) == pytest.approx(66.0, rel=0.1)
 
 
+def _after_glide(beats: np.ndarray, cadence: int, seconds: float, tempo: float, start: float) -> np.ndarray:
+    """Beat intervals from the longest glide the grid may take (1.5 x nominal) to the cadence."""
+    return np.diff(beats)[int(np.ceil(1.5 * glide_beats(seconds, tempo, start))):cadence]
+
+
 @pytest.mark.parametrize(("seconds", "tempo", "start"), [(11.0, 120.0, 90.0), (9.0, 108.0, 85.0), (9.0, 72.0, 96.0),
                                                          (11.0, 100.0, 70.0), (7.0, 66.0, 90.0)])
 def test_after_a_tempo_change_the_seam_is_landed_by_the_glide_and_the_plan_tempo_stays_exact(seconds, tempo, start):
@@ -39,7 +44,7 @@ def test_after_a_tempo_change_the_seam_is_landed_by_the_glide_and_the_plan_tempo
     seam = seconds - 1.0
     beats, cadence = beat_grid(seconds, tempo, start, seam)
     assert beats[cadence] == pytest.approx(seam, abs=1e-6)
-    after = np.diff(beats)[int(np.ceil(1.5 * glide_beats(seconds, tempo, start))):cadence]
+    after = _after_glide(beats, cadence, seconds, tempo, start)
     assert after.size >= 2
     assert np.allclose(60.0 / after, tempo, rtol=1e-3)
     assert 60.0 / (beats[1] - beats[0]) == pytest.approx(start, rel=0.1)  # still starts at the old pace
@@ -50,6 +55,6 @@ def test_after_a_tempo_change_the_seam_is_landed_by_the_glide_and_the_plan_tempo
 def test_a_gliding_grid_is_never_stretched_past_the_limit_nor_cadences_past_the_seam(seconds, tempo, start):
     seam = seconds - 1.0
     beats, cadence = beat_grid(seconds, tempo, start, seam)
-    after = np.diff(beats)[int(np.ceil(1.5 * glide_beats(seconds, tempo, start))):cadence]
+    after = _after_glide(beats, cadence, seconds, tempo, start)
     assert np.all(np.abs(60.0 / after / tempo - 1.0) <= MAX_STRETCH + 1e-9)
     assert beats[cadence] <= seam + 1e-6 and seam - beats[cadence] < 60.0 / tempo * (1 + MAX_STRETCH)

@@ -18,6 +18,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
+from scipy.optimize import brentq
 
 from promptloop.representation.plan import KEYS
 from promptloop.representation.vocabulary import Voice
@@ -81,43 +82,49 @@ def beat_grid(seconds: float, tempo: float, start_tempo: float, cadence_at: floa
     of them moved 56 BPM to 60 at 7 s.  (Stretching the whole grid alone played a segment that
     followed a tempo change up to 4 % off its plan: 120 BPM after 90 as 115.)
     """
-    nominal = glide_beats(seconds, tempo, start_tempo)
     times = beat_times(seconds, tempo, start_tempo, extra_beats=16)
-    at = float(np.interp(cadence_at, times, np.arange(times.size)))
+    at = _beat_at(times, cadence_at)
     if abs(tempo - start_tempo) >= 0.5:
-        options = [_glide_landing(seconds, tempo, start_tempo, cadence_at, n, nominal)
-                   for n in {max(2, int(np.floor(at))), max(2, int(np.ceil(at)))}]
-        times, cadence = min(options, key=lambda o: abs(cadence_at / o[0][o[1]] - 1.0))
+        nominal = glide_beats(seconds, tempo, start_tempo)
+        options = [(*_glide_landing(seconds, tempo, start_tempo, cadence_at, n, nominal), n)
+                   for n in sorted({max(2, int(np.floor(at))), max(2, int(np.ceil(at)))})]
+        # the smaller stretch; where both land on the seam (to a nanosecond), the glide nearer its usual length
+        times, _, cadence = min(options, key=lambda o: (round(abs(cadence_at / o[0][o[2]] - 1.0), 9),
+                                                        abs(o[1] - nominal)))
     else:
         cadence = max(2, int(round(at)))
     if abs(cadence_at / times[cadence] - 1.0) > MAX_STRETCH:
-        cadence = max(2, int(np.floor(np.interp(cadence_at, times, np.arange(times.size)))))
+        cadence = max(2, int(np.floor(_beat_at(times, cadence_at))))
     # Squeezed regardless when even two beats overrun the seam (a segment of a few seconds).
     if abs(cadence_at / times[cadence] - 1.0) <= MAX_STRETCH or times[cadence] > cadence_at:
         times *= cadence_at / times[cadence]
     return times, cadence
 
 
+def _beat_at(times: np.ndarray, when: float) -> float:
+    """The (fractional) beat index at ``when`` seconds on a grid of beat times."""
+    return float(np.interp(when, times, np.arange(times.size)))
+
+
 def _glide_landing(seconds: float, tempo: float, start_tempo: float, cadence_at: float, cadence: int,
-                   nominal: float) -> tuple[np.ndarray, int]:
+                   nominal: float) -> tuple[np.ndarray, float]:
     """The beat grid whose glide length (1 to 1.5 × ``nominal`` beats) puts beat ``cadence`` nearest
-    ``cadence_at``.  The cadence's time moves monotonically with the glide's length, so a bisection
-    finds it."""
+    ``cadence_at``, and that length.  The cadence's time moves monotonically with the glide's
+    length, so a root finder (Brent's method) puts it there when both ends bracket the seam."""
 
     def grid(glide: float) -> np.ndarray:
         return beat_times(seconds, tempo, start_tempo, extra_beats=16, glide=glide)
 
+    def miss(glide: float) -> float:
+        return float(grid(glide)[cadence] - cadence_at)
+
     low, high = 1.0, max(1.0, 1.5 * nominal)
-    miss_low = grid(low)[cadence] - cadence_at
-    if miss_low * (grid(high)[cadence] - cadence_at) > 0:  # out of reach: the nearer end
-        return min((grid(low), grid(high)), key=lambda t: abs(t[cadence] - cadence_at)), cadence
-    for _ in range(40):
-        mid = 0.5 * (low + high)
-        if (grid(mid)[cadence] - cadence_at) * miss_low > 0:
-            low = mid
-        else:
-            high = mid
-    return grid(0.5 * (low + high)), cadence
+    ends = {low: grid(low), high: grid(high)}
+    if (ends[low][cadence] - cadence_at) * (ends[high][cadence] - cadence_at) > 0:  # out of reach: the nearer end
+        glide = min(ends, key=lambda g: abs(ends[g][cadence] - cadence_at))
+        return ends[glide], glide
+    glide = float(brentq(miss, low, high, xtol=1e-10))
+    return grid(glide), glide
 
 
 def _density_class(density: float) -> int:
