@@ -9,7 +9,9 @@ music can lead them (its *lead*):
   :func:`promptloop.acquisition.physio.estimate_affect`), each signal taken relative to its own
   first reading so calibration offsets cancel, fused with a first-order model of the listener
   following the music (a scalar Kalman filter; dropouts simply skip the update).  Valence is not
-  seen by these sensors, so it follows the model alone;
+  seen by these sensors, so it follows the model alone — until the listener says how they feel
+  (the chat: "I feel sad", "calmer"): a self-report sets the valence belief and is one more,
+  noisier measurement of arousal (:meth:`ReadingPacer.report`);
 * **hold** — the listener has not followed: the belief stays behind, so the waypoint stays within
   the lead of it instead of running off along the schedule;
 * **move on** — they followed: the belief advances and the waypoint with it;
@@ -93,6 +95,7 @@ class PacerSettings:
     probe_segments: int = 2  # segments a probed sound is left out
     trigger_margin: float = 0.15  # readings minus model before a probe, minus during it, that make the sound a suspect
     settled: float = 0.15  # arousal this close to the target's is not a stall (nothing is left to gain by probing)
+    report_var: float = 0.0625  # a self-report's arousal variance: one step (0.25) of the 9-point SAM scale
 
 
 def sounds_named(prompt: str) -> frozenset[str]:
@@ -152,6 +155,7 @@ class ReadingPacer(Pacer):
     _probed: set[str] = field(default_factory=set)
     _added: set[str] = field(default_factory=set)  # sounds this pacer put on the avoid-list
     _segments: int = 0  # the session's length, as the last waypoint's context gave it
+    _reported: bool = False  # the listener said how they feel since the last waypoint
 
     def __post_init__(self) -> None:
         self.valence, self.arousal = self.start.valence, self.start.arousal
@@ -225,6 +229,17 @@ class ReadingPacer(Pacer):
             num += weight * (value - self._anchor[k]) / _SENSITIVITY[k]
             den += weight
         return (num / den, 1.0 / den) if den else None
+
+    def report(self, said: Affect) -> None:
+        """The listener's own word on how they feel.  No sensor reads valence, so the belief takes
+        theirs; arousal is weighed against the readings' belief as one more measurement, with the
+        noise of a self-assessment rating (``report_var``)."""
+        gain = self.variance / (self.variance + self.settings.report_var)
+        self.valence = max(-1.0, min(1.0, said.valence))
+        self.arousal = max(-1.0, min(1.0, self.arousal + gain * (said.arousal - self.arousal)))
+        self.variance *= 1.0 - gain
+        self._reported = True
+        self.decisions.append(f"self-report: v {said.valence:+.2f}, a {said.arousal:+.2f}")
 
     def observe(self, readings: Sequence[Readings], last: SegmentRecord | None = None,
                 target: Affect | None = None) -> None:
@@ -364,6 +379,7 @@ class ReadingPacer(Pacer):
     def next_waypoint(self, context: PaceContext) -> Waypoint:
         s = self.settings
         self._segments = context.segments
+        reported, self._reported = self._reported, False
         if context.index == 0:
             return Waypoint(context.listener, 0.0, False, "meet the listener")
         x = Affect.clipped(self.valence, self.arousal)
@@ -379,13 +395,16 @@ class ReadingPacer(Pacer):
         self._at_target = f >= 1.0
         self._seed_offset(target.arousal)
         gap = math.hypot(s.valence_weight * (schedule.valence - x.valence), schedule.arousal - x.arousal)
-        if gap <= s.lead:
+        # after the listener said how they feel, the next segment meets them within a comfortable step
+        lead = min(s.lead, context.comfortable_step) if reported else s.lead
+        if gap <= lead:
             affect, reason = schedule, ("at the target" if f >= 1.0 else "on schedule: the listener follows")
         else:
-            g = s.lead / gap
+            g = lead / gap
             affect = Affect.clipped(x.valence + g * (schedule.valence - x.valence),
                                     x.arousal + g * (schedule.arousal - x.arousal))
-            reason = "hold: within reach of where the readings place the listener"
+            reason = ("meet the listener: within a comfortable step of how they say they feel" if lead < s.lead
+                      else "hold: within reach of where the readings place the listener")
         explore = s.explore if context.index < (1.0 - s.exploit_share) * context.segments else 0.0
         affect, reason = self._reach(affect, x, reason, explore)
         step = (context.previous or x).distance(affect)
@@ -453,10 +472,14 @@ def apply_readings(session: LoopSession, pacer: ReadingPacer, readings: Sequence
     """Readings taken since the session's last segment (or before its first): the pacer updates
     its belief and decides, and what it learned to avoid goes into the session's preferences before
     the next segment is planned.  ``first``: the pacer's first readings, taken as its starting
-    point whatever played before (a session that turns closed-loop midway).  True when the
-    preferences changed."""
+    point whatever played before (a session that turns closed-loop midway).  What the listener said
+    of how they feel meanwhile (:meth:`LoopSession.take_report`) is taken after the readings.  True
+    when the preferences changed."""
     last = session.results[-1].record if session.results and not first else None
+    said = session.take_report()
     pacer.observe(readings, last, session.target if last is not None else None)
+    if said is not None:
+        pacer.report(said)
     session.update_listener(Affect.clipped(pacer.valence, pacer.arousal), "closed loop")
     changed = pacer.adjusted(session.preferences)
     if changed is not None:

@@ -47,7 +47,11 @@ from promptloop.session.provenance import (
 from promptloop.synthesis.base import GenerationRequest, Generator
 from promptloop.synthesis.score import Score, scores_to_midi
 
-__all__ = ["LIMITS", "LoopSession", "SegmentResult", "SessionSpec", "run_session"]
+__all__ = ["LIMITS", "SELF_REPORTS", "LoopSession", "SegmentResult", "SessionSpec", "run_session"]
+
+#: Sources of a listener estimate that are the listener's own word on how they feel (the chat), as
+#: opposed to an estimate from readings or a model; a closed-loop pacer takes them as a measurement.
+SELF_REPORTS = frozenset({"chat"})
 
 PEAK_CEILING_DB = -1.0
 #: A segment planned louder or quieter than the last one eases to its level over this long (at most
@@ -152,6 +156,7 @@ class LoopSession:
         self.target = spec.target
         self.preferences = spec.preferences
         self._listener_fresh = True
+        self._reported: Affect | None = None  # the listener's own report since the last segment
         self._pending_events: list[dict[str, Any]] = []
         self._last_waypoint: Affect | None = None
         self._last_plan: MusicPlan | None = None
@@ -163,7 +168,14 @@ class LoopSession:
         """A new estimate of the listener's state; the next segment meets it (iso principle)."""
         self.listener = affect
         self._listener_fresh = True
+        if source in SELF_REPORTS:
+            self._reported = affect
         self._pending_events.append({"kind": "listener", "source": source, **affect.to_dict()})
+
+    def take_report(self) -> Affect | None:
+        """The listener's own report of how they feel since the last segment (once: it is cleared)."""
+        reported, self._reported = self._reported, None
+        return reported
 
     def update_target(self, affect: Affect, source: str) -> None:
         self.target = affect
@@ -185,6 +197,7 @@ class LoopSession:
             "target": self.target.to_dict(),
             "preferences": self.preferences.to_dict(),
             "listener_fresh": self._listener_fresh,
+            "reported": None if self._reported is None else self._reported.to_dict(),
             "pending_events": list(self._pending_events),
         }
 
@@ -197,6 +210,8 @@ class LoopSession:
         self.target = Affect(**state["target"])
         self.preferences = Preferences.from_dict(state["preferences"])
         self._listener_fresh = bool(state["listener_fresh"])
+        reported = state.get("reported")  # absent in states saved before self-reports were kept
+        self._reported = None if reported is None else Affect(**reported)
         self._pending_events = list(state["pending_events"])
         if self.results:
             last = self.results[-1].record
@@ -378,6 +393,7 @@ class LoopSession:
         )
         self._pending_events = []
         self._listener_fresh = False
+        self._reported = None
         self._last_waypoint = waypoint
         self._last_plan = chosen_plan
         result = SegmentResult(best_audio, record, score)

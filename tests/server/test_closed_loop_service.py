@@ -172,3 +172,28 @@ def test_an_unknown_pacing_mode_is_refused(alice: Any) -> None:
     assert r.status_code == 422 and "pacing" in r.text
     body = alice.new_session(pacing="open")
     assert body["closed_loop"] == {"mode": "open", "active": False}
+
+
+def test_what_the_listener_says_they_feel_reaches_the_closed_loop_through_a_rebuilt_loop(service: Service) -> None:
+    """A chat message in a closed session is kept with the session's state: after the live loop is
+    dropped, the rebuilt loop's pacer still takes it before the next segment, which meets the
+    listener within a comfortable step."""
+    user, _ = service.create_user("listener")
+    sid = service.create_session(user, start=AFFECT_WORDS["anxious"], target=AFFECT_WORDS["calm"],
+                                 preferences=Preferences(), segments=4, segment_seconds=3.0, seed=SEED,
+                                 candidates=1, max_retries=0, crossfade_seconds=0.5)["id"]
+    service.add_readings(user, sid, [{"heart_rate": 84.0}] * 3)
+    for heart_rate in (80.0, 75.0):
+        assert _wait(service, user, service.generate(user, sid)["id"])["status"] == "succeeded"
+        service.add_readings(user, sid, [{"heart_rate": heart_rate}] * 3)
+    service.post_message(user, sid, "I feel anxious again")
+    service.live.forget(sid)
+    assert _wait(service, user, service.generate(user, sid)["id"])["status"] == "succeeded"
+    with service.ctx.db() as db:
+        row = db.get(SessionRow, sid)
+        assert row is not None and row.pacer_sealed is not None
+        pacer = service.vault.open(row.pacer_sealed)["pacer"]
+    assert pacer["decisions"].count("self-report: v -0.60, a +0.70") == 1
+    assert pacer["valence"] == pytest.approx(AFFECT_WORDS["anxious"].valence)
+    records = service.provenance(user, sid)["segments"]
+    assert records[2]["waypoint"]["valence"] < records[1]["waypoint"]["valence"]  # back toward how they feel

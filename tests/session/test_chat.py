@@ -10,6 +10,7 @@ import pytest
 from langchain_core.language_models.fake_chat_models import FakeListChatModel
 
 from promptloop.acquisition.affect import AFFECT_WORDS, Affect, parse_affect
+from promptloop.acquisition.physio import Readings
 from promptloop.audio.analysis import measure
 from promptloop.errors import InputError
 from promptloop.feedback.base import ChatState, ChatUpdate, Evaluation, Evaluator
@@ -19,6 +20,7 @@ from promptloop.feedback.planners.rule import RulePlanner
 from promptloop.representation.plan import MusicPlan
 from promptloop.representation.preferences import Preferences
 from promptloop.session.chat import apply_update, interpret
+from promptloop.session.closed_loop import ReadingPacer, apply_readings
 from promptloop.session.loop import LoopSession, SessionSpec
 from promptloop.synthesis.synth import SynthGenerator
 
@@ -196,3 +198,42 @@ def test_too_loud_is_quieter_than_what_was_heard_measured_on_the_audio():
     apply_update(s, interpret("too loud", s))
     third = s.next_segment()
     assert integrated_lufs(third.audio, s.sample_rate) < level[1] - 2.5
+
+
+def _closed_session(message: str | None) -> tuple[LoopSession, ReadingPacer]:
+    """anxious -> calm paced by readings of a listener who follows; after segment 3 the listener may
+    say how they feel (between two segments, as chat messages arrive)."""
+    spec = SessionSpec(start=parse_affect("anxious"), target=parse_affect("calm"),
+                       preferences=Preferences.build("piano"), segments=4, segment_seconds=4.0, candidates=1,
+                       max_retries=0, crossfade_seconds=0.5, seed=3)
+    pacer = ReadingPacer(spec.start)
+    s = LoopSession(spec, SynthGenerator(), RulePlanner(), MeasuringEvaluator(), fallback_planner=RulePlanner(),
+                    pacer=pacer)
+
+    def read(arousal: float) -> list[Readings]:
+        return [Readings(heart_rate=70.0 + 12.0 * arousal)] * 3
+
+    apply_readings(s, pacer, read(0.7), first=True)
+    for arousal in (0.35, 0.0, -0.3):
+        s.next_segment()
+        if message is not None and arousal == -0.3:
+            apply_update(s, interpret(message, s))
+        apply_readings(s, pacer, read(arousal))
+    s.next_segment()
+    return s, pacer
+
+
+def test_in_a_closed_session_what_the_listener_says_they_feel_reaches_the_next_segment() -> None:
+    """No wearable reads valence, and a listener's own word outranks a heart rate: in a closed-loop
+    session "I feel anxious" moves the pacer's belief and the next segment meets the listener —
+    audibly livelier than the same session without the message."""
+    told, told_pacer = _closed_session("I feel anxious again")
+    untold, _ = _closed_session(None)
+    assert [r.record.waypoint for r in told.results[:3]] == [r.record.waypoint for r in untold.results[:3]]
+    assert any(d.startswith("self-report") for d in told_pacer.decisions)
+    assert told.take_report() is None  # taken once, by the readings before the segment
+    said, quiet = told.results[3].record.waypoint, untold.results[3].record.waypoint
+    assert said.arousal > quiet.arousal + 0.1 and said.valence < quiet.valence
+    heard = measure(told.results[3].audio, told.sample_rate)
+    calm = measure(untold.results[3].audio, untold.sample_rate)
+    assert heard.tempo_bpm > calm.tempo_bpm + 3 and heard.loudness_lufs > calm.loudness_lufs + 1.5, (heard, calm)

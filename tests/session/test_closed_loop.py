@@ -5,6 +5,9 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 
+import numpy as np
+import pytest
+
 from promptloop.acquisition.affect import Affect
 from promptloop.acquisition.physio import Baseline, Readings
 from promptloop.representation.preferences import Preferences
@@ -249,3 +252,40 @@ def test_no_probe_starts_in_the_sessions_last_share() -> None:
     # earlier in the session the probe still runs: music working against the listener from the start
     early = _settling_session(PacerSettings(), segments=16, above=0.4)
     assert "back off" in early.decisions and "probe: leave out pads" in early.decisions
+
+
+def _following_then_told(report: Affect | None) -> tuple[ReadingPacer, float, float, Affect]:
+    """A listener who follows toward calm for three segments; then, maybe, says how they feel.
+    Returns the pacer, its arousal and variance before the report, and the last waypoint."""
+    pacer, waypoints = _run([0.45, 0.2, -0.05])
+    arousal, variance = pacer.arousal, pacer.variance
+    if report is not None:
+        pacer.report(report)
+    return pacer, arousal, variance, waypoints[-1]
+
+
+def test_a_self_report_sets_valence_and_weighs_arousal_against_the_readings() -> None:
+    anxious = Affect(-0.6, 0.7)
+    pacer, arousal, variance, _ = _following_then_told(anxious)
+    assert pacer.valence == anxious.valence  # no sensor reads valence: the listener's word stands
+    gain = variance / (variance + PacerSettings().report_var)
+    assert 0.0 < gain < 1.0
+    assert pacer.arousal == pytest.approx(arousal + gain * (anxious.arousal - arousal))
+    assert arousal < pacer.arousal < anxious.arousal and pacer.variance < variance
+    assert pacer.decisions[-1] == "self-report: v -0.60, a +0.70"
+
+
+def test_after_a_self_report_the_next_segment_meets_the_listener_within_a_comfortable_step() -> None:
+    told, _, _, previous = _following_then_told(Affect(-0.6, 0.7))
+    told = ReadingPacer.from_state(json.loads(json.dumps(told.state())))  # as the service keeps it
+    untold, _, _, _ = _following_then_told(None)
+    quiet = untold.next_waypoint(_context(4, previous))
+    met = told.next_waypoint(_context(4, previous))
+    assert quiet.reason.startswith("on schedule")
+    assert met.reason.startswith("meet the listener")
+    belief = Affect(told.valence, told.arousal)
+    gap = np.hypot(0.5 * (met.affect.valence - belief.valence), met.affect.arousal - belief.arousal)
+    assert gap == pytest.approx(0.5)  # the comfortable step of _context, not the pacer's lead (0.8)
+    assert met.affect.arousal > quiet.affect.arousal + 0.1 and met.affect.valence < quiet.affect.valence
+    # one report, one segment: the one after it is paced by the readings' lead again
+    assert not told.next_waypoint(_context(5, met.affect)).reason.startswith("meet the listener")
