@@ -42,6 +42,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sessions", type=int, default=4, help="sessions per personalised twin")
     parser.add_argument("--first-seed", type=int, default=0, help="first tuning seed (0-999)")
     parser.add_argument("--segments", type=int, default=None)
+    parser.add_argument("--self-report-every", type=int, default=None, metavar="N",
+                        help="the closed arm asks the twin how they feel after every N segments (0: never)")
     parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE", help="a PacerSettings constant")
     parser.add_argument("--held-out", action="store_true", help="the held-out twins instead (check once, do not tune)")
     parser.add_argument("--out", type=Path, default=None)
@@ -60,7 +62,8 @@ def main(argv: list[str] | None = None) -> int:
         raise SystemExit(f"twins must come from {seeds}")
     base = TwinStudy()
     study = TwinStudy(twins=args.twins, personalised_twins=args.personalised, sessions_per_twin=args.sessions,
-                      segments=args.segments or base.segments, first_seed=first, pacer=_settings(args.set))
+                      segments=args.segments or base.segments, first_seed=first, pacer=_settings(args.set),
+                      self_report_every=base.self_report_every if args.self_report_every is None else args.self_report_every)
     backends = build_harness_backends(Settings(), {"rule"})
     started = time.perf_counter()
     result = run_twin_study(backends, study, on_session=lambda what: print(what, file=sys.stderr, flush=True))

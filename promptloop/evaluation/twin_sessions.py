@@ -53,6 +53,9 @@ class TwinStudy:
     segment_seconds: float = 5.0
     crossfade_seconds: float = 1.0
     readings_per_segment: int = 3
+    #: The closed arm asks the twin how they feel (a SAM rating, taken as the chat's "I feel ...")
+    #: after every this many segments; 0: never (the readings alone).
+    self_report_every: int = 0
     first_seed: int = HELD_OUT_SEEDS.start
     pacer: PacerSettings = PacerSettings()  # the closed loop's constants (tuned on TUNING_SEEDS)
 
@@ -89,7 +92,7 @@ def run_twin_session(backends: Any, traits: TwinTraits, pair: tuple[str, str], s
     if isinstance(pacer, ReadingPacer):
         apply_readings(session, pacer, readings)
     waypoints, violations = [], []
-    for _ in range(study.segments):
+    for index in range(study.segments):
         in_force = session.preferences  # what this segment was planned under
         result = session.next_segment()
         cues = measure_cues(result.audio, session.sample_rate)
@@ -98,6 +101,8 @@ def run_twin_session(backends: Any, traits: TwinTraits, pair: tuple[str, str], s
         waypoints.append(result.record.waypoint.model_dump())
         readings = read()
         if isinstance(pacer, ReadingPacer):
+            if study.self_report_every and (index + 1) % study.self_report_every == 0:
+                session.update_listener(twin.self_report(), "chat")
             apply_readings(session, pacer, readings)
     length = study.segments * study.segment_seconds
     reached = twin.time_to_zone(target)

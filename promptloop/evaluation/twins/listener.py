@@ -11,7 +11,9 @@ and the sounds actually rendered, through this listener's :class:`TwinTraits`::
 ``accept`` falls steeply once the music is further than the listener's acceptance radius from
 where they are (the premise of the iso principle), ``habituated`` shrinks the effect of music that
 repeats itself.  The wearable reports heart rate, RMSSD and skin conductance with noise, drift and
-dropouts (:meth:`SimulatedListener.readings`).  Sources: docs/evaluation.md.
+dropouts (:meth:`SimulatedListener.readings`); asked, the listener rates how they feel on the
+Self-Assessment Manikin's nine steps (:meth:`SimulatedListener.self_report`).  Sources:
+docs/evaluation.md.
 """
 
 from __future__ import annotations
@@ -34,6 +36,10 @@ ZONE_RADIUS = 0.35
 STATE_NOISE_PER_S = 0.012
 TRIGGER_AROUSAL, TRIGGER_VALENCE = 0.5, 0.5
 DROPOUT = {"device": 0.04, "heart_rate": 0.05, "hrv_rmssd": 0.12, "skin_conductance": 0.08}
+#: A self-report is a 9-point SAM rating of each axis (one step: 0.25 on [-1, 1]) that scatters
+#: about one step around the felt state.
+SAM_STEP = 0.25
+REPORT_SCATTER = 0.25
 
 
 def _z(value: float, centre: float, half_range: float) -> float:
@@ -79,11 +85,13 @@ class SimulatedListener:
     _repeats: int = 0
     _hr_drift: float = 0.0
     _last_triggered: bool = False
+    _asked: np.random.Generator | None = None  # the self-reports' own draws, apart from the wearable's
 
     @classmethod
     def create(cls, traits: TwinTraits, start: Affect, session_seed: int) -> SimulatedListener:
         rng = np.random.default_rng(np.random.SeedSequence([traits.seed, session_seed, 0x5A5A]))
-        twin = cls(traits=traits, state=start, rng=rng, home=Affect.clipped(traits.home_valence, traits.home_arousal))
+        twin = cls(traits=traits, state=start, rng=rng, home=Affect.clipped(traits.home_valence, traits.home_arousal),
+                   _asked=np.random.default_rng(np.random.SeedSequence([traits.seed, session_seed, 0x5A3])))
         twin.timeline.append((0.0, start.valence, start.arousal))
         return twin
 
@@ -147,6 +155,16 @@ class SimulatedListener:
         }
         kept = {k: round(v, 3) for (k, v), d in zip(values.items(), drop[1:], strict=True) if d >= DROPOUT[k]}
         return Readings(**kept)
+
+    # -- asked how they feel ----------------------------------------------------------------------
+    def self_report(self) -> Affect:
+        """How the listener says they feel: each axis rated on the SAM's nine steps, scattered about
+        one step around the felt state.  Its draws never shift the wearable's."""
+        asked = self._asked if self._asked is not None else self.rng
+        scatter = asked.normal(0.0, REPORT_SCATTER, size=2)
+        v, a = (float(np.clip(round((x + e) / SAM_STEP) * SAM_STEP, -1.0, 1.0))
+                for x, e in zip((self.state.valence, self.state.arousal), scatter, strict=True))
+        return Affect(v, a)
 
     # -- outcome measures ------------------------------------------------------------------------
     def distance(self, target: Affect) -> float:
