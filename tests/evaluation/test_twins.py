@@ -79,6 +79,18 @@ def test_readings_track_arousal_through_the_estimator_with_dropouts() -> None:
     assert any(not r.present() for r in low_readings)  # whole-device dropouts too
 
 
+def test_a_self_report_is_a_sam_rating_near_the_felt_state_and_leaves_the_wearable_alone() -> None:
+    traits = TwinTraits.sample(5)
+    asked, plain = (SimulatedListener.create(traits, Affect(-0.4, 0.6), 3) for _ in range(2))
+    reports = [asked.self_report() for _ in range(400)]
+    for axis, felt in (("valence", -0.4), ("arousal", 0.6)):
+        values = np.array([getattr(r, axis) for r in reports])
+        assert np.allclose(values * 4, np.round(values * 4))  # on the SAM's nine steps of 0.25
+        assert set(np.unique(values)) <= {k / 4 for k in range(-4, 5)}
+        assert abs(values.mean() - felt) < 0.05 and 0.15 < values.std() < 0.4  # about one step of scatter
+    assert [asked.readings() for _ in range(5)] == [plain.readings() for _ in range(5)]  # own draws
+
+
 def test_zone_time_and_time_to_zone() -> None:
     traits = TwinTraits.sample(2)
     twin = SimulatedListener.create(traits, Affect(0.3, -0.5), 4)
