@@ -80,7 +80,10 @@ def twin_markdown(study: dict[str, Any], summary: dict[str, Any]) -> list[str]:
              f"{s['first_seed'] + s['twins'] - 1}; the pacer was tuned on seeds 0–999 only), each heard one "
              f"{s['segments']} × {s['segment_seconds']:g} s session twice — open loop (`IsoPacer`) and closed loop "
              f"(`ReadingPacer`, reading heart rate, RMSSD and skin conductance, {s['readings_per_segment']} readings "
-             "per segment, with the twin's noise, drift and dropouts) — with the same start, target and seeds; "
+             "per segment, with the twin's noise, drift and dropouts"
+             + (f"; asking the twin how they feel (a SAM rating) after every {s['self_report_every']} segments"
+                if s.get("self_report_every") else "")
+             + ") — with the same start, target and seeds; "
              "1 candidate and no retries in both arms. Target zone: within 0.35 of the target on the circumplex.", ""]
     if not s["twins"]:
         lines = []
@@ -97,7 +100,7 @@ def twin_markdown(study: dict[str, Any], summary: dict[str, Any]) -> list[str]:
         decisions: dict[str, int] = {}
         for r in study["paired"]:
             for d in r["closed"].get("decisions", []):
-                kind = d.split(":")[0].split(" ")[0] if d.startswith(("probe", "suspect")) else d  # not per sound
+                kind = d.split(":")[0].split(" ")[0] if d.startswith(("probe", "suspect", "self-report")) else d  # not per sound or rating
                 decisions[kind] = decisions.get(kind, 0) + 1
         kinds: dict[str, int] = {}
         sessions = [r[arm] for r in study["paired"] for arm in ("open", "closed")]

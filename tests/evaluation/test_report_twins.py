@@ -48,3 +48,15 @@ def test_audio_violations_in_twin_sessions_are_counted_and_judged() -> None:
     text = "\n".join(twin_markdown(dirty, twin_summary(dirty)))
     assert "avoided-percussion 1, loudness 2 — **missed**" in text
 
+
+
+def test_the_closed_loops_decisions_are_counted_by_kind_and_self_reports_are_said() -> None:
+    study = _study(10)
+    study["paired"][0]["closed"]["decisions"] = ["self-report: v +0.25, a -0.50", "probe: leave out piano",
+                                                 "self-report: v -0.75, a +0.00", "back off"]
+    plain = "\n".join(twin_markdown(study, twin_summary(study)))
+    assert "back off 1, follow 9, probe 1, self-report 2." in plain
+    assert "SAM rating" not in plain
+    study["study"] = {**_STUDY, "self_report_every": 4}
+    asked = "\n".join(twin_markdown(study, twin_summary(study)))
+    assert "asking the twin how they feel (a SAM rating) after every 4 segments" in asked
