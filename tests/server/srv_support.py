@@ -190,6 +190,17 @@ def launch_chromium(playwright: Any) -> Any:
     return playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
 
 
+def open_chat(browser: Any, base: str, token: str, session_id: str, errors: list[str], **page_options: Any) -> Any:
+    """A new page on the chat page, signed in with ``token`` and showing ``session_id``; the page's
+    uncaught errors are appended to ``errors``."""
+    page = browser.new_page(**page_options)
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.goto(f"{base}/chat#token={token}")
+    page.wait_for_selector("#app:not([hidden])")
+    wait_until_session_open(page, session_id)
+    return page
+
+
 def wait_until_session_open(page: Any, session_id: str, timeout_ms: int = 30_000) -> None:
     """Wait until the chat page shows ``session_id`` and listens to its events.  The session select is
     set before the session is fetched, so its value alone races the page (chips not drawn yet, the

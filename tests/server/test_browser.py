@@ -11,7 +11,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from srv_support import CHROMIUM, Api, launch_chromium, users_add, wait_until_session_open
+from srv_support import CHROMIUM, Api, launch_chromium, open_chat, users_add
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 
@@ -31,14 +31,11 @@ def test_chat_page_plays_a_segment_and_plots_it(live_server) -> None:
     with sync_api.sync_playwright() as p:
         browser = launch_chromium(p)
         try:
-            page = browser.new_page(viewport={"width": 1280, "height": 800})
             errors: list[str] = []
-            page.on("pageerror", lambda exc: errors.append(str(exc)))
-            page.goto(f"{live_server.base}/chat#token={token}")
-            page.wait_for_selector("#app:not([hidden])")
+            # the session list loads after the app shows: open_chat waits for it rather than race it
+            page = open_chat(browser, live_server.base, token, session["id"], errors,
+                             viewport={"width": 1280, "height": 800})
             assert "#token" not in page.url  # the token leaves the address bar at once
-            # the session list loads after the app shows: wait for it rather than race it
-            wait_until_session_open(page, session["id"])
             assert page.locator("#chips-like .chip").all_inner_texts()[0].startswith("piano")
 
             page.fill("#message", "no drums please")

@@ -18,7 +18,7 @@ import httpx
 import numpy as np
 import pytest
 import soundfile as sf
-from srv_support import CHROMIUM, Api, launch_chromium, users_add, wait_until_session_open
+from srv_support import CHROMIUM, Api, launch_chromium, open_chat, users_add
 
 from promptloop.audio.mix import integrated_lufs
 
@@ -53,12 +53,8 @@ def _run(live_server, sync_api, dana: Api, token: str) -> None:  # type: ignore[
     with sync_api.sync_playwright() as p:
         browser = launch_chromium(p)
         try:
-            page = browser.new_page()
             errors: list[str] = []
-            page.on("pageerror", lambda exc: errors.append(str(exc)))
-            page.goto(f"{live_server.base}/chat#token={token}")
-            page.wait_for_selector("#app:not([hidden])")
-            wait_until_session_open(page, sid)
+            page = open_chat(browser, live_server.base, token, sid, errors)
             assert page.locator("#auto").is_checked()  # "keep going"
             page.click("#next")  # the listener presses play: audio starts, the page keeps going
             page.wait_for_function("() => document.getElementById('live-status').textContent"

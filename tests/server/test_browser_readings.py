@@ -8,12 +8,14 @@ from __future__ import annotations
 import io
 import os
 import time
+from collections.abc import Callable
+from typing import Any
 
 import httpx
 import numpy as np
 import pytest
 import soundfile as sf
-from srv_support import CHROMIUM, Api, launch_chromium, users_add, wait_until_session_open
+from srv_support import CHROMIUM, Api, launch_chromium, open_chat, users_add
 
 from promptloop.audio.analysis import measure
 
@@ -42,20 +44,15 @@ def page_for(live_server):  # type: ignore[no-untyped-def]
                 token = users_add(live_server.data_dir, name)
                 api = Api(client, token)
                 sid = api.new_session(**session)["id"]
-                page = browser.new_page()
                 errors: list[str] = []
-                page.on("pageerror", lambda exc: errors.append(str(exc)))
-                page.goto(f"{live_server.base}/chat#token={token}")
-                page.wait_for_selector("#app:not([hidden])")
-                wait_until_session_open(page, sid)
-                return page, api, sid, errors
+                return open_chat(browser, live_server.base, token, sid, errors), api, sid, errors
 
             yield open_page
         finally:
             browser.close()
 
 
-def test_a_racing_heart_typed_in_during_playback_makes_the_next_heard_segment_livelier(page_for) -> None:  # type: ignore[no-untyped-def]
+def test_a_racing_heart_typed_in_during_playback_makes_the_next_heard_segment_livelier(page_for: Callable[..., Any]) -> None:
     # calm -> calm: the music holds still unless the listener's state says otherwise
     page, api, sid, errors = page_for("erin", start="calm", target="calm", segments=SEGMENTS, segment_seconds=SECONDS,
                                       lookahead_seconds=1.0, title="readings", preferences={"prefer": ["piano"]})
@@ -94,7 +91,7 @@ def test_a_racing_heart_typed_in_during_playback_makes_the_next_heard_segment_li
     assert after.onset_rate > before.onset_rate, (before, after)
 
 
-def test_heart_rate_monitor_bytes_are_decoded_as_the_gatt_heart_rate_service_defines_them(page_for) -> None:  # type: ignore[no-untyped-def]
+def test_heart_rate_monitor_bytes_are_decoded_as_the_gatt_heart_rate_service_defines_them(page_for: Callable[..., Any]) -> None:
     page, _, _, errors = page_for("finn", segments=2, segment_seconds=3.0)
     decoded = page.evaluate("""() => {
         const view = (bytes) => new DataView(new Uint8Array(bytes).buffer);
