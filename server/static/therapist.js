@@ -85,6 +85,7 @@ function stepFromForm(form) {
   const f = new FormData(form);
   const step = {
     title: `${f.get("start")} → ${f.get("target")}`, start: f.get("start"), target: f.get("target"), arc: f.get("arc"),
+    pacing: f.get("pacing"),
     segments: Number(f.get("segments")), segment_seconds: Number(f.get("seconds")), prefer: terms(f.get("prefer")),
     avoid: terms(f.get("avoid")), loudness_ceiling_lufs: Number(f.get("ceiling")), gentle: f.get("gentle") === "on",
     review: f.get("review") === "on", locks: f.getAll("lock"),

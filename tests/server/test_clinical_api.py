@@ -206,3 +206,23 @@ def test_what_the_llm_planner_proposes_is_checked_then_reviewed(make_service, sh
         assert first["planner"] == "rule (fallback)" and "drums" in first["fallback"]
         assert "drum" not in first["prompt"].lower()
         assert second["planner"] == "llm" and second["prompt"].startswith("slow piano and soft rain")
+
+
+def test_a_programme_step_sets_how_readings_pace_its_session(service, client, alice: Api) -> None:
+    """A step prescribes closed-loop pacing (the default) or the planned path: the client's readings
+    then pace the session, or only move where the path meets them."""
+    tina = therapist(service, client)
+    cid = link(tina, alice, ["prescribe"])
+    body = copy.deepcopy(PROGRAMME)
+    body["steps"] = [STEP, {**STEP, "pacing": "open"}]
+    programme = tina.post(f"/v1/clients/{cid}/programmes", json=body).json()
+    assert [s["spec"]["pacing"] for s in programme["steps"]] == ["closed", "open"]
+    bad = {**body, "steps": [{**STEP, "pacing": "sideways"}]}
+    r = tina.post(f"/v1/clients/{cid}/programmes", json=bad)
+    assert r.status_code == 422 and "pacing" in r.text
+    start = f"/v1/me/programmes/{programme['id']}/sessions"
+    for step, mode in ((0, "closed"), (1, "open")):
+        session = alice.post(start, json={"step": step}).json()
+        assert session["closed_loop"] == {"mode": mode, "active": False}
+        answer = alice.post(f"/v1/sessions/{session['id']}/readings", json={"readings": [{"heart_rate": 96}]}).json()
+        assert answer["closed_loop"]["active"] is (mode == "closed")

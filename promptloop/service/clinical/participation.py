@@ -108,7 +108,7 @@ class Participation:
         session = self.service.create_session(
             listener, start=s.start_affect(), target=s.target_affect(), preferences=s.preferences(),
             title=f"{spec.title}: {s.title or f'session {step + 1}'}"[:200], generator=s.generator, planner=s.planner,
-            segments=s.segments, segment_seconds=s.segment_seconds, seed=s.seed,
+            segments=s.segments, segment_seconds=s.segment_seconds, seed=s.seed, pacing=s.pacing,
             crossfade_seconds=min(self.service.settings.crossfade_seconds, s.segment_seconds / 4),
         )
         with self.service.db() as db:

@@ -51,6 +51,9 @@ class StepSpec(_Strict):
     target: str = "calm"
     arc: Literal["iso", "hold"] = Field(default="iso", description="iso: meet the start, then move; "
                                         "hold: play at the target throughout")
+    pacing: Literal["closed", "open"] = Field(default="closed", description="closed: once the client's readings "
+                                              "arrive they pace the session (hold, move on, back off); open: the "
+                                              "planned path, readings only move where it meets the client")
     segments: int = Field(default=6, ge=LOOP["segments"][0], le=LOOP["segments"][1])
     segment_seconds: float = Field(default=10.0, ge=LOOP["segment_seconds"][0], le=LOOP["segment_seconds"][1],
                                    allow_inf_nan=False)
