@@ -96,7 +96,7 @@ function stepFromForm(form) {
 
 function renderDraft() {
   $("draft-steps").replaceChildren(...st.draft.map((s) => el("li", {}, `${s.title}, ${s.segments} × ${s.segment_seconds} s` +
-    (s.locks.length ? `, locked: ${s.locks.join(", ")}` : ""))));
+    (s.pacing === "open" ? ", open loop" : "") + (s.locks.length ? `, locked: ${s.locks.join(", ")}` : ""))));
 }
 
 function questionnaireFromForm(f) {
@@ -132,6 +132,7 @@ async function loadProgrammes() {
     el("strong", {}, p.title),
     ...p.steps.map((s) => el("div", { class: "step" },
       `${s.index + 1}. ${s.spec.title} · ${s.spec.segments} × ${s.spec.segment_seconds} s` +
+      (s.spec.pacing === "open" ? " · open loop (readings do not pace it)" : "") +
       (s.locks.length ? ` · locked: ${s.locks.join("; ")}` : "") +
       (s.needs_review ? (s.approved ? " · approved" : " · needs review") : ""),
       el("button", { type: "button", class: "propose", onclick: () => propose(p.id, s.index) }, "Propose plan"))))));
