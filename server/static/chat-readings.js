@@ -20,8 +20,9 @@ function inRange(name, value) {
 // The reading the form holds: {field: number} for each filled field, or an error sentence.
 function formReading(form) {
   const reading = {};
+  const data = new FormData(form);
   for (const name of READING_FIELDS) {
-    const raw = String(new FormData(form).get(name) || "").trim();
+    const raw = String(data.get(name) || "").trim();
     if (!raw) continue;
     const value = Number(raw);
     if (!inRange(name, value)) {
