@@ -160,8 +160,9 @@ class SimulatedListener:
     def self_report(self) -> Affect:
         """How the listener says they feel: each axis rated on the SAM's nine steps, scattered about
         one step around the felt state.  Its draws never shift the wearable's."""
-        asked = self._asked if self._asked is not None else self.rng
-        scatter = asked.normal(0.0, REPORT_SCATTER, size=2)
+        if self._asked is None:  # sharing the wearable's draws would change its readings
+            raise RuntimeError("a twin made without SimulatedListener.create has no self-report draws")
+        scatter = self._asked.normal(0.0, REPORT_SCATTER, size=2)
         v, a = (float(np.clip(round((x + e) / SAM_STEP) * SAM_STEP, -1.0, 1.0))
                 for x, e in zip((self.state.valence, self.state.arousal), scatter, strict=True))
         return Affect(v, a)
