@@ -9,7 +9,7 @@ from fastapi.responses import FileResponse, RedirectResponse, Response
 
 STATIC = Path(__file__).resolve().parent.parent / "static"
 _TYPES = {"chat.js": "text/javascript", "chat.css": "text/css", "chat-clinical.js": "text/javascript",
-          "chat-readings.js": "text/javascript",
+          "chat-readings.js": "text/javascript", "chat-profile.js": "text/javascript",
           "chat-clinical.css": "text/css", "therapist.js": "text/javascript", "therapist.css": "text/css"}
 
 router = APIRouter(include_in_schema=False)
