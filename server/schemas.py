@@ -53,6 +53,9 @@ class PreferencesIn(_In):
     genres: list[Term] = Field(default=[], max_length=24)
     gentle: bool = Field(default=False, description="hyperacusis/misophonia/tinnitus mode")
     loudness_ceiling_lufs: float = Field(default=-14.0, ge=-60.0, le=-5.0, allow_inf_nan=False)
+    tempo_range_bpm: list[float] | None = Field(
+        default=None, min_length=2, max_length=2,
+        description="[low, high] comfortable tempo in BPM: every segment's tempo stays inside it")
 
 
 class PreferencesOut(_Out):
@@ -62,6 +65,7 @@ class PreferencesOut(_Out):
     extra: list[str]
     loudness_ceiling_lufs: float
     gentle: bool
+    tempo_range_bpm: list[float] | None = None
 
 
 class ErrorOut(_Out):
@@ -136,6 +140,8 @@ class PacingOut(_Out):
     comfortable_segments: int
     steep: bool = Field(description="the path is steeper than the comfortable step; it still ends at the target")
     note: str | None
+    tempo_note: str | None = Field(default=None, description="the listener's comfortable tempo range keeps the "
+                                                             "music from the target's tempo")
 
 
 class ClosedLoopOut(_Out):

@@ -43,6 +43,7 @@ def session(
     avoid: Annotated[str, typer.Option(help="things never to play (comma-separated)")] = "",
     gentle: Annotated[bool, typer.Option(help="hyperacusis/misophonia/tinnitus mode: no sharp transients or harsh highs")] = False,
     loudness_ceiling: Annotated[float, typer.Option(help="loudness ceiling in LUFS")] = -14.0,
+    tempo_range: Annotated[str | None, typer.Option(help="comfortable tempo range in BPM, e.g. 60-90: the music's tempo stays inside it")] = None,
     segments: Annotated[int, typer.Option(help="number of segments")] = 6,
     segment_seconds: Annotated[float, typer.Option(help="seconds per segment")] = 10.0,
     seed: Annotated[int, typer.Option(help="random seed (same seed, same audio)")] = 0,

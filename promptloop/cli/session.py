@@ -11,7 +11,12 @@ from promptloop.acquisition.affect import parse_affect
 from promptloop.acquisition.physio import Baseline, Readings, estimate_affect
 from promptloop.audio.io import atomic_write_bytes
 from promptloop.errors import InputError
-from promptloop.representation.preferences import DEFAULT_LOUDNESS_CEILING_LUFS, Preferences, parse_terms
+from promptloop.representation.preferences import (
+    DEFAULT_LOUDNESS_CEILING_LUFS,
+    Preferences,
+    check_tempo_range,
+    parse_terms,
+)
 from promptloop.representation.profile import ListenerProfile, ProfileUpdate, load_profile_text
 from promptloop.session.loop import run_session
 
@@ -35,9 +40,23 @@ def save_profile(path: Path, profile: ListenerProfile) -> None:
 
 
 def _session_update(args: dict[str, Any], prefs: Preferences) -> ProfileUpdate:
-    """What a CLI session tells the profile: sounds the listener avoided, a ceiling they set."""
+    """What a CLI session tells the profile: sounds the listener avoided, a ceiling and a tempo range
+    they set."""
     ceiling = args["loudness_ceiling"] if args["loudness_ceiling"] < DEFAULT_LOUDNESS_CEILING_LUFS else None
-    return ProfileUpdate(rejected=list(parse_terms(args["avoid"])), loudness_ceiling_lufs=ceiling)
+    return ProfileUpdate(rejected=list(parse_terms(args["avoid"])), loudness_ceiling_lufs=ceiling,
+                         tempo_range_bpm=parse_tempo_range(args.get("tempo_range")))
+
+
+def parse_tempo_range(text: str | None) -> tuple[float, float] | None:
+    """``"60-90"`` (or ``"60,90"``) as ``(60.0, 90.0)``; None for no range."""
+    if text is None or not text.strip():
+        return None
+    parts = text.replace(",", "-").split("-")
+    try:
+        low, high = (float(p) for p in parts)
+    except ValueError:
+        raise InputError(f"--tempo-range: give two numbers of BPM like 60-90, got {text!r}") from None
+    return check_tempo_range((low, high), "--tempo-range")
 
 
 def load_readings(path: Path) -> tuple[Readings, Baseline | None]:
@@ -82,6 +101,7 @@ def run_cli_session(args: dict[str, Any]) -> None:
     from rich.table import Table
 
     from promptloop.audio.io import load_audio
+    from promptloop.representation.plan_checks import tempo_range_note
     from promptloop.representation.trajectory import path_pace
     from promptloop.session.output import staged_output, write_session
     from promptloop.wiring.builders import build_backends, spec_from_settings
@@ -92,7 +112,8 @@ def run_cli_session(args: dict[str, Any]) -> None:
     start = parse_affect(args["start"])
     target = parse_affect(args["target"])
     prefs = Preferences.build(args["prefer"], args["avoid"], gentle=args["gentle"],
-                              loudness_ceiling_lufs=args["loudness_ceiling"])
+                              loudness_ceiling_lufs=args["loudness_ceiling"],
+                              tempo_range_bpm=parse_tempo_range(args.get("tempo_range")))
     profile = load_profile(args["profile"]) if args.get("profile") is not None else None
     if args["readings"] is not None:
         readings, baseline = load_readings(args["readings"])
@@ -131,6 +152,9 @@ def run_cli_session(args: dict[str, Any]) -> None:
         steep = path_pace(spec.start, spec.target, spec.segments, spec.max_step).note()
         if steep:  # said before the wait (once the input is known good), and again with the results
             console.print(f"[yellow]note:[/] {steep}")
+        held = tempo_range_note(spec.target, spec.preferences)
+        if held:
+            console.print(f"[yellow]note:[/] {held}")
         with Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
                       TimeElapsedColumn(), console=console, transient=False) as progress:
             task = progress.add_task("segments", total=spec.segments)
@@ -172,3 +196,5 @@ def run_cli_session(args: dict[str, Any]) -> None:
     )
     if record.pacing is not None and record.pacing.note:
         Console().print(f"steep path: {record.pacing.note}")
+    if record.pacing is not None and record.pacing.tempo_note:
+        Console().print(f"tempo range: {record.pacing.tempo_note}")

@@ -12,7 +12,8 @@ prompt that names an avoided sound (aliases count), asks for harsh sound in gent
 music the ceiling forbids raises :class:`~promptloop.errors.ConstraintViolation`; the loop then
 falls back to the rule planner and records why.  The plan's fields are repaired in place: avoided
 instruments, textures and genre dropped, dynamics lowered to what the ceiling allows, brightness
-capped in gentle mode.
+capped in gentle mode, the tempo kept inside the listener's comfortable range (a tempo the prompt
+writes as "N bpm" is rewritten with it: the number is a plain fact, not the words' intent).
 """
 
 from __future__ import annotations
@@ -21,8 +22,9 @@ import re
 from dataclasses import dataclass
 from typing import Protocol
 
+from promptloop.acquisition.affect import Affect
 from promptloop.errors import ConstraintViolation
-from promptloop.representation.plan import DYNAMICS_LUFS, MusicPlan
+from promptloop.representation.plan import DYNAMICS_LUFS, MusicPlan, tempo_for
 from promptloop.representation.preferences import Preferences
 from promptloop.representation.vocabulary import canonical, covered_words
 
@@ -37,12 +39,14 @@ __all__ = [
     "check_prompt",
     "enforce_constraints",
     "loudest_dynamics",
+    "tempo_range_note",
 ]
 
 HEADROOM_LU = 1.0  # segments aim this far under the listener's loudness ceiling
 GENTLE_BRIGHTNESS_CAP = 0.35
 DYNAMICS_ORDER = ("pp", "p", "mp", "mf", "f")
 _HARSH_WORDS = re.compile(r"\b(harsh|piercing|shrill|screech\w*|aggressive|distorted|distortion|crash\w*|sharp)\b", re.I)
+_BPM_WORDS = re.compile(r"\b(\d{2,3}(?:\.\d+)?)\s*bpm\b", re.I)
 _LOUD_WORDS = re.compile(r"\b(loud|louder|fortissimo|blasting|booming|thunderous|pounding|deafening)\b", re.I)
 
 
@@ -99,9 +103,32 @@ def enforce_constraints(plan: MusicPlan, preferences: Preferences) -> tuple[Musi
     if preferences.gentle and plan.brightness > GENTLE_BRIGHTNESS_CAP:
         fields["brightness"] = GENTLE_BRIGHTNESS_CAP
         notes.append("brightness capped (gentle)")
+    if preferences.tempo_range_bpm is not None:
+        low, high = preferences.tempo_range_bpm
+        tempo = min(high, max(low, plan.tempo_bpm))
+        if tempo != plan.tempo_bpm:
+            fields["tempo_bpm"] = tempo
+            notes.append(f"tempo {plan.tempo_bpm:.0f} -> {tempo:.0f} BPM (comfortable range {low:.0f}-{high:.0f})")
+        if any(not low <= float(m.group(1)) <= high for m in _BPM_WORDS.finditer(plan.prompt)):
+            fields["prompt"] = _BPM_WORDS.sub(f"{tempo:.0f} bpm", plan.prompt)
     if not fields:
         return plan, notes
     return plan.model_copy(update=fields), notes
+
+
+def tempo_range_note(target: Affect, preferences: Preferences) -> str | None:
+    """One sentence for the listener when their comfortable tempo range keeps the music from the
+    target's tempo (the session still heads for the target; the other cues go all the way)."""
+    if preferences.tempo_range_bpm is None:
+        return None
+    low, high = preferences.tempo_range_bpm
+    wanted = tempo_for(target.arousal)
+    if low <= wanted <= high:
+        return None
+    held, side = (low, "below") if wanted < low else (high, "above")
+    return (f"The target's tempo ({wanted:.0f} BPM) is {side} your comfortable tempo range "
+            f"({low:.0f}-{high:.0f} BPM): the music stays at {held:.0f} BPM there, and loudness, "
+            f"density and brightness carry the rest of the way.")
 
 
 # -- the same constraints, measured on the audio -----------------------------------------------

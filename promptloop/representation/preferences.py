@@ -9,12 +9,32 @@ from dataclasses import dataclass, field
 from promptloop.errors import InputError
 from promptloop.representation.vocabulary import HARSH_SOUNDS, canonical
 
-__all__ = ["DEFAULT_LOUDNESS_CEILING_LUFS", "Preferences", "parse_terms"]
+__all__ = ["DEFAULT_LOUDNESS_CEILING_LUFS", "TEMPO_LIMITS_BPM", "Preferences", "check_tempo_range", "parse_terms"]
 
 DEFAULT_LOUDNESS_CEILING_LUFS = -14.0
 _MIN_CEILING, _MAX_CEILING = -60.0, -5.0
+#: The tempi a plan may ask for (the plan's own bounds); a comfortable range must lie within them.
+TEMPO_LIMITS_BPM = (40.0, 180.0)
+#: The narrowest comfortable tempo range accepted: the pacing needs some room to move.
+MIN_TEMPO_SPAN_BPM = 4.0
 _MAX_TERMS = 24
 _MAX_TERM_CHARS = 40
+
+
+def check_tempo_range(value: object, what: str = "comfortable tempo range") -> tuple[float, float] | None:
+    """``value`` as a ``(low, high)`` tempo range in BPM, or None; anything else is an InputError."""
+    if value is None:
+        return None
+    low_limit, high_limit = TEMPO_LIMITS_BPM
+    try:
+        low, high = (float(v) for v in value)  # type: ignore[attr-defined]
+    except (TypeError, ValueError):
+        raise InputError(f"{what} must be two numbers of BPM, low and high, got {value!r}") from None
+    if not (math.isfinite(low) and math.isfinite(high) and low_limit <= low and high <= high_limit):
+        raise InputError(f"{what} must lie within {low_limit:.0f}-{high_limit:.0f} BPM, got {low:g}-{high:g}")
+    if high - low < MIN_TEMPO_SPAN_BPM:
+        raise InputError(f"{what} must be low <= high and at least {MIN_TEMPO_SPAN_BPM:.0f} BPM wide, got {low:g}-{high:g}")
+    return (low, high)
 
 
 def parse_terms(text: str | Iterable[str] | None) -> tuple[str, ...]:
@@ -40,7 +60,11 @@ def parse_terms(text: str | Iterable[str] | None) -> tuple[str, ...]:
 
 @dataclass(frozen=True)
 class Preferences:
-    """What the listener likes, what must never be played, and how loud it may get.
+    """What the listener likes, what must never be played, how loud and how fast it may get.
+
+    ``tempo_range_bpm`` is the listener's comfortable tempo range: every plan's tempo is kept
+    inside it (:func:`promptloop.representation.plan_checks.enforce_constraints`), as the loudness
+    ceiling caps its loudness, even where the target's tempo lies outside it.
 
     ``gentle`` is the mode for hyperacusis, misophonia and tinnitus: no sharp transients, no harsh
     high frequencies, and the sounds in :data:`promptloop.representation.vocabulary.HARSH_SOUNDS` are avoided.
@@ -52,8 +76,10 @@ class Preferences:
     loudness_ceiling_lufs: float = DEFAULT_LOUDNESS_CEILING_LUFS
     gentle: bool = False
     extra: tuple[str, ...] = field(default=())  # free descriptive words ("warm", "slow")
+    tempo_range_bpm: tuple[float, float] | None = None
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "tempo_range_bpm", check_tempo_range(self.tempo_range_bpm))
         ceiling = self.loudness_ceiling_lufs
         if isinstance(ceiling, bool) or not isinstance(ceiling, (int, float)) or not math.isfinite(ceiling):
             raise InputError(f"loudness ceiling must be a number of LUFS, got {ceiling!r}")
@@ -82,6 +108,7 @@ class Preferences:
         genres: str | Iterable[str] | None = None,
         loudness_ceiling_lufs: float = DEFAULT_LOUDNESS_CEILING_LUFS,
         gentle: bool = False,
+        tempo_range_bpm: Iterable[float] | None = None,
     ) -> Preferences:
         """Sort free preference words into instruments/textures, genres and other words."""
         from promptloop.representation.vocabulary import GENRES, INSTRUMENTS, TEXTURES
@@ -101,6 +128,7 @@ class Preferences:
             loudness_ceiling_lufs=float(loudness_ceiling_lufs),
             gentle=gentle,
             extra=tuple(extra),
+            tempo_range_bpm=None if tempo_range_bpm is None else tuple(tempo_range_bpm),  # type: ignore[arg-type]
         )
 
     @property
@@ -114,7 +142,8 @@ class Preferences:
         return frozenset(banned)
 
     def to_dict(self) -> dict[str, object]:
-        return {
+        """Plain data; ``tempo_range_bpm`` only when set (older records have no such key)."""
+        data: dict[str, object] = {
             "instruments": list(self.instruments),
             "genres": list(self.genres),
             "avoid": list(self.avoid),
@@ -122,6 +151,9 @@ class Preferences:
             "loudness_ceiling_lufs": self.loudness_ceiling_lufs,
             "gentle": self.gentle,
         }
+        if self.tempo_range_bpm is not None:
+            data["tempo_range_bpm"] = list(self.tempo_range_bpm)
+        return data
 
     @classmethod
     def from_dict(cls, data: dict[str, object]) -> Preferences:
@@ -132,4 +164,5 @@ class Preferences:
             extra=parse_terms(data.get("extra")),  # type: ignore[arg-type]
             loudness_ceiling_lufs=float(data.get("loudness_ceiling_lufs", DEFAULT_LOUDNESS_CEILING_LUFS)),  # type: ignore[arg-type]
             gentle=bool(data.get("gentle", False)),
+            tempo_range_bpm=data.get("tempo_range_bpm"),  # type: ignore[arg-type]
         )

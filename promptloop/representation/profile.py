@@ -2,12 +2,14 @@
 
 A :class:`ListenerProfile` holds what moved this listener toward their targets (how closely they
 follow the music, which plan attributes went with the moves), what they rejected or that acted as a
-trigger, and their comfortable tempo and loudness ranges.  It is plain data the listener can read and
+trigger, their comfortable tempo and loudness ranges, and the tempi they followed.  It is plain data the listener can read and
 edit (JSON; ``extra="forbid"``), kept with the account by the service and in a file by the CLI
 (``promptloop session --profile FILE``).
 
-Planners use it through :meth:`ListenerProfile.prior`: avoided sounds and a loudness ceiling folded
-into the session's preferences.  Two ceilings are kept apart: the comfortable range the listener
+Planners use it through :meth:`ListenerProfile.prior`: avoided sounds, a loudness ceiling and the
+comfortable tempo range folded into the session's preferences.  The comfortable ranges are the
+listener's to set (limits every session keeps); what a session learns goes elsewhere: the tempi the
+listener followed (``followed_tempo_bpm``, information, never a limit) and the ceiling below.  Two ceilings are kept apart: the comfortable range the listener
 set (it caps every session) and the loudness above which *calming* music stopped calming them,
 which the closed loop learns and which caps only sessions that calm (learned while winding down, it
 says nothing about music meant to energise).  The closed-loop pacer uses its pacing fields.  After a session,
@@ -20,15 +22,23 @@ says nothing about music meant to energise).  The closed-loop pacer uses its pac
 
 from __future__ import annotations
 
+from dataclasses import replace
+from typing import Any
+
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from promptloop.acquisition.affect import Affect
 from promptloop.errors import InputError
-from promptloop.representation.preferences import Preferences, parse_terms
+from promptloop.representation.preferences import Preferences, check_tempo_range, parse_terms
 
 __all__ = ["PROFILE_FORMAT", "ListenerProfile", "ProfileUpdate", "load_profile_text"]
 
-PROFILE_FORMAT = "promptloop-profile/1"
+PROFILE_FORMAT = "promptloop-profile/2"
+#: Format 1 widened ``comfortable_tempo_bpm`` with every tempo a session followed and nothing read
+#: it; format 2 keeps that learned range as ``followed_tempo_bpm`` and the comfortable range for the
+#: listener to set, as a limit.  A format-1 profile's range is read as the learned one (it never
+#: limited anything, so no session changes by the move).
+_FORMAT_1 = "promptloop-profile/1"
 #: How much one new session counts against what the profile already holds (exponential average).
 LEARNING_RATE = 0.5
 #: A session calms when its target's arousal is at least this far below its start's.
@@ -52,12 +62,14 @@ class ListenerProfile(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    format: str = Field(default=PROFILE_FORMAT, pattern=r"^promptloop-profile/1$")
+    format: str = Field(default=PROFILE_FORMAT, pattern=r"^promptloop-profile/2$")
     sessions: int = Field(default=0, ge=0, le=100_000)
     triggers: list[str] = Field(default_factory=list, max_length=24)  # raised arousal against the session's direction
     rejected: list[str] = Field(default_factory=list, max_length=24)  # asked to remove or reported unpleasant
-    comfortable_tempo_bpm: tuple[float, float] | None = None
+    comfortable_tempo_bpm: tuple[float, float] | None = None  # set by the listener: a limit
     comfortable_loudness_lufs: tuple[float, float] | None = None
+    #: learned: the range of tempi the listener followed toward their targets (information only)
+    followed_tempo_bpm: tuple[float, float] | None = None
     #: learned: calming music louder than this did not calm them (caps calming sessions only)
     calming_loudness_lufs: float | None = Field(default=None, ge=-60.0, le=-5.0)
     follow: float | None = Field(default=None, ge=0.0, le=2.0)  # how far per segment they follow (1: as modelled)
@@ -69,6 +81,14 @@ class ListenerProfile(BaseModel):
     #: (target arousal, waypoint arousal offset that brought the listener closest to it)
     offsets: list[tuple[float, float]] = Field(default_factory=list, max_length=12)
     notes: str = Field(default="", max_length=500)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _upgrade(cls, data: Any) -> Any:
+        if isinstance(data, dict) and data.get("format") == _FORMAT_1:
+            data = {**data, "format": PROFILE_FORMAT}
+            data.setdefault("followed_tempo_bpm", data.pop("comfortable_tempo_bpm", None))
+        return data
 
     @field_validator("triggers", "rejected")
     @classmethod
@@ -100,9 +120,14 @@ class ListenerProfile(BaseModel):
             raise ValueError("offsets must be (target arousal in [-1, 1], offset in [-1, 1])")
         return sorted((round(float(t), 3), round(float(o), 3)) for t, o in value)
 
+    @field_validator("comfortable_tempo_bpm")
+    @classmethod
+    def _tempo_limit(cls, value: tuple[float, float] | None) -> tuple[float, float] | None:
+        return check_tempo_range(value, "comfortable_tempo_bpm")  # the same rule a session's range keeps
+
     @model_validator(mode="after")
     def _ranges(self) -> ListenerProfile:
-        _check_range(self.comfortable_tempo_bpm, 40.0, 180.0, "comfortable_tempo_bpm")
+        _check_range(self.followed_tempo_bpm, 40.0, 180.0, "followed_tempo_bpm")
         _check_range(self.comfortable_loudness_lufs, -60.0, -5.0, "comfortable_loudness_lufs")
         return self
 
@@ -114,7 +139,9 @@ class ListenerProfile(BaseModel):
         """``preferences`` with the profile folded in: its triggers and rejections avoided (unless
         the listener explicitly prefers them this time), the loudness ceiling no higher than the top
         of the comfortable range and, when the session calms (``target`` well below ``start`` in
-        arousal), no higher than the learned calming ceiling."""
+        arousal), no higher than the learned calming ceiling; the tempo kept inside the comfortable
+        tempo range (inside both, where the session sets a range of its own that overlaps it; the
+        session's own range where they do not overlap, the choice made this time)."""
         liked = set(preferences.instruments) | set(preferences.genres) | set(preferences.extra)
         avoid = tuple(dict.fromkeys([*preferences.avoid, *(t for t in self.avoided() if t not in liked)]))
         ceiling = preferences.loudness_ceiling_lufs
@@ -123,9 +150,9 @@ class ListenerProfile(BaseModel):
         calming = start is not None and target is not None and target.arousal < start.arousal - CALMING_AROUSAL_DROP
         if calming and self.calming_loudness_lufs is not None:
             ceiling = min(ceiling, self.calming_loudness_lufs)
+        tempo = _overlap(preferences.tempo_range_bpm, self.comfortable_tempo_bpm)
         try:
-            return Preferences(instruments=preferences.instruments, genres=preferences.genres, avoid=avoid,
-                               loudness_ceiling_lufs=ceiling, gentle=preferences.gentle, extra=preferences.extra)
+            return replace(preferences, avoid=avoid, loudness_ceiling_lufs=ceiling, tempo_range_bpm=tempo)
         except InputError:  # a conflict (e.g. gentle mode) the listener chose: keep their preferences
             return preferences
 
@@ -141,10 +168,10 @@ class ListenerProfile(BaseModel):
         if update.loudness_ceiling_lufs is not None:
             top = update.loudness_ceiling_lufs if loud is None else min(loud[1], update.loudness_ceiling_lufs)
             loud = (min(-40.0, top), top)
-        tempo = self.comfortable_tempo_bpm
+        followed = self.followed_tempo_bpm
         if update.followed_tempo_bpm is not None:
             lo, hi = update.followed_tempo_bpm
-            tempo = (lo, hi) if tempo is None else (min(tempo[0], lo), max(tempo[1], hi))
+            followed = (lo, hi) if followed is None else (min(followed[0], lo), max(followed[1], hi))
         response = dict(self.response)
         for w, h in update.response:
             response[w] = blend(response.get(w), h) or 0.0
@@ -159,7 +186,8 @@ class ListenerProfile(BaseModel):
             "triggers": _terms([*self.triggers, *update.triggers])[:24],
             "rejected": _terms([*self.rejected, *update.rejected])[:24],
             "comfortable_loudness_lufs": loud,
-            "comfortable_tempo_bpm": tempo,
+            "comfortable_tempo_bpm": update.tempo_range_bpm or self.comfortable_tempo_bpm,
+            "followed_tempo_bpm": followed,
             "calming_loudness_lufs": blend(self.calming_loudness_lufs, update.calming_ceiling_lufs),
             "follow": blend(self.follow, update.follow),
             "lead": blend(self.lead, update.lead),
@@ -170,6 +198,17 @@ class ListenerProfile(BaseModel):
         })
 
 
+def _overlap(session: tuple[float, float] | None, profile: tuple[float, float] | None) -> tuple[float, float] | None:
+    """The tempo range a session keeps: both ranges where they overlap usefully, else the session's."""
+    if session is None or profile is None:
+        return session or profile
+    low, high = max(session[0], profile[0]), min(session[1], profile[1])
+    try:
+        return check_tempo_range((low, high))
+    except InputError:
+        return session
+
+
 class ProfileUpdate(BaseModel):
     """What one session learned about the listener (produced by the closed-loop pacer and chat)."""
 
@@ -178,6 +217,7 @@ class ProfileUpdate(BaseModel):
     triggers: list[str] = Field(default_factory=list)
     rejected: list[str] = Field(default_factory=list)
     loudness_ceiling_lufs: float | None = None  # a ceiling the listener set (caps every session)
+    tempo_range_bpm: tuple[float, float] | None = None  # a tempo range the listener set (limits every session)
     calming_ceiling_lufs: float | None = None  # calming music above this did not calm them (the closed loop)
     followed_tempo_bpm: tuple[float, float] | None = None
     follow: float | None = None

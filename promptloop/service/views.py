@@ -14,6 +14,8 @@ from sqlalchemy import BindParameter, String, bindparam, select
 from sqlalchemy.orm import Session as DB
 
 from promptloop.acquisition.affect import Affect
+from promptloop.representation.plan_checks import tempo_range_note
+from promptloop.representation.preferences import Preferences
 from promptloop.representation.trajectory import path_pace
 from promptloop.service.biofeedback import pacing_mode
 from promptloop.service.context import ACTIVE
@@ -49,8 +51,9 @@ def session_view(db: DB, row: SessionRow, settings: Settings) -> dict[str, Any]:
                                            "crossfade_seconds", "seed")},
         "backends": {k: spec.get(k) or getattr(settings, k) for k in ("generator", "planner", "evaluator")},
         "live": {"lookahead_s": lookahead_for(spec, settings.live_lookahead_seconds)},
-        "pacing": path_pace(Affect(**spec["start"]), Affect(**state["target"]), int(spec["segments"]),
-                            float(spec["max_step"])).to_dict(),
+        "pacing": {**path_pace(Affect(**spec["start"]), Affect(**state["target"]), int(spec["segments"]),
+                               float(spec["max_step"])).to_dict(),
+                   "tempo_note": tempo_range_note(Affect(**state["target"]), Preferences.from_dict(state["preferences"]))},
         "closed_loop": {"mode": pacing_mode(spec), "active": row.pacer_sealed is not None},
     }
 

@@ -11,6 +11,8 @@ planner is).  Every update is sanitised first, so chat can only make the music s
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from promptloop.acquisition.affect import AFFECT_WORDS, Affect
 from promptloop.errors import InputError, PromptloopError
 from promptloop.feedback.base import ChatInterpreter, ChatState, ChatUpdate
@@ -21,7 +23,6 @@ from promptloop.feedback.chat_rules import (
 )
 from promptloop.representation.plan import MusicPlan
 from promptloop.representation.plan_checks import HEADROOM_LU
-from promptloop.representation.preferences import Preferences
 from promptloop.representation.vocabulary import GENRES, HARSH_SOUNDS
 from promptloop.session.loop import LoopSession
 
@@ -122,8 +123,8 @@ def apply_update(session: LoopSession, update: ChatUpdate) -> list[str]:
             changes.append(f"loudness ceiling {prefs.loudness_ceiling_lufs:.0f} -> {ceiling:.0f} LUFS")
         else:
             changes.append("loudness unchanged: already at the session's limit")
-    new = Preferences(
-        instruments=tuple(instruments), genres=tuple(genres), avoid=tuple(avoid),
+    new = replace(
+        prefs, instruments=tuple(instruments), genres=tuple(genres), avoid=tuple(avoid),
         loudness_ceiling_lufs=ceiling, gentle=gentle, extra=tuple(extra),
     )
     if new != prefs:

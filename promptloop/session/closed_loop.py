@@ -370,8 +370,7 @@ class ReadingPacer(Pacer):
         if avoid == preferences.avoid and ceiling == preferences.loudness_ceiling_lufs:
             return None
         try:
-            return Preferences(instruments=preferences.instruments, genres=preferences.genres, avoid=avoid,
-                               loudness_ceiling_lufs=ceiling, gentle=preferences.gentle, extra=preferences.extra)
+            return replace(preferences, avoid=avoid, loudness_ceiling_lufs=ceiling)
         except Exception:  # noqa: BLE001 - an avoid that conflicts with the listener's choice is dropped
             return None
 

@@ -30,7 +30,13 @@ from promptloop.audio.repair import remove_violations
 from promptloop.errors import ConstraintViolation, GenerationError, InputError
 from promptloop.feedback.base import Evaluation, Evaluator, PlanContext, Planner
 from promptloop.representation.plan import DYNAMICS_LUFS, MusicPlan
-from promptloop.representation.plan_checks import AUDIO_LIMITS, HEADROOM_LU, audio_violations, enforce_constraints
+from promptloop.representation.plan_checks import (
+    AUDIO_LIMITS,
+    HEADROOM_LU,
+    audio_violations,
+    enforce_constraints,
+    tempo_range_note,
+)
 from promptloop.representation.preferences import Preferences
 from promptloop.representation.trajectory import PathPace, path_pace
 from promptloop.session.defaults import LIMITS
@@ -449,6 +455,7 @@ class LoopSession:
             pacer=self.pacer.describe(), comfortable_step=self.spec.max_step,
             distance=round(pace.distance, 4), step=round(pace.step, 4), steep=pace.steep or bool(steep),
             comfortable_segments=pace.comfortable_segments, steep_segments=steep, note=note,
+            tempo_note=tempo_range_note(self.target, self.preferences),
         )
 
     def session_midi_available(self) -> bool:

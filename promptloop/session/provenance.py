@@ -90,6 +90,9 @@ class PacingRecord(_Model):
     comfortable_segments: int = Field(description="the fewest segments that keep every step comfortable")
     steep_segments: list[int] = Field(default=[], description="indexes of the segments that moved steeply")
     note: str | None = Field(default=None, description="what the listener is told when the path is steep")
+    tempo_note: str | None = Field(
+        default=None, description="what the listener is told when their comfortable tempo range keeps the "
+                                  "music from the target's tempo")
 
 
 class SessionSummary(_Model):

@@ -28,6 +28,7 @@ class ProfileIn(BaseModel):
     # (low, high) as a two-item list: OpenAPI 3.0 tools read a list schema, not a tuple's
     comfortable_tempo_bpm: list[float] | None = Field(default=None, min_length=2, max_length=2)
     comfortable_loudness_lufs: list[float] | None = Field(default=None, min_length=2, max_length=2)
+    followed_tempo_bpm: list[float] | None = Field(default=None, min_length=2, max_length=2)
     calming_loudness_lufs: float | None = Field(default=None, ge=-60.0, le=-5.0)
     follow: float | None = Field(default=None, ge=0.0, le=2.0)
     lead: float | None = Field(default=None, ge=0.1, le=1.5)
@@ -45,8 +46,12 @@ class ProfileOut(BaseModel):
     sessions: int = Field(description="sessions that contributed to the profile")
     triggers: list[str] = Field(description="sounds that worked against the session's direction for this listener")
     rejected: list[str] = Field(description="sounds the listener removed or reported unpleasant")
-    comfortable_tempo_bpm: list[float] | None = Field(min_length=2, max_length=2)
-    comfortable_loudness_lufs: list[float] | None = Field(min_length=2, max_length=2)
+    comfortable_tempo_bpm: list[float] | None = Field(
+        min_length=2, max_length=2, description="set by the listener: every new session's tempo stays inside it")
+    comfortable_loudness_lufs: list[float] | None = Field(
+        min_length=2, max_length=2, description="set by the listener: its top caps every new session's loudness")
+    followed_tempo_bpm: list[float] | None = Field(
+        min_length=2, max_length=2, description="learned: the tempi the listener followed (information, not a limit)")
     calming_loudness_lufs: float | None = Field(
         description="learned: calming music louder than this did not calm the listener (caps calming sessions only)")
     follow: float | None = Field(description="how closely the listener followed the music (1: as modelled)")

@@ -63,7 +63,7 @@ def _affect(value: str | AffectIn) -> Affect:
 
 def _preferences(p: PreferencesIn) -> Preferences:
     return Preferences.build(p.prefer, p.avoid, genres=p.genres, gentle=p.gentle,
-                             loudness_ceiling_lufs=p.loudness_ceiling_lufs)
+                             loudness_ceiling_lufs=p.loudness_ceiling_lufs, tempo_range_bpm=p.tempo_range_bpm)
 
 
 @router.post("", status_code=201, response_model=SessionOut, responses={**E401, **E409, **E422, **E503})

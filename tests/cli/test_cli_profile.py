@@ -33,3 +33,25 @@ def test_a_bad_profile_is_one_line_and_exit_2(tmp_path: Path) -> None:
                "--profile", str(profile))
     assert res.returncode == 2
     assert len(res.stderr.strip().splitlines()) == 1 and "comfortable_tempo_bpm" in res.stderr
+
+
+def test_a_tempo_range_limits_the_session_is_said_and_kept_in_the_profile(tmp_path: Path) -> None:
+    profile, out = tmp_path / "me.json", tmp_path / "s"
+    res = _cli("session", "--start", "anxious", "--target", "calm", "--segments", "2", "--segment-seconds", "3",
+               "--tempo-range", "80-100", "--out", str(out), "--profile", str(profile), "--no-plot")
+    assert res.returncode == 0, res.stderr
+    record = json.loads((out / "session.json").read_text())
+    tempi = [s["attempts"][s["chosen_attempt"]]["plan"]["tempo_bpm"] for s in record["segments"]]
+    assert all(80 <= t <= 100 for t in tempi) and tempi[-1] == 80  # calm asks for 69 BPM
+    assert "80 bpm" in record["segments"][-1]["prompt"]
+    assert "comfortable tempo range" in record["pacing"]["tempo_note"] and "comfortable tempo range" in res.stderr
+    assert json.loads(profile.read_text())["comfortable_tempo_bpm"] == [80.0, 100.0]
+
+
+def test_a_bad_tempo_range_is_one_line_and_exit_2(tmp_path: Path) -> None:
+    for bad in ("100-80", "fast", "20-60"):
+        res = _cli("session", "--segments", "1", "--segment-seconds", "3", "--out", str(tmp_path / "s"),
+                   "--tempo-range", bad)
+        assert res.returncode == 2, (bad, res.stderr)
+        assert len(res.stderr.strip().splitlines()) == 1 and "tempo-range" in res.stderr
+        assert not (tmp_path / "s").exists()

@@ -28,11 +28,30 @@ def test_learning_accumulates_sessions_and_blends_numbers() -> None:
     p = p.learn(ProfileUpdate(lead=0.6, followed_tempo_bpm=(70.0, 95.0), loudness_ceiling_lufs=-26.0))
     assert p.sessions == 2 and p.triggers == ["drums"]
     assert p.lead == pytest.approx(0.8) and p.follow == pytest.approx(1.2)
-    assert p.comfortable_tempo_bpm == (60.0, 95.0) and p.comfortable_loudness_lufs == (-40.0, -26.0)
+    assert p.followed_tempo_bpm == (60.0, 95.0) and p.comfortable_loudness_lufs == (-40.0, -26.0)
+    assert p.comfortable_tempo_bpm is None  # the listener's to set: learning never widens a limit
+
+
+def test_the_comfortable_tempo_range_limits_the_session_and_a_followed_range_does_not() -> None:
+    followed = ListenerProfile(followed_tempo_bpm=(66.0, 120.0))
+    assert followed.prior(Preferences()).tempo_range_bpm is None
+    limited = ListenerProfile(comfortable_tempo_bpm=(60.0, 90.0))
+    assert limited.prior(Preferences()).tempo_range_bpm == (60.0, 90.0)
+    assert limited.prior(Preferences(tempo_range_bpm=(80.0, 120.0))).tempo_range_bpm == (80.0, 90.0)
+    # no overlap: the range chosen for this session wins
+    assert limited.prior(Preferences(tempo_range_bpm=(100.0, 120.0))).tempo_range_bpm == (100.0, 120.0)
+
+
+def test_a_format_1_profile_keeps_its_learned_tempi_as_followed_not_as_a_limit() -> None:
+    old = load_profile_text('{"format": "promptloop-profile/1", "sessions": 3, "comfortable_tempo_bpm": [66, 120]}')
+    assert old.format == "promptloop-profile/2" and old.sessions == 3
+    assert old.followed_tempo_bpm == (66.0, 120.0) and old.comfortable_tempo_bpm is None
+    assert load_profile_text(old.model_dump_json()) == old
 
 
 @pytest.mark.parametrize("text", ['{"colour": 1}', '{"comfortable_tempo_bpm": [120, 60]}', '{"moved_by": {"x": 1}}',
-                                  '{"lead": 9}', "not json"])
+                                  '{"comfortable_tempo_bpm": [70, 71]}', '{"followed_tempo_bpm": [200, 210]}',
+                                  '{"format": "promptloop-profile/9"}', '{"lead": 9}', "not json"])
 def test_bad_profiles_are_input_errors(text: str) -> None:
     with pytest.raises(InputError):
         load_profile_text(text)

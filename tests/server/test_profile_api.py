@@ -58,3 +58,23 @@ def test_a_learned_calming_ceiling_caps_calming_sessions_only(alice: Api) -> Non
     energising = alice.new_session(start="tired", target="energized")
     assert calming["preferences"]["loudness_ceiling_lufs"] == -29.0
     assert energising["preferences"]["loudness_ceiling_lufs"] > -29.0
+
+
+def test_the_comfortable_tempo_range_limits_new_sessions_and_says_so(alice: Api) -> None:
+    r = alice.put("/v1/me/profile", json={"comfortable_tempo_bpm": [80, 100], "followed_tempo_bpm": [60, 120]})
+    assert r.status_code == 200, r.text
+    assert r.json()["comfortable_tempo_bpm"] == [80.0, 100.0] and r.json()["followed_tempo_bpm"] == [60.0, 120.0]
+    session = alice.new_session()  # anxious -> calm: the target's tempo (69 BPM) is below the range
+    assert session["preferences"]["tempo_range_bpm"] == [80.0, 100.0]
+    assert "80-100 BPM" in session["pacing"]["tempo_note"]
+    alice.put("/v1/me/profile", json={})
+    assert alice.new_session()["preferences"]["tempo_range_bpm"] is None
+
+
+def test_a_session_sets_its_own_tempo_range_and_a_bad_one_is_a_4xx(alice: Api) -> None:
+    own = alice.new_session(preferences={"tempo_range_bpm": [60, 75]})
+    assert own["preferences"]["tempo_range_bpm"] == [60.0, 75.0] and own["pacing"]["tempo_note"] is None
+    for bad in ([90, 60], [20, 60], [70]):
+        r = alice.post("/v1/sessions", json={"start": "anxious", "target": "calm",
+                                             "preferences": {"tempo_range_bpm": bad}})
+        assert 400 <= r.status_code < 500 and "tempo" in r.text, (bad, r.text)

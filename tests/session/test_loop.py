@@ -248,3 +248,16 @@ def test_a_lowered_ceiling_is_heard_at_the_next_seam_not_eased(backends):
     second = session.next_segment()
     assert _window_lufs(second.audio, 1.0, 1.5) <= ceiling + 0.5  # right after the crossfade
     assert integrated_lufs(second.audio, SR) <= ceiling
+
+
+def test_a_comfortable_tempo_range_holds_the_music_inside_it_on_the_audio(backends):
+    # anxious -> calm asks for 116 BPM down to 69; a listener comfortable at 80-100 BPM hears
+    # every segment inside that range, measured on the audio, and the other calming cues still arrive.
+    free = _run(backends, segments=3, segment_seconds=6, seed=0)
+    held = _run(backends, segments=3, segment_seconds=6, seed=0, preferences=Preferences(tempo_range_bpm=(80.0, 100.0)))
+    tempi = [measure(r.audio, SR).tempo_bpm for r in held.results]
+    assert all(80 * 0.95 <= t <= 100 * 1.05 for t in tempi), tempi
+    free_end, held_end = measure(free.results[-1].audio, SR), measure(held.results[-1].audio, SR)
+    assert held_end.tempo_bpm > free_end.tempo_bpm + 6, (held_end.tempo_bpm, free_end.tempo_bpm)
+    assert held_end.loudness_lufs < measure(held.results[0].audio, SR).loudness_lufs - 6  # still winds down
+    assert held.record().pacing.tempo_note and free.record().pacing.tempo_note is None

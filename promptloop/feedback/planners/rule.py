@@ -123,10 +123,12 @@ class RulePlanner(Planner):
     def _finish(self, plan: MusicPlan, context: PlanContext) -> MusicPlan:
         # The shared check repairs the fields first (dynamics under the ceiling, gentle brightness),
         # so the words written from them already keep every constraint.
-        plan, _ = enforce_constraints(plan.model_copy(update={"prompt": "draft"}), context.preferences)
+        plan, repairs = enforce_constraints(plan.model_copy(update={"prompt": "draft"}), context.preferences)
         prompt = write_prompt(plan, context.preferences.gentle)
         check_prompt(prompt, context.preferences.forbidden)
-        return plan.model_copy(update={"prompt": prompt})
+        held = [note for note in repairs if note.startswith("tempo")]  # the listener's range, not the path
+        rationale = f"{plan.rationale} [{'; '.join(held)}]"[:500] if held else plan.rationale
+        return plan.model_copy(update={"prompt": prompt, "rationale": rationale})
 
     def revise(self, plan: MusicPlan, evaluation: Evaluation, context: PlanContext) -> MusicPlan:
         """Rewrite what a new prompt can fix; keep the plan (new seeds only) where it cannot.
