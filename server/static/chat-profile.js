@@ -1,6 +1,6 @@
 // promptloop chat page: the listener's profile (what the music learned about them across sessions,
 // GET/PUT /v1/me/profile) and their data rights (GET /v1/me/export, DELETE /v1/me).
-// Loaded after chat.js and uses its helpers (api, st, signOut, resetPlot, terms, $).
+// Loaded after chat.js and uses its helpers (api, signOut, terms, $).
 // PUT replaces the whole profile, so a save starts from a fresh GET and overwrites only the fields
 // the listener changed in the form: what was learned meanwhile (pacing, response, offsets) survives.
 "use strict";
@@ -149,18 +149,11 @@
     }
   }
 
-  // chat.js's signOut only swaps the sections: stop what still runs for the erased account, and
-  // clear what the page shows of it.
-  function forgetPage() {
-    if (st.events) { st.events.close(); st.events = null; }
-    clearTimeout(st.nextTimer); clearTimeout(st.retryTimer);
-    if (st.ctx) { st.ctx.close(); st.ctx = null; }
-    $("player").pause(); $("player").removeAttribute("src");
-    st.session = null; st.token = null; pr.shown = null;
-    for (const id of ["transcript", "session-select", "profile-learned", "profile-pacing-list"]) $(id).replaceChildren();
-    resetPlot();
+  // chat.js's signOut clears the session side; this clears the panel's copy of the profile.
+  function forgetProfile() {
+    pr.shown = null;
+    for (const id of ["profile-learned", "profile-pacing-list"]) $(id).replaceChildren();
     $("profile-form").reset(); delete $("profile-form").dataset.loaded;
-    $("who").textContent = "";
     status("profile-status", ""); status("data-status", "");
   }
 
@@ -173,7 +166,6 @@
     status("data-status", "Erasing…");
     try {
       const erased = await api("DELETE", "/v1/me");
-      forgetPage();
       $("erased-note").textContent = `Your account and its ${plural(erased.sessions, "session")} were erased.`;
       $("erased-note").hidden = false;
       signOut();
@@ -188,7 +180,7 @@
   $("export-data").addEventListener("click", exportData);
   $("erase-account").addEventListener("click", eraseAccount);
   const onShown = () => {
-    if ($("app").hidden) return;
+    if ($("app").hidden) { forgetProfile(); return; }
     $("erased-note").hidden = true;
     if ($("profile-box").open) loadProfile();
   };

@@ -39,8 +39,18 @@ function takeToken() {
   return localStorage.getItem(TOKEN_KEY);
 }
 
+// Signed out (a 401, an erase): stop what still runs for that account and clear what the page
+// shows of it, so the next person at this screen sees none of the last listener's session.
 function signOut() {
   localStorage.removeItem(TOKEN_KEY);
+  if (st.events) { st.events.close(); st.events = null; }
+  clearTimeout(st.nextTimer); clearTimeout(st.retryTimer);
+  if (st.ctx) { st.ctx.close(); st.ctx = null; }
+  $("player").pause(); $("player").removeAttribute("src");
+  st.session = null; st.token = null;
+  for (const id of ["transcript", "session-select"]) $(id).replaceChildren();
+  resetPlot();
+  $("who").textContent = "";
   $("app").hidden = true;
   $("login").hidden = false;
 }

@@ -90,6 +90,7 @@ def test_the_listener_edits_their_profile_downloads_their_data_and_erases_their_
             assert exported["profile"]["comfortable_tempo_bpm"] == [60.0, 90.0]
 
             # erase: a dismissed confirmation erases nothing; an accepted one erases and signs out
+            assert page.locator("#transcript .msg").count() > 0 and page.locator("#session-select option").count() > 0
             page.once("dialog", lambda dialog: dialog.dismiss())
             page.click("#erase-account")
             _status_says(page, "data-status", "Nothing was erased")
@@ -100,7 +101,9 @@ def test_the_listener_edits_their_profile_downloads_their_data_and_erases_their_
             assert page.is_hidden("#app")
             assert "erased" in page.inner_text("#erased-note")
             assert page.evaluate("localStorage.getItem('promptloop_token')") is None
-            assert page.locator("#transcript .msg").count() == 0  # nothing of the erased account left on the page
+            # nothing of the erased account is left on the page (chat.js's signOut clears it)
+            assert page.locator("#transcript .msg").count() == 0 and page.locator("#session-select option").count() == 0
+            assert page.inner_text("#profile-learned") == ""
             assert pia.get("/v1/me").status_code == 401
             assert not errors, errors
         finally:
