@@ -127,7 +127,8 @@ function renderChips(session) {
 async function changePreferences(edit) {
   const p = st.session.preferences;
   const q = { prefer: [...p.instruments, ...p.extra], genres: [...p.genres], avoid: [...p.avoid],
-              gentle: p.gentle, loudness_ceiling_lufs: p.loudness_ceiling_lufs };
+              gentle: p.gentle, loudness_ceiling_lufs: p.loudness_ceiling_lufs,
+              tempo_range_bpm: p.tempo_range_bpm ?? null }; // the PATCH replaces them all
   edit(q);
   try { showSession(await api("PATCH", `/v1/sessions/${st.session.id}`, { preferences: q })); }
   catch (e) { say("assistant", "Could not change preferences: " + e.message); }

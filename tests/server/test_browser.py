@@ -26,7 +26,8 @@ def test_chat_page_plays_a_segment_and_plots_it(live_server) -> None:
     with httpx.Client(base_url=live_server.base, timeout=60) as client:
         carol = Api(client, token)
         session = carol.new_session(start="anxious", target="calm", segments=3, segment_seconds=2.5,
-                                    title="browser test", preferences={"prefer": ["piano"]})
+                                    title="browser test",
+                                    preferences={"prefer": ["piano"], "tempo_range_bpm": [60, 90]})
 
     with sync_api.sync_playwright() as p:
         browser = launch_chromium(p)
@@ -44,6 +45,12 @@ def test_chat_page_plays_a_segment_and_plots_it(live_server) -> None:
             page.wait_for_selector(".msg.segment", timeout=90_000)  # the segment arrived
             assert "Segment 1" in page.locator(".msg.segment").first.inner_text()
             assert page.locator("#chips-avoid .chip").all_inner_texts()[0].startswith("drums")
+            # removing a chip sends the whole preference set back: the tempo range stays
+            page.click("#chips-like .chip button")
+            page.wait_for_function("() => !document.querySelector('#chips-like .chip')")
+            with httpx.Client(base_url=live_server.base, timeout=60) as client:
+                prefs = Api(client, token).get(f"/v1/sessions/{session['id']}").json()["preferences"]
+            assert prefs["instruments"] == [] and prefs["tempo_range_bpm"] == [60.0, 90.0], prefs
 
             # the plot shows the planned waypoint and the estimate of the first segment
             assert page.locator("#points circle.estimate").count() >= 1
