@@ -74,10 +74,13 @@ class PreferenceSpec(_Strict):
 
 
 class SensitivitySpec(_Strict):
-    """Sound sensitivities: gentle mode (hyperacusis, misophonia, tinnitus) and a loudness ceiling."""
+    """Sound sensitivities: gentle mode (hyperacusis, misophonia, tinnitus), a loudness ceiling and a
+    comfortable tempo range."""
 
     gentle: bool = False
     loudness_ceiling_lufs: float = DEFAULT_LOUDNESS_CEILING_LUFS
+    tempo_range_bpm: list[float] | None = Field(default=None, min_length=2, max_length=2,
+                                                description="[low, high] BPM: every track's tempo stays inside it")
 
 
 class ListenerSpec(_Strict):
@@ -112,6 +115,7 @@ class ListenerSpec(_Strict):
                 genres=self.preferences.genres,
                 gentle=self.sensitivities.gentle,
                 loudness_ceiling_lufs=self.sensitivities.loudness_ceiling_lufs,
+                tempo_range_bpm=self.sensitivities.tempo_range_bpm,
             )
         except InputError as exc:
             raise ValueError(str(exc)) from None

@@ -91,12 +91,14 @@ function stepFromForm(form) {
     review: f.get("review") === "on", locks: f.getAll("lock"),
   };
   if (f.get("planner")) step.planner = f.get("planner");
+  if (f.get("tempo_low") || f.get("tempo_high")) step.tempo_range_bpm = [Number(f.get("tempo_low")), Number(f.get("tempo_high"))];
   return step;
 }
 
 function renderDraft() {
   $("draft-steps").replaceChildren(...st.draft.map((s) => el("li", {}, `${s.title}, ${s.segments} × ${s.segment_seconds} s` +
-    (s.pacing === "open" ? ", open loop" : "") + (s.locks.length ? `, locked: ${s.locks.join(", ")}` : ""))));
+    (s.pacing === "open" ? ", open loop" : "") +
+    (s.tempo_range_bpm ? `, ${s.tempo_range_bpm[0]}–${s.tempo_range_bpm[1]} BPM` : "") + (s.locks.length ? `, locked: ${s.locks.join(", ")}` : ""))));
 }
 
 function questionnaireFromForm(f) {
@@ -133,6 +135,7 @@ async function loadProgrammes() {
     ...p.steps.map((s) => el("div", { class: "step" },
       `${s.index + 1}. ${s.spec.title} · ${s.spec.segments} × ${s.spec.segment_seconds} s` +
       (s.spec.pacing === "open" ? " · open loop (readings do not pace it)" : "") +
+      (s.spec.tempo_range_bpm ? ` · tempo ${s.spec.tempo_range_bpm[0]}–${s.spec.tempo_range_bpm[1]} BPM` : "") +
       (s.locks.length ? ` · locked: ${s.locks.join("; ")}` : "") +
       (s.needs_review ? (s.approved ? " · approved" : " · needs review") : ""),
       el("button", { type: "button", class: "propose", onclick: () => propose(p.id, s.index) }, "Propose plan"))))));

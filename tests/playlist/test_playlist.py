@@ -43,7 +43,8 @@ BASE = {
     "target": "calm",
     "listeners": [
         {"id": "ana", "preferences": {"prefer": ["piano"], "avoid": ["drums"]}},
-        {"id": "ben", "target": "relaxed", "sensitivities": {"gentle": True, "loudness_ceiling_lufs": -20}},
+        {"id": "ben", "target": "relaxed",
+         "sensitivities": {"gentle": True, "loudness_ceiling_lufs": -20, "tempo_range_bpm": [60, 80]}},
     ],
 }
 
@@ -90,6 +91,7 @@ def test_spec_defaults_and_per_listener_overrides(tmp_path):
     ana, ben = spec.listeners
     assert spec.target_of(ana) == parse_affect("calm") and spec.target_of(ben) == parse_affect("relaxed")
     assert ben.to_preferences().gentle and ben.to_preferences().loudness_ceiling_lufs == -20
+    assert ben.to_preferences().tempo_range_bpm == (60.0, 80.0) and ana.to_preferences().tempo_range_bpm is None
 
 
 def test_cli_refuses_a_bad_spec_in_one_line(tmp_path):
@@ -103,6 +105,15 @@ def test_cli_refuses_a_bad_spec_in_one_line(tmp_path):
     res = _cli("playlist", str(wrong), "--out", str(tmp_path / "o"), "--engine", "spark")
     assert res.returncode == 2 and "segments: unknown key" in res.stderr
     assert not (tmp_path / "o").exists()
+
+
+def test_a_bad_tempo_range_names_its_listener(tmp_path):
+    bad = json.loads(json.dumps(BASE))
+    bad["listeners"][1]["sensitivities"]["tempo_range_bpm"] = [80, 60]
+    path = tmp_path / "p.json"
+    path.write_text(json.dumps(bad))
+    with pytest.raises(InputError, match=r"listeners\[1\].*tempo range"):
+        load_spec(path)
 
 
 # -- the arc ------------------------------------------------------------------------------------

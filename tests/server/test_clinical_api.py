@@ -226,3 +226,30 @@ def test_a_programme_step_sets_how_readings_pace_its_session(service, client, al
         assert session["closed_loop"] == {"mode": mode, "active": False}
         answer = alice.post(f"/v1/sessions/{session['id']}/readings", json={"readings": [{"heart_rate": 96}]}).json()
         assert answer["closed_loop"]["active"] is (mode == "closed")
+
+
+def test_a_programme_step_prescribes_and_locks_a_tempo_range(service, client, alice: Api) -> None:
+    """A therapist's tempo range reaches the client's session; locked, the client cannot widen or
+    drop it, and the plans made stay inside it."""
+    tina = therapist(service, client)
+    cid = link(tina, alice, ["prescribe"])
+    body = copy.deepcopy(PROGRAMME)
+    body["steps"] = [{**STEP, "tempo_range_bpm": [80, 100], "locks": [*STEP["locks"], "tempo_range"]}]
+    programme = tina.post(f"/v1/clients/{cid}/programmes", json=body).json()
+    for bad in ({**STEP, "tempo_range_bpm": [100, 80]}, {**STEP, "locks": ["tempo_range"]}):
+        r = tina.post(f"/v1/clients/{cid}/programmes", json={**body, "steps": [bad]})
+        assert r.status_code == 422 and "tempo" in r.text, r.text
+    session = alice.post(f"/v1/me/programmes/{programme['id']}/sessions", json={"step": 0}).json()
+    sid = session["id"]
+    assert session["preferences"]["tempo_range_bpm"] == [80.0, 100.0]
+    assert "tempo within 80-100 BPM" in alice.get(f"/v1/sessions/{sid}/programme").json()["locks"]
+    prefs = {"prefer": ["piano"], "avoid": ["drums"], "loudness_ceiling_lufs": -24}
+    for loose in (None, [60, 100]):
+        r = alice.patch(f"/v1/sessions/{sid}", json={"preferences": {**prefs, "tempo_range_bpm": loose}})
+        assert r.status_code == 409 and "tempo range" in r.json()["detail"], r.text
+    r = alice.patch(f"/v1/sessions/{sid}", json={"preferences": {**prefs, "tempo_range_bpm": [84, 96]}})
+    assert r.status_code == 200 and r.json()["preferences"]["tempo_range_bpm"] == [84.0, 96.0]  # tightening
+    alice.generate(sid, 2)
+    record = alice.get(f"/v1/sessions/{sid}/provenance").json()
+    tempi = [s["attempts"][s["chosen_attempt"]]["plan"]["tempo_bpm"] for s in record["segments"]]
+    assert len(tempi) == 2 and all(84 <= t <= 96 for t in tempi) and tempi[-1] == 84  # calm asks for 69

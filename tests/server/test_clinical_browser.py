@@ -73,6 +73,9 @@ def test_therapist_programme_consent_self_report_and_progress_plot(live_server) 
             form.locator("input[name=seconds]").fill("2.5")
             form.locator("input[name=avoid]").fill("drums")
             form.locator("input[name=ceiling]").fill("-24")
+            form.locator("input[name=tempo_low]").fill("60")
+            form.locator("input[name=tempo_high]").fill("85")
+            form.locator("input[name=lock][value=tempo_range]").check()
             form.locator("input[name=q_title]").fill("Sleepiness")
             form.locator("textarea[name=q_items]").fill("How drowsy are you? | 0 | 4")
             therapist.click("#save-programme")
@@ -83,6 +86,8 @@ def test_therapist_programme_consent_self_report_and_progress_plot(live_server) 
             client.click(".start-step")
             client.wait_for_selector("#self-report:not([hidden])")
             assert "Locked by your therapist" in client.locator("#locks-note").inner_text()
+            assert "tempo within 60-85 BPM" in client.locator("#locks-note").inner_text()
+            assert "tempo 60–85 BPM" in therapist.locator(".programme:has-text('Evening wind-down')").inner_text()
             assert client.locator("#self-report .sam").count() == 2
             assert client.locator("#self-report .sam input[type=radio]").count() == 18
             assert client.locator("#self-report .sam svg").count() == 10  # manikin-style faces at the odd points

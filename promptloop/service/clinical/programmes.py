@@ -35,7 +35,7 @@ __all__ = ["MAX_STEPS", "ProgrammeSpec", "Questionnaire", "QuestionnaireItem", "
 MAX_STEPS = 24
 _SLUG = re.compile(r"^[a-z0-9][a-z0-9_-]{0,31}$")
 Term = Field(min_length=1, max_length=40)
-Lockable = Literal["loudness_ceiling", "avoid", "gentle", "target"]
+Lockable = Literal["loudness_ceiling", "avoid", "gentle", "target", "tempo_range"]
 assert set(Lockable.__args__) == set(LOCKABLE)  # type: ignore[attr-defined]
 
 
@@ -62,6 +62,8 @@ class StepSpec(_Strict):
     genres: list[str] = Field(default=[], max_length=24)
     loudness_ceiling_lufs: float = Field(default=DEFAULT_LOUDNESS_CEILING_LUFS, ge=-60.0, le=-5.0, allow_inf_nan=False)
     gentle: bool = False
+    tempo_range_bpm: list[float] | None = Field(default=None, min_length=2, max_length=2,
+                                                description="[low, high] BPM: the session's tempo stays inside it")
     planner: str | None = Field(default=None, max_length=40, pattern=r"^[A-Za-z0-9_-]+$",
                                 description="the planner allowed (default: the server's)")
     generator: str | None = Field(default=None, max_length=40, pattern=r"^[A-Za-z0-9_-]+$")
@@ -86,6 +88,8 @@ class StepSpec(_Strict):
             self.preferences()
         except InputError as exc:
             raise ValueError(str(exc)) from None
+        if "tempo_range" in self.locks and self.tempo_range_bpm is None:
+            raise ValueError("a tempo_range lock needs the step's tempo_range_bpm")
         return self
 
     def needs_review(self) -> bool:
@@ -93,7 +97,7 @@ class StepSpec(_Strict):
 
     def preferences(self) -> Preferences:
         return Preferences.build(self.prefer, self.avoid, genres=self.genres, gentle=self.gentle,
-                                 loudness_ceiling_lufs=self.loudness_ceiling_lufs)
+                                 loudness_ceiling_lufs=self.loudness_ceiling_lufs, tempo_range_bpm=self.tempo_range_bpm)
 
     def start_affect(self) -> Affect:
         return self.target_affect() if self.arc == "hold" else parse_affect(self.start)
