@@ -32,6 +32,7 @@ __all__ = [
     "AUDIO_LIMITS",
     "DYNAMICS_ORDER",
     "AudioViolation",
+    "BPM_WORDS",
     "MeasuredAudio",
     "audio_violations",
     "GENTLE_BRIGHTNESS_CAP",
@@ -46,7 +47,7 @@ HEADROOM_LU = 1.0  # segments aim this far under the listener's loudness ceiling
 GENTLE_BRIGHTNESS_CAP = 0.35
 DYNAMICS_ORDER = ("pp", "p", "mp", "mf", "f")
 _HARSH_WORDS = re.compile(r"\b(harsh|piercing|shrill|screech\w*|aggressive|distorted|distortion|crash\w*|sharp)\b", re.I)
-_BPM_WORDS = re.compile(r"\b(\d{2,3}(?:\.\d+)?)\s*bpm\b", re.I)
+BPM_WORDS = re.compile(r"\b(\d{2,3}(?:\.\d+)?)\s*bpm\b", re.I)  # a tempo written into a prompt
 _LOUD_WORDS = re.compile(r"\b(loud|louder|fortissimo|blasting|booming|thunderous|pounding|deafening)\b", re.I)
 
 
@@ -109,8 +110,8 @@ def enforce_constraints(plan: MusicPlan, preferences: Preferences) -> tuple[Musi
         if tempo != plan.tempo_bpm:
             fields["tempo_bpm"] = tempo
             notes.append(f"tempo {plan.tempo_bpm:.0f} -> {tempo:.0f} BPM (comfortable range {low:.0f}-{high:.0f})")
-        if any(not low <= float(m.group(1)) <= high for m in _BPM_WORDS.finditer(plan.prompt)):
-            fields["prompt"] = _BPM_WORDS.sub(f"{tempo:.0f} bpm", plan.prompt)
+        if any(not low <= float(m.group(1)) <= high for m in BPM_WORDS.finditer(plan.prompt)):
+            fields["prompt"] = BPM_WORDS.sub(f"{tempo:.0f} bpm", plan.prompt)
     if not fields:
         return plan, notes
     return plan.model_copy(update=fields), notes

@@ -146,6 +146,11 @@ def test_loudness_ceiling_and_trajectory_step():
     assert plan.tempo_bpm == 95 and "95 bpm" in plan.prompt and "150" not in plan.prompt
     previous = MusicPlan(prompt="x", tempo_bpm=60)
     assert tempo_window(context(previous_plan=previous)) == (55, 80)
+    # the listener's comfortable range narrows the window, and holds it at the edge when the waypoint is outside
+    assert tempo_window(context(Preferences(tempo_range_bpm=(80, 100)))) == (80, 95)
+    assert tempo_window(context(Preferences(tempo_range_bpm=(100, 120)))) == (100, 100)
+    plan = planner(plan_json()).draft(context(Preferences(tempo_range_bpm=(100, 120))))
+    assert plan.tempo_bpm == 100 and "100 bpm" in plan.prompt and "75" not in plan.prompt
     with pytest.raises(ConstraintViolation, match="away from the waypoint"):
         planner(plan_json(valence=0.8, arousal=0.8)).draft(context())
 

@@ -60,6 +60,7 @@ from promptloop.feedback.planners.llm_models import (
 from promptloop.feedback.templates import RenderedPrompt, load_template
 from promptloop.representation.plan import MusicPlan, tempo_for
 from promptloop.representation.plan_checks import (
+    BPM_WORDS,
     check_prompt,
     enforce_constraints,
     loudest_dynamics,
@@ -80,7 +81,6 @@ TEMPO_PER_AROUSAL = 40.0  # BPM per unit of arousal, the slope of plan.tempo_for
 _SAFE_TEXT = re.compile(r"^[\w ,.;:'()/#+&%-]+$")
 _INSTRUCTION_WORDS = re.compile(
     r"\b(ignore|disregard|instructions?|system prompt|assistant|jailbreak|override|you are|you must)\b", re.I)
-_BPM = re.compile(r"\b\d{2,3}(\.\d+)?\s*bpm\b", re.I)
 _GENTLE_RULES = ("gentle mode ON: soft attacks, dark warm timbre, no percussion, bells, birds or "
                  "high-pitched sounds, nothing harsh or sudden")
 M = TypeVar("M", bound=BaseModel)
@@ -113,14 +113,19 @@ class PlanDraft(BaseModel):
 
 # -- checking a model's draft -----------------------------------------------------------------------
 def tempo_window(context: PlanContext) -> tuple[float, float]:
-    """Tempi a plan may use: near the waypoint's tempo and one step from the previous plan's."""
+    """Tempi a plan may use: near the waypoint's tempo and one step from the previous plan's, inside
+    the listener's comfortable tempo range (at its edge when the waypoint's tempo lies outside it)."""
     half = max(8.0, TEMPO_PER_AROUSAL * context.max_step)
     centre = tempo_for(context.waypoint.arousal)
     low, high = centre - half, centre + half
     prev = context.previous_plan
     if prev is not None and max(low, prev.tempo_bpm - half) <= min(high, prev.tempo_bpm + half):
         low, high = max(low, prev.tempo_bpm - half), min(high, prev.tempo_bpm + half)
-    return max(40.0, round(low)), min(180.0, round(high))
+    low, high = max(40.0, round(low)), min(180.0, round(high))
+    span = context.preferences.tempo_range_bpm
+    if span is not None:
+        low, high = min(max(low, span[0]), span[1]), max(min(high, span[1]), span[0])
+    return low, high
 
 
 def _cut(text: str, cap: int) -> str:
@@ -178,7 +183,7 @@ def checked_plan(draft: PlanDraft, baseline: MusicPlan, context: PlanContext) ->
     tempo = float(fields["tempo_bpm"])
     if not low <= tempo <= high:
         fields["tempo_bpm"] = min(high, max(low, tempo))
-        fields["prompt"] = _BPM.sub(f"{fields['tempo_bpm']:.0f} bpm", prompt)
+        fields["prompt"] = BPM_WORDS.sub(f"{fields['tempo_bpm']:.0f} bpm", prompt)
         notes.append(f"tempo {tempo:.0f} -> {fields['tempo_bpm']:.0f} bpm")
     fields["target_valence"], fields["target_arousal"] = context.waypoint.valence, context.waypoint.arousal
     rationale = " ".join(str(fields["rationale"]).split())
