@@ -157,6 +157,16 @@ class ListenerProfile(BaseModel):
             return preferences
 
     # -- learning ---------------------------------------------------------------------------------
+    def heard(self, rejected: list[str], liked: list[str]) -> ListenerProfile:
+        """This profile after the listener's own word in a session: sounds they asked to avoid are
+        rejected from now on; a rejected sound they asked for again is no longer (the latest word
+        wins).  Not a session of its own: ``sessions`` does not count it."""
+        added, wanted = _terms(rejected), set(_terms(liked))
+        kept = [t for t in _terms([*self.rejected, *added]) if t not in wanted]
+        if kept == self.rejected:
+            return self
+        return self.model_copy(update={"rejected": kept[-24:]})
+
     def learn(self, update: ProfileUpdate) -> ListenerProfile:
         """This profile with one more session folded in (new evidence weighted by LEARNING_RATE)."""
         def blend(old: float | None, new: float | None) -> float | None:

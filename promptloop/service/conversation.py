@@ -71,8 +71,10 @@ class Conversation:
             raise InputError(f"messages are at most {LIMITS['message_chars']} characters")
         vault = self.ctx.vault
         with self.live.locked(user, session_id) as (db, row, loop):
+            before = loop.preferences
             reply, changes = interpret_and_apply(loop, text)
             kept = self.live.guard.enforce(db, row.id, loop)
+            self.live.listener_changed(db, user, before, loop)
             if kept:  # the listener sees why a change did not take
                 reply, changes = f"{reply} But: {'; '.join(kept)}.", [*changes, *kept]
             db.add(MessageRow(session_id=row.id, role="listener", sealed=vault.seal({"text": text})))

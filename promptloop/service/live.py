@@ -105,6 +105,10 @@ class LiveSessions:
                 self._live.pop(oldest)
             return live
 
+    def listener_changed(self, db: DB, user: User, before: Preferences, loop: LoopSession) -> None:
+        """A listener-side change to the session's preferences teaches their profile what they reject."""
+        self.biofeedback.profiles.heard_in(db, user, before, loop.preferences)
+
     def forget(self, session_id: str) -> None:
         with self._lock:
             self._live.pop(session_id, None)

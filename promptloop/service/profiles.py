@@ -78,6 +78,22 @@ class Profiles:
         self.ctx.audit(db, user, "learn", "profile", str(user.id))
         return profile
 
+    def heard_in(self, db: DB, user: User, before: Preferences, after: Preferences) -> None:
+        """The listener changed a session's preferences (a chat message, the preference PATCH): what
+        they newly avoided joins the profile's rejected sounds, what they newly asked for leaves it."""
+        def liked(p: Preferences) -> set[str]:
+            return {*p.instruments, *p.genres, *p.extra}
+
+        rejected = [t for t in after.avoid if t not in before.avoid]
+        wanted = sorted(liked(after) - liked(before))
+        if not rejected and not wanted:
+            return
+        profile = self.load(db, user)
+        changed = profile.heard(rejected, wanted)
+        if changed != profile:
+            self._store(db, user, changed)
+            self.ctx.audit(db, user, "learn", "profile", str(user.id))
+
     def prior(self, user: User, preferences: Preferences, start: Affect | None = None,
               target: Affect | None = None) -> Preferences:
         """``preferences`` with the account's profile folded in (unchanged without a profile)."""

@@ -115,7 +115,9 @@ class Sessions:
             if target is not None:
                 loop.update_target(target, source="api")
             if preferences is not None:
+                before = loop.preferences
                 loop.update_preferences(preferences, source="api")
+                self.live.listener_changed(db, user, before, loop)
             if title is not None:
                 row.title = title[: LIMITS["title_chars"]]
             self.live.save_state(row, loop)

@@ -68,3 +68,11 @@ def test_a_learned_calming_ceiling_caps_calming_sessions_only() -> None:
     assert p.prior(prefs, calm, energized).loudness_ceiling_lufs == -14.0
     assert p.prior(prefs).loudness_ceiling_lufs == -14.0  # direction unknown: only what the listener set
     assert p.learn(ProfileUpdate(calming_ceiling_lufs=-25.0)).calming_loudness_lufs == -27.0  # blended
+
+
+def test_the_listeners_own_word_rejects_and_readmits_sounds_without_counting_a_session() -> None:
+    p = ListenerProfile(rejected=["bells"], triggers=["strings"]).heard(["Drums", "bells"], [])
+    assert p.rejected == ["bells", "drums"] and p.sessions == 0
+    p = p.heard([], ["bells", "strings"])
+    assert p.rejected == ["drums"] and p.triggers == ["strings"]  # a trigger is evidence, not their word
+    assert p.heard([], []) is p

@@ -122,6 +122,7 @@ def test_export_then_erase_removes_rows_and_files(service, alice: Api, bob: Api)
     assert one["messages"][0]["text"] == SECRET_TEXT and one["messages"][1]["role"] == "assistant"
     assert one["segments"][0]["record"]["prompt"] and export["jobs"][0]["status"] == "succeeded"
     assert {a["action"] for a in export["audit"]} >= {"export"}
+    assert export["profile"]["rejected"] == ["violin"]  # what the listener's message asked to avoid
 
     user_id = export["user"]["id"]
     user_dir = service.config.data_dir / "audio" / str(user_id)
@@ -136,7 +137,8 @@ def test_export_then_erase_removes_rows_and_files(service, alice: Api, bob: Api)
         assert rows == (1 if table in ("sessions", "tokens") else 0), table  # bob's remain
     assert query(data, "select count(*) from users where name = 'alice'")[0][0] == 0
     actions = [r[0] for r in query(data, "select action from audit where user_id = :u order by id", u=user_id)]
-    assert actions == ["export", "erase"]  # the record of the erasure outlives the account
+    # the message's "no violins" taught the profile (learn); the record of the erasure outlives the account
+    assert actions == ["learn", "export", "erase"]
 
 
 def test_reads_of_listener_data_are_audited(service, alice: Api) -> None:

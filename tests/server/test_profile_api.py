@@ -78,3 +78,19 @@ def test_a_session_sets_its_own_tempo_range_and_a_bad_one_is_a_4xx(alice: Api) -
         r = alice.post("/v1/sessions", json={"start": "anxious", "target": "calm",
                                              "preferences": {"tempo_range_bpm": bad}})
         assert 400 <= r.status_code < 500 and "tempo" in r.text, (bad, r.text)
+
+
+def test_what_the_listener_rejects_in_a_session_is_remembered_until_they_ask_for_it(alice: Api, bob: Api) -> None:
+    first = alice.new_session()
+    r = alice.post(f"/v1/sessions/{first['id']}/messages", json={"text": "no drums please"})
+    assert r.status_code == 200 and "drums" in r.json()["session"]["preferences"]["avoid"]
+    profile = alice.get("/v1/me/profile").json()
+    assert profile["rejected"] == ["drums"] and profile["sessions"] == 0  # a word, not a session
+    assert bob.get("/v1/me/profile").json()["rejected"] == []
+    assert "drums" in alice.new_session()["preferences"]["avoid"]  # the next session remembers
+    # asking for it again (the preference PATCH, as the chat page's chips send it) lifts the rejection
+    prefs = {"prefer": ["drums"], "avoid": [], "loudness_ceiling_lufs": -14}
+    r = alice.patch(f"/v1/sessions/{first['id']}", json={"preferences": prefs})
+    assert r.status_code == 200, r.text
+    assert alice.get("/v1/me/profile").json()["rejected"] == []
+    assert "drums" not in alice.new_session()["preferences"]["avoid"]
