@@ -2,18 +2,21 @@
 
 A :class:`ListenerProfile` holds what moved this listener toward their targets (how closely they
 follow the music, which plan attributes went with the moves), what they rejected or that acted as a
-trigger, their comfortable tempo and loudness ranges, and the tempi they followed.  It is plain data the listener can read and
-edit (JSON; ``extra="forbid"``), kept with the account by the service and in a file by the CLI
-(``promptloop session --profile FILE``).
+trigger, their comfortable tempo and loudness ranges, and the tempi they followed.  It is plain data
+the listener can read and edit (JSON; ``extra="forbid"``), kept with the account by the service and
+in a file by the CLI (``promptloop session --profile FILE``).
 
 Planners use it through :meth:`ListenerProfile.prior`: avoided sounds, a loudness ceiling and the
 comfortable tempo range folded into the session's preferences.  The comfortable ranges are the
-listener's to set (limits every session keeps); what a session learns goes elsewhere: the tempi the
-listener followed (``followed_tempo_bpm``, information, never a limit) and the ceiling below.  Two ceilings are kept apart: the comfortable range the listener
-set (it caps every session) and the loudness above which *calming* music stopped calming them,
-which the closed loop learns and which caps only sessions that calm (learned while winding down, it
-says nothing about music meant to energise).  The closed-loop pacer uses its pacing fields.  After a session,
-:meth:`ListenerProfile.learn` folds in what that session found (a :class:`ProfileUpdate`).
+listener's to set (limits every session keeps); what sessions learn goes elsewhere: the tempi the
+listener followed (``followed_tempo_bpm``, information, never a limit) and the calming ceiling.
+Two ceilings are kept apart: the comfortable range the listener set (it caps every session) and the
+loudness above which *calming* music stopped calming them, which the closed loop learns and which
+caps only sessions that calm (learned while winding down, it says nothing about music meant to
+energise).  The closed-loop pacer uses its pacing fields.  After a session,
+:meth:`ListenerProfile.learn` folds in what that session found (a :class:`ProfileUpdate`); what the
+listener says during one (a sound to avoid, or one wanted again) goes in at once through
+:meth:`ListenerProfile.heard`.
 
 >>> p = ListenerProfile(triggers=["drums"], comfortable_loudness_lufs=(-40.0, -24.0))
 >>> p.prior(Preferences()).loudness_ceiling_lufs

@@ -49,7 +49,7 @@ class Locks:
         return self != Locks()
 
     def to_dict(self) -> dict[str, Any]:
-        data = {"loudness_ceiling_lufs": self.loudness_ceiling_lufs, "avoid": list(self.avoid),
+        data: dict[str, Any] = {"loudness_ceiling_lufs": self.loudness_ceiling_lufs, "avoid": list(self.avoid),
                 "gentle": self.gentle, "target": self.target.to_dict() if self.target else None}
         if self.tempo_range_bpm is not None:  # only when locked: records from before have no such key
             data["tempo_range_bpm"] = list(self.tempo_range_bpm)
