@@ -184,6 +184,15 @@
     $("erased-note").hidden = true;
     if ($("profile-box").open) loadProfile();
   };
+  // what the listener avoids or asks for in a session teaches the profile: show it when it changes
+  let heard = null;
+  document.addEventListener("session-shown", (ev) => {
+    const p = ev.detail.preferences;
+    const now = JSON.stringify([p.avoid, p.instruments, p.genres, p.extra]);
+    const editing = $("profile-form").contains(document.activeElement);
+    if (heard !== null && now !== heard && $("profile-box").open && !editing) loadProfile();
+    heard = now;
+  });
   new MutationObserver(onShown).observe($("app"), { attributes: true, attributeFilter: ["hidden"] });
   onShown();
 })();

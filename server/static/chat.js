@@ -240,6 +240,7 @@ function showSession(session) {
   renderChips(session);
   plotGoal(session);
   $("next").disabled = session.status === "complete";
+  document.dispatchEvent(new CustomEvent("session-shown", { detail: session })); // for the side panels
   return session;
 }
 

@@ -79,6 +79,14 @@ def test_the_listener_edits_their_profile_downloads_their_data_and_erases_their_
             assert "error" in (page.get_attribute("#profile-status", "class") or "")
             assert pia.get("/v1/me/profile").json() == saved
 
+            # a sound avoided in the chat joins the profile's rejected sounds, and the open panel shows it
+            page.fill("#message", "no flute please")
+            page.click("#send")
+            page.wait_for_function("() => document.getElementById('profile-learned').textContent.includes('flute')",
+                                   timeout=30_000)
+            assert pia.get("/v1/me/profile").json()["rejected"] == ["bells", "flute"]
+            saved = pia.get("/v1/me/profile").json()
+
             # download: the export as a JSON file, holding the saved profile
             page.click("#data-box > summary")
             with page.expect_download() as download:
