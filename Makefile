@@ -55,7 +55,7 @@ pg-run:
 
 # The package is clean under ruff and mypy (configured in pyproject.toml); a finding fails the tests.
 lint: setup
-	$(BIN)/ruff check promptloop server
+	$(BIN)/ruff check promptloop server tests eval
 	$(BIN)/mypy
 
 # The chat page's browser test drives Debian's chromium (no browser download); without it, or

@@ -149,10 +149,10 @@ def main() -> None:
             inputs = text_inputs(model, batch, device)
             options = {"max_new_tokens": args.tokens, "guidance_scale": 3.0, "do_sample": True, "top_k": 250}
 
-            def stock() -> Any:
+            def stock(model: Any = model, inputs: Any = inputs, options: Any = options) -> Any:
                 return model.generate(**inputs, **options)
 
-            def fast() -> Any:
+            def fast(model: Any = model, inputs: Any = inputs, options: Any = options) -> Any:
                 return fast_generate(model, **inputs, generator=torch.Generator().manual_seed(0), **options)
 
             with torch.inference_mode():

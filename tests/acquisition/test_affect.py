@@ -45,10 +45,10 @@ def test_iso_trajectory_starts_at_listener_and_moves_evenly_to_the_target():
     path = iso_trajectory(start, target, segments=6)
     assert path[0] == start
     assert path[-1].distance(target) < 1e-9
-    steps = [a.distance(b) for a, b in zip(path, path[1:])]
+    steps = [a.distance(b) for a, b in zip(path, path[1:], strict=False)]
     assert max(steps) - min(steps) < 1e-9  # equal steps
     dists = [p.distance(target) for p in path]
-    assert all(b < a for a, b in zip(dists, dists[1:]))
+    assert all(b < a for a, b in zip(dists, dists[1:], strict=False))
 
 
 @pytest.mark.parametrize("segments", [1, 2, 3, 5, 12])

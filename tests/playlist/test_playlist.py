@@ -193,7 +193,7 @@ def test_resume_skips_finished_tracks_by_hash(killed_and_resumed):
         assert (now.st_ino, now.st_mtime_ns) == (then.st_ino, then.st_mtime_ns)  # not rewritten
     reused = len(killed_and_resumed["before"])
     assert f"{4 - reused} track(s) made, {reused} reused" in res.stdout
-    for key, entry in manifest.items():
+    for entry in manifest.values():
         assert hashlib.sha256((out / entry["file"]).read_bytes()).hexdigest() == entry["sha256"]
         assert entry["worker"]["engine"] in ("local", "serial") and entry["worker"]["loads"] == 1
     assert not [p for p in out.rglob("*.part")]

@@ -54,7 +54,7 @@ def test_other_users_ids_answer_404_and_change_nothing(pair) -> None:
     for method, path in _id_endpoints(client):
         # playlist routes take a playlist's job id; the others a generation job's
         own = {**ids, "job_id": playlist["id"]} if path.startswith("/v1/playlists") else ids
-        url = re.sub(r"{(\w+)}", lambda m: own[m.group(1)], path)
+        url = re.sub(r"{(\w+)}", lambda m, own=own: own[m.group(1)], path)
         kwargs = {"json": BODIES[(method, path)]} if (method, path) in BODIES else {}
         if path.endswith("/file"):
             kwargs = {"params": {"path": "report.json"}}

@@ -72,7 +72,7 @@ def test_no_clicks_at_segment_seams(backends):
     segments already hold on their own (a sampled piano's or harp's attack reads as one)."""
     session = _run(backends, segments=4, segment_seconds=5, seed=3)
     audio = session.final_audio()
-    for before, after in zip(session.results, session.results[1:]):
+    for before, after in zip(session.results, session.results[1:], strict=False):
         seam = after.record.start_s
         lo, hi = int((seam - 0.2) * SR), int((seam + 1.2) * SR)
         found = detect_clicks(audio[lo:hi], SR) + lo / SR

@@ -15,10 +15,9 @@ from promptloop.session.output import staged_output
 
 def test_staged_output_leaves_nothing_when_the_block_fails(tmp_path):
     out = tmp_path / "s"
-    with pytest.raises(RuntimeError):
-        with staged_output(out) as staging:
-            (staging / "session.wav").write_bytes(b"partial")
-            raise RuntimeError("generator died")
+    with pytest.raises(RuntimeError), staged_output(out) as staging:
+        (staging / "session.wav").write_bytes(b"partial")
+        raise RuntimeError("generator died")
     assert not out.exists()
     assert list(tmp_path.iterdir()) == []
 
@@ -27,9 +26,8 @@ def test_staged_output_replaces_only_with_overwrite(tmp_path):
     out = tmp_path / "s"
     out.mkdir()
     (out / "old.txt").write_text("old")
-    with pytest.raises(InputError, match="not empty"):
-        with staged_output(out):
-            pass
+    with pytest.raises(InputError, match="not empty"), staged_output(out):
+        pass
     with staged_output(out, overwrite=True) as staging:
         (staging / "new.txt").write_text("new")
     assert sorted(p.name for p in out.iterdir()) == ["new.txt"]
