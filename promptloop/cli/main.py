@@ -247,6 +247,7 @@ def chat(
     prefer: Annotated[str, typer.Option(help="liked sounds (comma-separated)")] = "",
     avoid: Annotated[str, typer.Option(help="sounds never to play (comma-separated)")] = "",
     gentle: Annotated[bool, typer.Option(help="hyperacusis/misophonia/tinnitus mode")] = False,
+    tempo_range: Annotated[str | None, typer.Option(help="comfortable tempo range in BPM, e.g. 60-90")] = None,
     segments: Annotated[int, typer.Option(help="number of segments")] = 6,
     segment_seconds: Annotated[float, typer.Option(help="seconds per segment")] = 10.0,
     seed: Annotated[int, typer.Option(help="random seed")] = 0,

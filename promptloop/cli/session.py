@@ -14,7 +14,7 @@ from promptloop.errors import InputError
 from promptloop.representation.preferences import (
     DEFAULT_LOUDNESS_CEILING_LUFS,
     Preferences,
-    check_tempo_range,
+    parse_tempo_range,
     parse_terms,
 )
 from promptloop.representation.profile import ListenerProfile, ProfileUpdate, load_profile_text
@@ -45,18 +45,6 @@ def _session_update(args: dict[str, Any], prefs: Preferences) -> ProfileUpdate:
     ceiling = args["loudness_ceiling"] if args["loudness_ceiling"] < DEFAULT_LOUDNESS_CEILING_LUFS else None
     return ProfileUpdate(rejected=list(parse_terms(args["avoid"])), loudness_ceiling_lufs=ceiling,
                          tempo_range_bpm=parse_tempo_range(args.get("tempo_range")))
-
-
-def parse_tempo_range(text: str | None) -> tuple[float, float] | None:
-    """``"60-90"`` (or ``"60,90"``) as ``(60.0, 90.0)``; None for no range."""
-    if text is None or not text.strip():
-        return None
-    parts = text.replace(",", "-").split("-")
-    try:
-        low, high = (float(p) for p in parts)
-    except ValueError:
-        raise InputError(f"--tempo-range: give two numbers of BPM like 60-90, got {text!r}") from None
-    return check_tempo_range((low, high), "--tempo-range")
 
 
 def load_readings(path: Path) -> tuple[Readings, Baseline | None]:

@@ -9,7 +9,8 @@ from dataclasses import dataclass, field
 from promptloop.errors import InputError
 from promptloop.representation.vocabulary import HARSH_SOUNDS, canonical
 
-__all__ = ["DEFAULT_LOUDNESS_CEILING_LUFS", "TEMPO_LIMITS_BPM", "Preferences", "check_tempo_range", "parse_terms"]
+__all__ = ["DEFAULT_LOUDNESS_CEILING_LUFS", "TEMPO_LIMITS_BPM", "Preferences", "check_tempo_range", "parse_tempo_range",
+           "parse_terms"]
 
 DEFAULT_LOUDNESS_CEILING_LUFS = -14.0
 _MIN_CEILING, _MAX_CEILING = -60.0, -5.0
@@ -35,6 +36,17 @@ def check_tempo_range(value: object, what: str = "comfortable tempo range") -> t
     if high - low < MIN_TEMPO_SPAN_BPM:
         raise InputError(f"{what} must be low <= high and at least {MIN_TEMPO_SPAN_BPM:.0f} BPM wide, got {low:g}-{high:g}")
     return (low, high)
+
+
+def parse_tempo_range(text: str | None, what: str = "--tempo-range") -> tuple[float, float] | None:
+    """``"60-90"`` (or ``"60,90"``) as ``(60.0, 90.0)``; None for no range (the command line's form)."""
+    if text is None or not text.strip():
+        return None
+    try:
+        low, high = (float(p) for p in text.replace(",", "-").split("-"))
+    except ValueError:
+        raise InputError(f"{what}: give two numbers of BPM like 60-90, got {text!r}") from None
+    return check_tempo_range((low, high), what)
 
 
 def parse_terms(text: str | Iterable[str] | None) -> tuple[str, ...]:

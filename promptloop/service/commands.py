@@ -17,7 +17,7 @@ import typer
 
 from promptloop.acquisition.affect import parse_affect
 from promptloop.errors import BackendUnavailable, InputError
-from promptloop.representation.preferences import Preferences
+from promptloop.representation.preferences import Preferences, parse_tempo_range
 from promptloop.service.engine import Service, ServiceConfig
 from promptloop.service.store import User
 from promptloop.service.workers import WorkerPool
@@ -252,7 +252,8 @@ def run_chat(args: dict[str, Any]) -> None:
         else:
             session = service.create_session(
                 user, start=parse_affect(args["start"]), target=parse_affect(args["target"]),
-                preferences=Preferences.build(args["prefer"], args["avoid"], gentle=args["gentle"]),
+                preferences=Preferences.build(args["prefer"], args["avoid"], gentle=args["gentle"],
+                                              tempo_range_bpm=parse_tempo_range(args.get("tempo_range"))),
                 title="terminal chat", segments=args["segments"], segment_seconds=args["segment_seconds"],
                 seed=args["seed"],
                 # short segments get a shorter crossfade rather than an error

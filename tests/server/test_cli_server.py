@@ -70,6 +70,18 @@ def test_terminal_chat_saves_segments_and_applies_messages(tmp_path) -> None:
     assert len(lines) == 3 and "drums" in lines[0] and "drums" not in lines[1] and "drums" not in lines[2]
 
 
+def test_terminal_chat_keeps_a_tempo_range_and_refuses_a_bad_one(tmp_path) -> None:
+    out = tmp_path / "out"
+    common = ["--start", "anxious", "--target", "calm", "--segments", "2", "--segment-seconds", "2",
+              "--out", str(out), "--data-dir", str(tmp_path / "data")]
+    bad = runner.invoke(app, ["chat", *common, "--tempo-range", "90-60"])
+    assert bad.exit_code == 2 and "--tempo-range" in bad.output and not out.exists()
+    result = runner.invoke(app, ["chat", *common, "--tempo-range", "80-100"], input="\n\n")
+    assert result.exit_code == 0, result.output
+    tempi = [int(re.search(r"(\d+) bpm", line).group(1)) for line in result.stdout.splitlines() if "] score " in line]
+    assert len(tempi) == 2 and all(80 <= t <= 100 for t in tempi) and tempi[-1] == 80  # calm asks for 69
+
+
 def test_terminal_chat_takes_a_wearables_readings_and_the_next_segment_meets_them(tmp_path, monkeypatch) -> None:
     """A calm listener types a racing heart: the reading is kept with the session and the next segment
     is planned for a more aroused listener (the iso principle), so it is faster than the one before.
