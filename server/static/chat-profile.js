@@ -33,7 +33,7 @@
       "Comfortable loudness: " + (isRange(p.comfortable_loudness_lufs)
         ? `${num(p.comfortable_loudness_lufs[0])} to ${num(p.comfortable_loudness_lufs[1])} LUFS.` : "not set."),
     ];
-    if (isRange(p.followed_tempo_bpm)) { // learned by newer servers; absent or null on others
+    if (isRange(p.followed_tempo_bpm)) { // learned by closed-loop sessions; null until one followed
       lines.push(`Tempi you followed: ${num(p.followed_tempo_bpm[0])}–${num(p.followed_tempo_bpm[1])} BPM.`);
     }
     if (typeof p.calming_loudness_lufs === "number") {
