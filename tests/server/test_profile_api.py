@@ -94,3 +94,8 @@ def test_what_the_listener_rejects_in_a_session_is_remembered_until_they_ask_for
     assert r.status_code == 200, r.text
     assert alice.get("/v1/me/profile").json()["rejected"] == []
     assert "drums" not in alice.new_session()["preferences"]["avoid"]
+    # so does removing it from the avoided sounds (the chat page's avoid chip ×)
+    alice.post(f"/v1/sessions/{first['id']}/messages", json={"text": "no bells please"})
+    assert alice.get("/v1/me/profile").json()["rejected"] == ["bells"]
+    r = alice.patch(f"/v1/sessions/{first['id']}", json={"preferences": {**prefs, "avoid": []}})
+    assert r.status_code == 200 and alice.get("/v1/me/profile").json()["rejected"] == []
