@@ -11,7 +11,7 @@ from typing import Any, Literal
 
 from pydantic import Field
 
-from promptloop.service.clinical.consent import Scope
+from promptloop.service.clinical.consent import SCOPES, Scope
 from promptloop.service.clinical.outcomes import SelfReport
 from promptloop.service.clinical.programmes import (
     ProgrammeSpec,
@@ -65,11 +65,11 @@ class InvitationCreated(InvitationOut):
 
 class ConsentIn(_In):
     code: str = Field(min_length=1, max_length=100, description="the therapist's invitation code")
-    scopes: list[Scope] = Field(max_length=4, description="what the therapist may see or do")
+    scopes: list[Scope] = Field(max_length=len(SCOPES), description="what the therapist may see or do")
 
 
 class ConsentPatch(_In):
-    scopes: list[Scope] = Field(max_length=4)
+    scopes: list[Scope] = Field(max_length=len(SCOPES))
 
 
 class ConsentOut(_Out):

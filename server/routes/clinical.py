@@ -36,6 +36,7 @@ from ..clinical_schemas import (
 )
 from ..deps import CurrentUser
 from ..schemas import ErrorOut, JobOut, SessionOut
+from .profile import ProfileOut
 from .sessions import E401, E404, E409, E422, E429, E503
 
 E403 = {403: {"model": ErrorOut, "description": "not a therapist, or the consent lacks the scope"}}
@@ -126,6 +127,13 @@ def client_messages(client_id: ClientId, session_id: SessionId, user: CurrentUse
                     clinical: ClinicalDep) -> list[dict[str, Any]]:
     """Scope 'messages': the chat transcript."""
     return clinical.oversight.messages(user, client_id, session_id)
+
+
+@router.get("/clients/{client_id}/profile", response_model=ProfileOut, responses=ERR)
+def client_profile(client_id: ClientId, user: CurrentUser, clinical: ClinicalDep) -> dict[str, Any]:
+    """Scope 'profile': the client's listener profile (sounds they avoid, comfortable ranges, what
+    was learned), read-only; the client edits it."""
+    return clinical.oversight.profile(user, client_id)
 
 
 @router.get("/clients/{client_id}/sessions/{session_id}/physiology", response_model=PhysiologyOut, responses=ERR)

@@ -7,7 +7,8 @@
 (() => {
   const INVITE_KEY = "promptloop_invite";
   const SCOPES = [["sessions", "sessions and scores", true], ["physiology", "physiological summaries", false],
-                  ["messages", "chat messages", false], ["prescribe", "prescribe programmes", true]];
+                  ["messages", "chat messages", false], ["prescribe", "prescribe programmes", true],
+                  ["profile", "listening profile (sounds you avoid, comfortable ranges)", false]];
   const NS = "http://www.w3.org/2000/svg";
   const cl = { sessionId: null, info: null, asked: new Set() };
   const invite = location.hash.match(/invite=([^&]+)/);

@@ -77,7 +77,22 @@ async function selectClient(c) {
   showError(null);
   $("proposal").hidden = true;
   for (const li of document.querySelectorAll(".client")) li.classList.toggle("selected", li.dataset.client === c.client_id);
-  await Promise.all([loadProgrammes(), loadProgress()]);
+  await Promise.all([loadProgrammes(), loadProgress(), loadClientProfile()]);
+}
+
+// -- the client's listener profile (scope 'profile'; read-only, the client edits it) ------------
+async function loadClientProfile() {
+  const box = $("client-profile");
+  if (!st.client.scopes.includes("profile")) { box.replaceChildren(); return; }
+  const p = await api("GET", `/v1/clients/${st.client.client_id}/profile`);
+  const range = (r, unit) => (r ? `${r[0]}–${r[1]} ${unit}` : "not set");
+  const list = (xs) => (xs.length ? xs.join(", ") : "none");
+  box.replaceChildren(el("strong", {}, "Listening profile"), el("ul", {},
+    el("li", {}, `avoids: ${list(p.rejected)}; triggers found: ${list(p.triggers)}`),
+    el("li", {}, `comfortable tempo ${range(p.comfortable_tempo_bpm, "BPM")}, loudness ${range(p.comfortable_loudness_lufs, "LUFS")}`),
+    el("li", {}, `learned from ${p.sessions} session${p.sessions === 1 ? "" : "s"}` +
+      (p.followed_tempo_bpm ? `; followed ${range(p.followed_tempo_bpm, "BPM")}` : "") +
+      (p.calming_loudness_lufs !== null ? `; calming music above ${p.calming_loudness_lufs} LUFS did not calm` : ""))));
 }
 
 // -- programmes ----------------------------------------------------------------------------------

@@ -9,7 +9,7 @@ from srv_support import Api
 from promptloop.service.clinical import Clinical
 from promptloop.service.engine import Service
 
-ALL_SCOPES = ["sessions", "physiology", "messages", "prescribe"]
+ALL_SCOPES = ["sessions", "physiology", "messages", "prescribe", "profile"]
 # Two short segments, one candidate, no retries: a fraction of a second each with the synth.
 STEP: dict[str, Any] = {"title": "wind down", "start": "anxious", "target": "calm", "segments": 2,
                         "segment_seconds": 2.5, "prefer": ["piano"], "avoid": ["drums"],

@@ -253,3 +253,15 @@ def test_a_programme_step_prescribes_and_locks_a_tempo_range(service, client, al
     record = alice.get(f"/v1/sessions/{sid}/provenance").json()
     tempi = [s["attempts"][s["chosen_attempt"]]["plan"]["tempo_bpm"] for s in record["segments"]]
     assert len(tempi) == 2 and all(84 <= t <= 96 for t in tempi) and tempi[-1] == 84  # calm asks for 69
+
+
+def test_with_the_profile_scope_a_therapist_reads_the_clients_profile_and_cannot_edit_it(service, client, alice: Api) -> None:
+    tina = therapist(service, client)
+    cid = link(tina, alice, ["sessions"])
+    assert tina.get(f"/v1/clients/{cid}/profile").status_code == 403
+    alice.put("/v1/me/profile", json={"rejected": ["bells"], "comfortable_tempo_bpm": [60, 85]})
+    assert alice.patch(f"/v1/consents/{cid}", json={"scopes": ["sessions", "profile"]}).status_code == 200
+    r = tina.get(f"/v1/clients/{cid}/profile")
+    assert r.status_code == 200 and r.json()["rejected"] == ["bells"] and r.json()["comfortable_tempo_bpm"] == [60.0, 85.0]
+    assert tina.put(f"/v1/clients/{cid}/profile", json={"rejected": []}).status_code == 405
+    assert [a["scope"] for a in audit_entries(alice, "tina")][:2] == ["profile", "profile"]  # the read and the denial

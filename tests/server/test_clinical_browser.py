@@ -61,12 +61,17 @@ def test_therapist_programme_consent_self_report_and_progress_plot(live_server) 
             client.goto(f"{base}/chat#token={lee}&invite={code}")
             client.wait_for_selector("#app:not([hidden])")
             assert client.locator("#invite-input").input_value() == code
+            client.check("#consent-form input[name=scope][value=profile]")  # off by default
+            with httpx.Client(base_url=base, headers={"Authorization": f"Bearer {lee}"}) as api:
+                assert api.put("/v1/me/profile", json={"rejected": ["bells"]}).status_code == 200
             client.click("#grant")
             client.wait_for_selector("#consents .consent:has-text('tina')")
 
             therapist.reload()
             therapist.wait_for_selector(".client:has-text('lee')")
             therapist.click(".client:has-text('lee')")
+            therapist.wait_for_selector("#client-profile:has-text('Listening profile')")
+            assert "avoids: bells" in therapist.locator("#client-profile").inner_text()
             form = therapist.locator("#programme-form")
             form.locator("input[name=title]").fill("Evening wind-down")
             form.locator("input[name=segments]").fill("2")

@@ -25,6 +25,7 @@ SCOPE: dict[tuple[str, str], str | None] = {
     ("get", C + "/sessions/{session_id}/messages"): "messages",
     ("get", C + "/sessions/{session_id}/physiology"): "physiology",
     ("get", C + "/progress"): "sessions",
+    ("get", C + "/profile"): "profile",
     ("get", C + "/report.html"): "sessions",
     ("get", C + "/report.csv"): "sessions",
     ("post", C + "/programmes"): "prescribe",

@@ -38,7 +38,7 @@ __all__ = [
     "update_scopes",
 ]
 
-Scope = Literal["sessions", "physiology", "messages", "prescribe"]
+Scope = Literal["sessions", "physiology", "messages", "prescribe", "profile"]
 SCOPES: tuple[str, ...] = get_args(Scope)
 INVITE_PREFIX = "inv_"
 MAX_INVITATION_DAYS = 30

@@ -123,6 +123,12 @@ class Oversight:
             rows = db.scalars(select(MessageRow).where(MessageRow.session_id == session_id).order_by(MessageRow.id))
             return [{"role": m.role, "created": m.created, "changes": [], **self.vault.open(m.sealed)} for m in rows]
 
+    def profile(self, therapist: User, client_id: str) -> dict[str, Any]:
+        """The client's listener profile (what was learned, what they set), as they see it themselves."""
+        with self.service.db() as db:
+            _grant, listener = self._access(db, therapist, client_id, "profile", "read", "profile")
+            return self.service.profiles.load(db, listener).model_dump(mode="json")
+
     def physiology(self, therapist: User, client_id: str, session_id: str) -> dict[str, Any]:
         with self.service.db() as db:
             _grant, listener = self._access(db, therapist, client_id, "physiology", "read", "physiology", session_id)
