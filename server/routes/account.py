@@ -25,9 +25,12 @@ def export(user: CurrentUser, service: ServiceDep) -> dict[str, Any]:
 
 
 @router.delete("/me", response_model=ErasedOut, responses={**E401})
-def erase(user: CurrentUser, service: ServiceDep) -> dict[str, Any]:
-    """Erase the account: every session, segment, reading, message, job, token and audio file."""
-    return {"erased": True, **service.erase(user)}
+def erase(user: CurrentUser, service: ServiceDep, response: Response) -> dict[str, Any]:
+    """Erase the account: every session, segment, reading, message, job, token and audio file (and
+    the browser's login cookie, which held the erased token)."""
+    erased = {"erased": True, **service.erase(user)}
+    response.delete_cookie(COOKIE, path="/", httponly=True, samesite="strict")
+    return erased
 
 
 @router.post("/auth/cookie", status_code=204, responses={**E401})

@@ -103,6 +103,10 @@ def test_the_listener_edits_their_profile_downloads_their_data_and_erases_their_
             page.click("#erase-account")
             _status_says(page, "data-status", "Nothing was erased")
             assert pia.get("/v1/me").status_code == 200
+            def token_cookies() -> list:
+                return [c for c in page.context.cookies() if c["name"] == "promptloop_token"]
+
+            assert token_cookies()  # the page's audio and event stream read it
             page.once("dialog", lambda dialog: dialog.accept())
             page.click("#erase-account")
             page.wait_for_selector("#login:not([hidden])")
@@ -113,6 +117,7 @@ def test_the_listener_edits_their_profile_downloads_their_data_and_erases_their_
             assert page.locator("#transcript .msg").count() == 0 and page.locator("#session-select option").count() == 0
             assert page.inner_text("#profile-learned") == ""
             assert pia.get("/v1/me").status_code == 401
+            assert token_cookies() == []  # the erase answer expired the login cookie
             assert not errors, errors
         finally:
             browser.close()

@@ -127,8 +127,11 @@ def test_export_then_erase_removes_rows_and_files(service, alice: Api, bob: Api)
     user_id = export["user"]["id"]
     user_dir = service.config.data_dir / "audio" / str(user_id)
     assert any(user_dir.rglob("*.wav"))
-    erased = alice.delete("/v1/me").json()
+    answer = alice.delete("/v1/me")
+    erased = answer.json()
     assert erased == {"erased": True, "sessions": 1}
+    cookie = answer.headers.get("set-cookie", "")
+    assert cookie.startswith("promptloop_token=") and "Max-Age=0" in cookie  # the browser forgets the token
     assert not user_dir.exists()
     assert alice.get("/v1/me").status_code == 401
     data = service.config.data_dir
