@@ -99,7 +99,7 @@ class Preferences:
             raise InputError(
                 f"loudness ceiling {ceiling} LUFS is outside [{_MIN_CEILING}, {_MAX_CEILING}]"
             )
-        conflicts = (set(self.instruments) | set(self.genres) | set(self.extra)) & set(self.avoid)
+        conflicts = self.liked & set(self.avoid)
         if conflicts:
             raise InputError(
                 f"conflicting preferences: {', '.join(sorted(conflicts))} both preferred and avoided"
@@ -142,6 +142,11 @@ class Preferences:
             extra=tuple(extra),
             tempo_range_bpm=None if tempo_range_bpm is None else tuple(tempo_range_bpm),  # type: ignore[arg-type]
         )
+
+    @property
+    def liked(self) -> frozenset[str]:
+        """Everything the listener asked for: instruments and textures, genres, other words."""
+        return frozenset((*self.instruments, *self.genres, *self.extra))
 
     @property
     def forbidden(self) -> frozenset[str]:

@@ -145,7 +145,7 @@ class ListenerProfile(BaseModel):
         arousal), no higher than the learned calming ceiling; the tempo kept inside the comfortable
         tempo range (inside both, where the session sets a range of its own that overlaps it; the
         session's own range where they do not overlap, the choice made this time)."""
-        liked = set(preferences.instruments) | set(preferences.genres) | set(preferences.extra)
+        liked = preferences.liked
         avoid = tuple(dict.fromkeys([*preferences.avoid, *(t for t in self.avoided() if t not in liked)]))
         ceiling = preferences.loudness_ceiling_lufs
         if self.comfortable_loudness_lufs is not None:

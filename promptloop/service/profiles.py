@@ -82,11 +82,8 @@ class Profiles:
         """The listener changed a session's preferences (a chat message, the preference PATCH): what
         they newly avoided joins the profile's rejected sounds; what they newly asked for, or stopped
         avoiding, leaves it."""
-        def liked(p: Preferences) -> set[str]:
-            return {*p.instruments, *p.genres, *p.extra}
-
         rejected = [t for t in after.avoid if t not in before.avoid]
-        wanted = sorted((liked(after) - liked(before)) | (set(before.avoid) - set(after.avoid)))
+        wanted = sorted((after.liked - before.liked) | (set(before.avoid) - set(after.avoid)))
         if not rejected and not wanted:
             return
         profile = self.load(db, user)
