@@ -9,7 +9,12 @@ script; the report's held-out study then ran once.
     .venv/bin/python eval/tune_pacer.py --twins 12 --personalised 0 --set explore=0.2 --set max_offset=0.6
     .venv/bin/python eval/tune_pacer.py --held-out   # the check on held-out twins, once, at the end
 
-Writes the study as JSON with ``--out FILE`` (atomically).
+Writes the study as JSON with ``--out FILE`` (atomically).  ``--open-from FILE`` takes the open
+arm from such a file instead of playing it again (it does not depend on the pacer's constants), which
+halves a tuning run:
+
+    .venv/bin/python eval/tune_pacer.py --twins 24 --out /tmp/base0.json
+    .venv/bin/python eval/tune_pacer.py --twins 24 --open-from /tmp/base0.json --set lead=0.6
 """
 
 from __future__ import annotations
@@ -47,12 +52,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE", help="a PacerSettings constant")
     parser.add_argument("--held-out", action="store_true", help="the held-out twins instead (check once, do not tune)")
     parser.add_argument("--out", type=Path, default=None)
+    parser.add_argument("--open-from", type=Path, default=None, metavar="FILE",
+                        help="reuse the open-loop sessions of a study written with --out (same twins and session settings)")
     args = parser.parse_args(argv)
 
     from promptloop.audio.io import atomic_write_bytes
+    from promptloop.errors import InputError
     from promptloop.evaluation.report_twins import twin_markdown, twin_summary
     from promptloop.evaluation.run import build_harness_backends
-    from promptloop.evaluation.twin_sessions import TwinStudy, run_twin_study
+    from promptloop.evaluation.twin_sessions import TwinStudy, open_arms, run_twin_study
     from promptloop.evaluation.twins import HELD_OUT_SEEDS, TUNING_SEEDS
     from promptloop.wiring.settings import Settings
 
@@ -64,9 +72,16 @@ def main(argv: list[str] | None = None) -> int:
     study = TwinStudy(twins=args.twins, personalised_twins=args.personalised, sessions_per_twin=args.sessions,
                       segments=args.segments or base.segments, first_seed=first, pacer=_settings(args.set),
                       self_report_every=base.self_report_every if args.self_report_every is None else args.self_report_every)
+    reuse = None
+    if args.open_from is not None:
+        try:
+            reuse = open_arms(json.loads(args.open_from.read_text()), study)
+        except (OSError, ValueError, KeyError, InputError) as exc:
+            raise SystemExit(f"--open-from {args.open_from}: {exc}") from None
     backends = build_harness_backends(Settings(), {"rule"})
     started = time.perf_counter()
-    result = run_twin_study(backends, study, on_session=lambda what: print(what, file=sys.stderr, flush=True))
+    result = run_twin_study(backends, study, on_session=lambda what: print(what, file=sys.stderr, flush=True),
+                            reuse_open=reuse)
     result["wall_seconds"] = round(time.perf_counter() - started, 1)
     summary = twin_summary(result)
     print("\n".join(twin_markdown(result, summary)))

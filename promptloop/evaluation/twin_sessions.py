@@ -23,6 +23,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from promptloop.acquisition.affect import AFFECT_WORDS
+from promptloop.errors import InputError
 from promptloop.evaluation.metrics import constraint_violations, measure_cues
 from promptloop.evaluation.twins import HELD_OUT_SEEDS, MusicHeard, SimulatedListener, TwinTraits
 from promptloop.representation.preferences import Preferences
@@ -31,7 +32,7 @@ from promptloop.session.closed_loop import PacerSettings, ReadingPacer, apply_re
 from promptloop.session.loop import LoopSession, SessionSpec
 from promptloop.session.pacing import IsoPacer, Pacer
 
-__all__ = ["TWIN_PAIRS", "TwinStudy", "run_twin_session", "run_twin_study"]
+__all__ = ["TWIN_PAIRS", "TwinStudy", "open_arms", "run_twin_session", "run_twin_study"]
 
 #: (start, target) words: every quadrant as a start, long and short moves.
 TWIN_PAIRS: tuple[tuple[str, str], ...] = (
@@ -119,8 +120,26 @@ def run_twin_session(backends: Any, traits: TwinTraits, pair: tuple[str, str], s
     return out
 
 
-def run_twin_study(backends: Any, study: TwinStudy, on_session: Callable[[str], None] | None = None) -> dict[str, Any]:
-    """Both experiments; returns JSON-ready results (the report computes the statistics)."""
+#: What an open-loop session depends on besides the twin: everything in the study but the pacer's
+#: constants, the closed arm's self-reports and the run's size.
+_OPEN_ARM_KEYS = ("segments", "segment_seconds", "crossfade_seconds", "readings_per_segment")
+
+
+def open_arms(previous: dict[str, Any], study: TwinStudy) -> dict[int, dict[str, Any]]:
+    """The open-loop sessions of an earlier study (``run_twin_study``'s result), by twin seed, for a
+    run of ``study`` to reuse: the open arm never reads the pacer's constants, so a tuning run that
+    changes only those need not play it again.  Refuses a study whose sessions were made otherwise."""
+    before = previous.get("study", {})
+    differ = [k for k in _OPEN_ARM_KEYS if before.get(k) != getattr(study, k)]
+    if differ:
+        raise InputError(f"the earlier study's open sessions were made with other {', '.join(differ)}")
+    return {int(row["open"]["twin"]): row["open"] for row in previous.get("paired", [])}
+
+
+def run_twin_study(backends: Any, study: TwinStudy, on_session: Callable[[str], None] | None = None,
+                   reuse_open: dict[int, dict[str, Any]] | None = None) -> dict[str, Any]:
+    """Both experiments; returns JSON-ready results (the report computes the statistics).
+    ``reuse_open``: open-loop sessions by twin seed (:func:`open_arms`), taken instead of played."""
     def done(what: str) -> None:
         if on_session is not None:
             on_session(what)
@@ -132,8 +151,14 @@ def run_twin_study(backends: Any, study: TwinStudy, on_session: Callable[[str], 
         seed = _seed(traits.seed, 1)
         row = {"twin": traits.seed, "traits": traits.to_dict(), "pair": list(pair)}
         for closed in (False, True):
-            row["closed" if closed else "open"] = run_twin_session(backends, traits, pair, seed, study, closed=closed)
-            done(f"twin {traits.seed} {'closed' if closed else 'open'}")
+            arm = "closed" if closed else "open"
+            if not closed and reuse_open is not None and traits.seed in reuse_open:
+                if reuse_open[traits.seed]["pair"] != list(pair):
+                    raise InputError(f"twin {traits.seed}'s earlier open session played another start and target")
+                row[arm] = reuse_open[traits.seed]
+                continue
+            row[arm] = run_twin_session(backends, traits, pair, seed, study, closed=closed)
+            done(f"twin {traits.seed} {arm}")
         paired.append(row)
     series = []
     for i in range(study.personalised_twins):

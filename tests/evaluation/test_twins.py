@@ -134,3 +134,35 @@ def test_on_two_tuning_twins_the_closed_loop_beats_the_open_loop_on_what_the_twi
         if seed == 0:
             assert closed["zone_seconds"] > open_["zone_seconds"] + 10
         assert open_["violations"] == closed["violations"] == []  # learned triggers are avoided in the audio too
+
+
+def test_a_tuning_run_reuses_the_open_arm_only_where_it_was_made_the_same_way() -> None:
+    """``open_arms``: the open loop never reads the pacer's constants, so a run that changes only
+    those takes the earlier open sessions instead of playing them again, and refuses ones made with
+    other session settings or for another start and target."""
+    from dataclasses import replace
+
+    import pytest
+
+    from promptloop.errors import InputError
+    from promptloop.evaluation.harness import HarnessBackends
+    from promptloop.evaluation.twin_sessions import TwinStudy, open_arms, run_twin_study
+    from promptloop.feedback.evaluators.embedding import EmbeddingEvaluator
+    from promptloop.feedback.planners.rule import RulePlanner
+    from promptloop.synthesis.synth import SynthGenerator
+
+    rule = RulePlanner()
+    backends = HarnessBackends(SynthGenerator(use_embeddings=False), EmbeddingEvaluator(use_embeddings=False),
+                               {"rule": rule}, rule)
+    study = TwinStudy(twins=1, personalised_twins=0, segments=3, first_seed=TUNING_SEEDS.start)
+    first = run_twin_study(backends, study)
+    played: list[str] = []
+    faster = replace(study, pacer=replace(study.pacer, arrive=0.25))
+    second = run_twin_study(backends, faster, on_session=played.append, reuse_open=open_arms(first, faster))
+    assert played == [f"twin {TUNING_SEEDS.start} closed"]
+    assert second["paired"][0]["open"] == first["paired"][0]["open"]
+    with pytest.raises(InputError, match="segments"):
+        open_arms(first, replace(study, segments=4))
+    moved = {**first, "paired": [{**first["paired"][0], "open": {**first["paired"][0]["open"], "pair": ["sad", "happy"]}}]}
+    with pytest.raises(InputError, match="another start and target"):
+        run_twin_study(backends, study, reuse_open=open_arms(moved, study))
