@@ -25,18 +25,26 @@ import sys
 import time
 from dataclasses import fields, replace
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-
-def _settings(pairs: list[str]):  # type: ignore[no-untyped-def]
+if TYPE_CHECKING:
     from promptloop.session.closed_loop import PacerSettings
 
-    known = {f.name for f in fields(PacerSettings)}
-    chosen = {}
+
+def _settings(pairs: list[str]) -> PacerSettings:
+    from promptloop.session.closed_loop import PacerSettings
+
+    kinds = {f.name: type(getattr(PacerSettings(), f.name)) for f in fields(PacerSettings)}
+    chosen: dict[str, Any] = {}
     for pair in pairs:
         key, _, value = pair.partition("=")
-        if key not in known:
-            raise SystemExit(f"unknown pacer setting {key!r}; choose from {', '.join(sorted(known))}")
-        chosen[key] = float(value)
+        if key not in kinds:
+            raise SystemExit(f"unknown pacer setting {key!r}; choose from {', '.join(sorted(kinds))}")
+        try:
+            chosen[key] = kinds[key](value)  # int settings (segment counts) stay int
+        except ValueError:
+            wanted = "a whole number" if kinds[key] is int else "a number"
+            raise SystemExit(f"pacer setting {key} takes {wanted}, not {value!r}") from None
     return replace(PacerSettings(), **chosen)
 
 
