@@ -401,27 +401,10 @@ class LoopSession:
 
     def record(self) -> SessionRecord:
         records = [r.record for r in self.results]
-        summary = None
-        if records:
-            gen = sum(a.timings["generate"] for r in records for a in r.attempts)
-            ev = sum(a.timings["evaluate"] for r in records for a in r.attempts)
-            summary = SessionSummary(
-                segments=len(records),
-                duration_s=round(self.audio.size / self.sample_rate, 3),
-                mean_score=round(float(np.mean([r.score for r in records])), 4),
-                final_estimated=records[-1].estimated,
-                target=_affect(self.target),
-                trajectory_error=round(float(np.mean([
-                    Affect(r.waypoint.valence, r.waypoint.arousal).distance(Affect(r.estimated.valence, r.estimated.arousal))
-                    for r in records])), 4),
-                loudness_lufs=round(integrated_lufs(self.audio, self.sample_rate), 3),
-                max_segment_loudness_lufs=max(r.loudness_lufs for r in records),
-                retries=sum(len(r.attempts) - 1 for r in records),
-                retries_skipped=self.retries_skipped,
-                wall_seconds=round(time.perf_counter() - self._started, 3),
-                generate_seconds=round(gen, 3),
-                evaluate_seconds=round(ev, 3),
-            )
+        summary = SessionSummary.of(
+            records, duration_s=self.audio.size / self.sample_rate, target=_affect(self.target),
+            loudness_lufs=integrated_lufs(self.audio, self.sample_rate), retries_skipped=self.retries_skipped,
+            wall_seconds=time.perf_counter() - self._started) if records else None
         return SessionRecord(
             promptloop_version=__version__,
             created=self._created,

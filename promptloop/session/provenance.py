@@ -110,6 +110,32 @@ class SessionSummary(_Model):
     generate_seconds: float
     evaluate_seconds: float
 
+    @classmethod
+    def of(cls, records: list[SegmentRecord], *, duration_s: float, target: AffectRecord, loudness_lufs: float,
+           retries_skipped: int, wall_seconds: float) -> SessionSummary:
+        """The summary of a session's segments (``records``, at least one) and its stitched audio's
+        measured length and loudness."""
+        from promptloop.acquisition.affect import Affect
+
+        def off(r: SegmentRecord) -> float:
+            return Affect(r.waypoint.valence, r.waypoint.arousal).distance(Affect(r.estimated.valence, r.estimated.arousal))
+
+        return cls(
+            segments=len(records),
+            duration_s=round(duration_s, 3),
+            mean_score=round(sum(r.score for r in records) / len(records), 4),
+            final_estimated=records[-1].estimated,
+            target=target,
+            trajectory_error=round(sum(off(r) for r in records) / len(records), 4),
+            loudness_lufs=round(loudness_lufs, 3),
+            max_segment_loudness_lufs=max(r.loudness_lufs for r in records),
+            retries=sum(len(r.attempts) - 1 for r in records),
+            retries_skipped=retries_skipped,
+            wall_seconds=round(wall_seconds, 3),
+            generate_seconds=round(sum(a.timings["generate"] for r in records for a in r.attempts), 3),
+            evaluate_seconds=round(sum(a.timings["evaluate"] for r in records for a in r.attempts), 3),
+        )
+
 
 class SessionRecord(_Model):
     schema_version: str = SCHEMA_VERSION
