@@ -222,7 +222,8 @@ def verify_command(name: str | None, models_dir: Path | None, device: str | None
     from promptloop.wiring.settings import Settings
 
     settings = Settings()
-    report = verify_model(name or settings.musicgen_model, _models_dir(models_dir),
+    folder = models_dir if models_dir is not None else settings.models_dir
+    report = verify_model(name or settings.musicgen_model, folder,
                           device=device or settings.device, dtype=settings.dtype)
     print(json.dumps(report, indent=2, default=str))
     if not report["ok"]:
