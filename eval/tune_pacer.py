@@ -34,7 +34,8 @@ if TYPE_CHECKING:
 def _settings(pairs: list[str]) -> PacerSettings:
     from promptloop.session.closed_loop import PacerSettings
 
-    kinds = {f.name: type(getattr(PacerSettings(), f.name)) for f in fields(PacerSettings)}
+    defaults = PacerSettings()
+    kinds = {f.name: type(getattr(defaults, f.name)) for f in fields(defaults)}
     chosen: dict[str, Any] = {}
     for pair in pairs:
         key, _, value = pair.partition("=")

@@ -189,12 +189,13 @@ def save_random_musicgen(folder: Path, size: str = "tiny", *, seed: int = 0) -> 
 # -- CLI glue (`promptloop models ...`) -------------------------------------------------------------
 
 
-def _models_dir(models_dir: Path | None) -> Path | None:
+def _models_dir(models_dir: Path | None, settings: Any | None = None) -> Path | None:
+    """The ``--models-dir`` given, else the settings' (read here unless the command already has them)."""
     if models_dir is not None:
         return models_dir
     from promptloop.wiring.settings import Settings
 
-    return Settings().models_dir
+    return (settings or Settings()).models_dir
 
 
 def print_models(models_dir: Path | None) -> None:
@@ -222,8 +223,7 @@ def verify_command(name: str | None, models_dir: Path | None, device: str | None
     from promptloop.wiring.settings import Settings
 
     settings = Settings()
-    folder = models_dir if models_dir is not None else settings.models_dir
-    report = verify_model(name or settings.musicgen_model, folder,
+    report = verify_model(name or settings.musicgen_model, _models_dir(models_dir, settings),
                           device=device or settings.device, dtype=settings.dtype)
     print(json.dumps(report, indent=2, default=str))
     if not report["ok"]:
