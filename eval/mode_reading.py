@@ -17,24 +17,8 @@ from __future__ import annotations
 import sys
 
 
-def _cadence(tonic: int, mode: str, bass_octave: int, chord_level: float, rolloff: float, sr: int):
-    import numpy as np
-
-    third = 4 if mode == "major" else 3
-    t = np.arange(int(1.5 * sr)) / sr
-
-    def note(midi: int, level: float):
-        f = 440 * 2 ** ((midi - 69) / 12)
-        return level * np.exp(-t) * sum(np.sin(2 * np.pi * f * k * t) / k**rolloff for k in range(1, 6))
-
-    bars = [note(12 * bass_octave + (tonic + c[0]) % 12, 1.0)
-            + sum(note(60 + (tonic + p) % 12, chord_level) for p in c)
-            for c in ((0, third, 7), (5, 5 + third, 0), (7, 11, 2), (0, third, 7))]
-    y = np.concatenate(bars)
-    return (0.3 * y / np.abs(y).max()).astype(np.float32)
-
-
 def synthetic() -> int:
+    from promptloop.evaluation.ground_truth import cadence
     from promptloop.evaluation.metrics import measure_cues
 
     sr, right, clips = 32000, 0, 0
@@ -43,7 +27,8 @@ def synthetic() -> int:
             for rolloff in (1.0, 2.0, 3.0):
                 for tonic in range(12):
                     for mode in ("major", "minor"):
-                        audio = _cadence(tonic, mode, bass_octave, chord_level, rolloff, sr)
+                        audio = cadence(tonic, mode, bass_octave=bass_octave, chord_level=chord_level,
+                                        rolloff=rolloff, sample_rate=sr)
                         right += measure_cues(audio, sr).mode == mode
                         clips += 1
     print(f"synthetic cadences {clips}: harness mode {right / clips:.3f} ({right} right)")

@@ -55,6 +55,7 @@ __all__ = [
 ]
 
 _HOP = 512
+_N_FFT = 2048
 # Temperley (1999) key profiles ("What's key for key?"), distinct from the loop's Krumhansl–Kessler.
 _T_MAJOR = np.array([5.0, 2.0, 3.5, 2.0, 4.5, 4.0, 2.0, 4.5, 2.0, 3.5, 1.5, 4.0])
 _T_MINOR = np.array([5.0, 2.0, 3.5, 4.5, 2.0, 4.0, 2.0, 4.5, 3.5, 2.0, 1.5, 4.0])
@@ -96,11 +97,11 @@ def measure_cues(audio: np.ndarray, sample_rate: int) -> Cues:
     y = np.asarray(audio, dtype=np.float32)
     if y.size < sample_rate // 4 or not np.any(y):
         return Cues(0.0, integrated_lufs(y, sample_rate), 0.0, "major", 0.0, 0.0, 0)
-    mag = np.abs(librosa.stft(y, n_fft=2048, hop_length=_HOP))
+    mag = np.abs(librosa.stft(y, n_fft=_N_FFT, hop_length=_HOP))
     # Median-filter HPSS (Fitzgerald 2010) on the band below 3 kHz, where bass, chord and drum
     # attacks live: on synth renders at seven known tempi it measured as many within 8 % as the
     # full band (16 of 21) at an eighth of the cost (docs/evaluation.md).
-    band = int(3000 / (sample_rate / 2048)) + 1
+    band = int(3000 / (sample_rate / _N_FFT)) + 1
     harmonic_band, percussive = librosa.decompose.hpss(mag[:band], kernel_size=31)
     env = librosa.onset.onset_strength(
         S=librosa.amplitude_to_db(percussive, ref=np.max), sr=sample_rate, hop_length=_HOP
@@ -133,7 +134,7 @@ def _harmonic_chroma(y: np.ndarray, sample_rate: int, harmonic_band: np.ndarray)
     harmonic band (``harmonic_band``: HPSS below 3 kHz of the 2048-point STFT).
     """
     if y.size < 2.5 * sample_rate:
-        power = np.zeros((1 + 2048 // 2, harmonic_band.shape[1]), dtype=harmonic_band.dtype)
+        power = np.zeros((1 + _N_FFT // 2, harmonic_band.shape[1]), dtype=harmonic_band.dtype)
         power[:len(harmonic_band)] = harmonic_band**2
         return librosa.feature.chroma_stft(S=power, sr=sample_rate).mean(axis=1)
     fmin = float(librosa.note_to_hz("C1"))

@@ -19,6 +19,7 @@ from promptloop.evaluation.conditions import (
     StaticPlanner,
     select_conditions,
 )
+from promptloop.evaluation.ground_truth import cadence
 from promptloop.evaluation.metrics import (
     Cues,
     constraint_violations,
@@ -131,24 +132,9 @@ def test_mode_of_major_and_minor_triads() -> None:
     assert measure_cues(_chord([57, 60, 64, 69]), SR).mode == "minor"  # A minor
 
 
-def _cadence(tonic: int, mode: str) -> np.ndarray:
-    """I-IV-V-I (i-iv-V-i) as quiet chords around middle C over a prominent bass line (C2-B2)."""
-    third = 4 if mode == "major" else 3
-    chords = ((0, third, 7), (5, 5 + third, 0), (7, 11, 2), (0, third, 7))
-    t = np.arange(int(1.5 * SR)) / SR
-
-    def note(midi: int, level: float) -> np.ndarray:
-        f = 440 * 2 ** ((midi - 69) / 12)
-        return level * np.exp(-t) * sum(np.sin(2 * np.pi * f * k * t) / k**2 for k in range(1, 6))
-
-    bars = [note(36 + (tonic + c[0]) % 12, 1.0) + sum(note(60 + (tonic + p) % 12, 0.1) for p in c) for c in chords]
-    y = np.concatenate(bars)
-    return (0.3 * y / np.abs(y).max()).astype(np.float32)
-
-
 def test_a_cadence_over_a_prominent_bass_is_heard_in_its_mode_in_every_key() -> None:
-    # The bass register is where an STFT chroma cannot tell semitones apart: it read 14 of these 24.
-    heard = {(tonic, mode): measure_cues(_cadence(tonic, mode), SR).mode
+    # Quiet chords around middle C over a bass in C2-B2. The bass register is where an STFT chroma cannot tell semitones apart: it read 14 of these 24.
+    heard = {(tonic, mode): measure_cues(cadence(tonic, mode, sample_rate=SR), SR).mode
              for tonic in range(12) for mode in ("major", "minor")}
     assert [k for k, mode in heard.items() if mode != k[1]] == []
 
