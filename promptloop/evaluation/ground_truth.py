@@ -2,13 +2,15 @@
 
 >>> cadence(9, "minor", sample_rate=8000).shape
 (48000,)
+>>> pulses(70.0, sample_rate=8000).shape
+(64000,)
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["cadence"]
+__all__ = ["cadence", "pulses"]
 
 
 def cadence(tonic: int, mode: str, *, bass_octave: int = 3, chord_level: float = 0.1, rolloff: float = 2.0,
@@ -29,4 +31,30 @@ def cadence(tonic: int, mode: str, *, bass_octave: int = 3, chord_level: float =
             + sum(note(60 + (tonic + p) % 12, chord_level) for p in c)
             for c in ((0, third, 7), (5, 5 + third, 0), (7, 11, 2), (0, third, 7))]
     y = np.concatenate(bars)
+    return (0.3 * y / np.abs(y).max()).astype(np.float32)
+
+
+def pulses(bpm: float, *, attack_s: float = 0.06, subdivision: int = 1, seconds: float = 8.0, tonic_hz: float = 110.0,
+           sample_rate: int = 32000) -> np.ndarray:
+    """Notes at ``bpm`` with ``subdivision`` notes a beat, over a quiet drone: a pulse of known tempo.
+
+    Each note rises linearly over ``attack_s`` (0.005: plucked; 0.15: bowed or padded) and decays over
+    the beat; beats are louder than the notes between them and each bar's downbeat loudest; the third
+    beat of a bar plays the fifth. Peak-normalised to 0.3.
+    """
+    n = int(seconds * sample_rate)
+    t = np.arange(n) / sample_rate
+    beat = 60.0 / bpm
+    y = 0.06 * np.sin(np.pi * tonic_hz * t)
+    for k in range(int(seconds / beat * subdivision) + 1):
+        start = int(k * beat / subdivision * sample_rate)
+        length = min(int(beat * sample_rate), n - start)
+        if length <= 0:
+            break
+        on_beat = k % subdivision == 0
+        level = 1.3 if k % (4 * subdivision) == 0 else 1.0 if on_beat else 0.4
+        f = tonic_hz * (1.5 if (k // subdivision) % 4 == 2 else 1.0) * (1 if on_beat else 2)
+        tt = t[:length]
+        shape = np.minimum(tt / attack_s, 1.0) * np.exp(-tt / (0.8 * beat))
+        y[start : start + length] += level * shape * (np.sin(2 * np.pi * f * tt) + 0.3 * np.sin(4 * np.pi * f * tt))
     return (0.3 * y / np.abs(y).max()).astype(np.float32)

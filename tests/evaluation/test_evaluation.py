@@ -19,7 +19,7 @@ from promptloop.evaluation.conditions import (
     StaticPlanner,
     select_conditions,
 )
-from promptloop.evaluation.ground_truth import cadence
+from promptloop.evaluation.ground_truth import cadence, pulses
 from promptloop.evaluation.metrics import (
     Cues,
     constraint_violations,
@@ -125,6 +125,15 @@ def test_a_level_step_across_a_seam_is_measured_in_db() -> None:
 def test_a_known_tempo_is_measured(bpm: float) -> None:
     cues = measure_cues(_click_track(bpm, 8.0), SR)
     assert cues.tempo_bpm == pytest.approx(bpm, rel=0.04)
+
+
+def test_plucked_and_soft_pulses_are_heard_at_their_beat_from_56_to_148_bpm() -> None:
+    # A single-lag estimate with a prior near 90 BPM halved the fast ones (148 read as 73.5).
+    misread = [(bpm, attack, round(tempo, 1)) for bpm in (56.0, 66.0, 78.0, 92.0, 108.0, 126.0, 148.0)
+               for attack in (0.005, 0.15)
+               if abs((tempo := measure_cues(pulses(bpm, attack_s=attack, sample_rate=SR), SR).tempo_bpm) / bpm - 1)
+               >= 0.08]
+    assert not misread
 
 
 def test_mode_of_major_and_minor_triads() -> None:

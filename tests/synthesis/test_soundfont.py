@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 from tiny_soundfont import write_tiny_soundfont
 
-from promptloop.acquisition.affect import parse_affect
+from promptloop.acquisition.affect import Affect, parse_affect
 from promptloop.audio.analysis import measure, sharp_transients
 from promptloop.audio.mix import integrated_lufs
 from promptloop.audio.percussion import percussive_hits
@@ -456,3 +456,22 @@ def test_onset_rate_counts_notes_not_vibrato(instrument, every, low, high):
     score = Score([Part(instrument, voice.program, 0, "keys", notes=notes)], np.arange(0, 11.0, 0.5), 10.0, "C", "major")
     audio = FluidRenderer(FLUIDR3, SR).render(score)
     assert low <= measure(audio, SR).onset_rate <= high
+
+
+@needs_gm_font
+@pytest.mark.parametrize("gentle", [False, True])
+def test_the_independent_check_hears_the_planned_tempo_of_calm_and_energized_renders(gm_generator, gentle):
+    # librosa's single-lag tempo (prior near 90 BPM), the harness's estimate until session 18, read
+    # gentle 59-69 BPM plans as 87-101 BPM and 124 BPM plans as 85; the metrical comb hears the beat.
+    planner = RulePlanner()
+    misread = []
+    for arousal in (-0.7, -0.5, 0.6):
+        affect = Affect(0.4, arousal)
+        plan = planner.draft(PlanContext(segment_index=2, segments=3, segment_seconds=8.0, waypoint=affect,
+                                         listener=affect, target=affect, preferences=Preferences(gentle=gentle)))
+        requests = [GenerationRequest(plan, 8.0, seed, session_seed=500 + seed) for seed in range(2)]
+        for seed, audio in enumerate(gm_generator.generate(requests)):
+            heard = measure_cues(audio, SR).tempo_bpm
+            if abs(heard / plan.tempo_bpm - 1) >= 0.08:
+                misread.append((plan.tempo_bpm, seed, round(heard, 1)))
+    assert not misread
