@@ -3,9 +3,10 @@
 The **independent check** (:func:`literature_check`) is the one the loop does not optimise: it
 measures tempo, loudness, brightness and mode with its own estimators (:func:`measure_cues`: a
 metrical comb over the percussive component's onset autocorrelation and Temperley's key profiles,
-not the loop's SuperFlux envelope with librosa's tempo estimate and Krumhansl–Kessler profiles) and scores them against fixed ranges that the affect–music
-literature associates with the reference affect (docs/evaluation.md gives the sources and the
-ranges).  It shares only the loudness meter (ITU-R BS.1770) with the loop.
+not the loop's SuperFlux envelope with librosa's tempo estimate and Krumhansl–Kessler profiles) and
+scores them against fixed ranges that the affect–music literature associates with the reference
+affect (docs/evaluation.md gives the sources and the ranges).  It shares only the loudness meter
+(ITU-R BS.1770) with the loop.
 
 The rest: trajectory error along the iso path, constraint violations, seam quality, diversity
 between segments.
@@ -141,8 +142,9 @@ def _comb_tempo(env: np.ndarray, frames_per_s: float) -> float:
     A single-lag estimate (librosa's, with its prior near 90 BPM) read soft-attack music at 59-69 BPM
     as 87-101 and 124 BPM plans as 85, wherever a sub-beat pattern peaked near the prior; summing the
     autocorrelation over 1-4 beats favours the period the music keeps repeating.  Within 8 % of the
-    plan: 162 of 162 held-out synth renders (librosa's: 133), 252 of 288 with synthetic pulses (195;
-    ``eval/tempo_reading.py``, docs/decisions.md).
+    label (``eval/tempo_reading.py``): 168 of 168 renders of the rule planner's plans (librosa's: 125)
+    and 87 of 126 synthetic pulses (67); its misses are slow beats with notes between them read at the
+    notes' rate (docs/decisions.md).
     """
     if env.size < 2 or not np.any(env):
         return 0.0
