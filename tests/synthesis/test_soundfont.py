@@ -476,3 +476,34 @@ def test_the_independent_check_hears_the_planned_tempo_of_calm_and_energized_ren
             if abs(heard / plan.tempo_bpm - 1) >= 0.08:
                 misread.append((plan.tempo_bpm, seed, round(heard, 1)))
     assert not misread
+
+
+def _ending(valence: float, arousal: float, prefs: Preferences) -> MusicPlan:
+    affect = Affect(valence, arousal)
+    return RulePlanner().draft(PlanContext(segment_index=2, segments=3, segment_seconds=6.0, waypoint=affect,
+                                           listener=affect, target=affect, preferences=prefs))
+
+
+def test_an_avoided_piano_hands_its_part_to_a_voice_suited_to_the_energy():
+    assert _ending(0.8, 0.4, Preferences(avoid=["piano"])).instruments == ("strings", "pads")
+    assert _ending(0.6, -0.6, Preferences(avoid=["piano"])).instruments == ("harp", "pads")
+    assert _ending(0.8, 0.4, Preferences(avoid=["piano", "strings"])).instruments == ("guitar", "pads")
+    assert _ending(-0.6, 0.6, Preferences(avoid=["piano"])).instruments == ("guitar", "bass", "drums", "strings")
+    # The listener's own choice is kept as it is.
+    assert _ending(0.8, 0.4, Preferences(instruments=["pads"], avoid=["piano"])).instruments == ("pads",)
+
+
+@needs_gm_font
+def test_without_piano_energising_music_stays_bright_and_calm_music_keeps_its_beat(gm_generator):
+    # Pads alone (the old fallback) measured 1020 Hz against the piano's 1407 on the energising plan
+    # and read a 69 BPM calm plan at 91 BPM.
+    def heard(plan: MusicPlan) -> list:
+        requests = [GenerationRequest(plan, 6.0, seed, session_seed=40 + seed) for seed in range(3)]
+        return [measure_cues(audio, SR) for audio in gm_generator.generate(requests)]
+
+    energising = _ending(0.8, 0.4, Preferences())
+    with_piano = np.mean([c.centroid_hz for c in heard(energising)])
+    without = np.mean([c.centroid_hz for c in heard(_ending(0.8, 0.4, Preferences(avoid=["piano"])))])
+    assert without > 0.85 * with_piano, (without, with_piano)
+    calm = _ending(0.6, -0.6, Preferences(avoid=["piano"]))
+    assert all(abs(c.tempo_bpm / calm.tempo_bpm - 1) < 0.08 for c in heard(calm))

@@ -2,7 +2,7 @@
 
 Drafting maps the segment's waypoint on the circumplex to tempo, mode, dynamics, density and
 brightness (:mod:`promptloop.representation.plan`), picks instruments from the listener's preferences (never an
-avoided one), keeps the key across segments (moving to the relative major/minor when the mode
+avoided one; an avoided default piano hands its part to a voice suited to the music's energy), keeps the key across segments (moving to the relative major/minor when the mode
 changes, so the notes stay shared), and writes a MusicGen-style text prompt.  Revising corrects
 what a prompt can correct (a tempo that landed off by the measured error, a plan that strays from
 its waypoint, constraint violations) and otherwise keeps the plan so the retry draws new candidates
@@ -30,6 +30,12 @@ _DYNAMICS = ("pp", "p", "mp", "mf", "f")
 #: A measured/asked tempo ratio this close to 2, 1/2, 3/2 or 2/3 is taken as an estimator error.
 TEMPO_OCTAVE_TOLERANCE = 0.06
 MAX_TEMPO_CORRECTION = 25.0
+#: Who plays the default piano's part when the listener avoids piano, by energy (arousal >= 0 or not).
+#: Dropped without a stand-in, calm music was left to pads, whose slow swells hide the beat (a 69 BPM
+#: plan read 91 BPM), and energising music to pads' dark sustain (1020 Hz against the piano's 1407).
+#: Rendered on the embedded default: bowed strings keep energising music as bright as the piano did,
+#: a harp or guitar keeps calm music's pulse audible (docs/decisions.md).
+_PIANO_STAND_INS = {True: ("strings", "guitar", "harp"), False: ("harp", "guitar", "strings")}
 
 
 def _clip(value: float, low: float = 0.05, high: float = 0.95) -> float:
@@ -74,13 +80,17 @@ class RulePlanner(Planner):
         liked = [i for i in prefs.instruments if i not in forbidden]
         voices = [i for i in liked if i not in TEXTURES]
         textures = [i for i in liked if i in TEXTURES]
+        covered = covered_words(forbidden)
         if not voices:
             voices = ["piano", "bass", "drums"] if w.arousal > 0.45 else ["piano", "pads"]
             if w.arousal > 0.45 and w.valence < 0:
                 voices.append("strings")
+            if "piano" in covered:
+                voices[0] = next((v for v in _PIANO_STAND_INS[w.arousal >= 0] if v not in covered and v not in voices),
+                                 "piano")
         if w.arousal > 0.45 and "drums" not in voices:
             voices.append("drums")  # energizing music gets a kit wherever drums are allowed
-        voices = [v for v in voices if v not in covered_words(forbidden)] or [
+        voices = [v for v in voices if v not in covered] or [
             v for v in ("pads", "piano", "strings", "guitar") if v not in forbidden
         ][:1]
         return tuple(voices), tuple(textures)
