@@ -1,9 +1,10 @@
 """The embedded default planner: deterministic prompt writing and rewriting.
 
 Drafting maps the segment's waypoint on the circumplex to tempo, mode, dynamics, density and
-brightness (:mod:`promptloop.representation.plan`), picks instruments from the listener's preferences (never an
-avoided one; an avoided default piano hands its part to a voice suited to the music's energy), keeps the key across segments (moving to the relative major/minor when the mode
-changes, so the notes stay shared), and writes a MusicGen-style text prompt.  Revising corrects
+brightness (:mod:`promptloop.representation.plan`), picks instruments from the listener's preferences
+(never an avoided one; an avoided default piano hands its part to a voice suited to the music's
+energy), keeps the key across segments (moving to the relative major/minor when the mode changes,
+so the notes stay shared), and writes a MusicGen-style text prompt.  Revising corrects
 what a prompt can correct (a tempo that landed off by the measured error, a plan that strays from
 its waypoint, constraint violations) and otherwise keeps the plan so the retry draws new candidates
 (:meth:`RulePlanner.revise`).
