@@ -154,8 +154,9 @@ def _comb_tempo(env: np.ndarray, frames_per_s: float) -> float:
         return 0.0
     lags = 60.0 * frames_per_s / _TEMPO_GRID
     at_multiples = np.interp(np.outer(_COMB_BEATS, lags), np.arange(ac.size), ac / ac[0], right=np.nan)
-    with np.errstate(invalid="ignore"):
-        support = np.nanmean(np.where(np.isnan(at_multiples).all(axis=0), -np.inf, at_multiples), axis=0)
+    fits = ~np.isnan(at_multiples[0])  # the beat itself is shorter than the clip; later multiples may not be
+    support = np.full(lags.shape, -np.inf)
+    support[fits] = np.nanmean(at_multiples[:, fits], axis=0)
     score = support - _TEMPO_PRIOR_WEIGHT * 0.5 * np.log2(_TEMPO_GRID / _TEMPO_CENTRE_BPM) ** 2
     return float(_TEMPO_GRID[int(np.argmax(score))])
 

@@ -458,30 +458,32 @@ def test_onset_rate_counts_notes_not_vibrato(instrument, every, low, high):
     assert low <= measure(audio, SR).onset_rate <= high
 
 
+def _ending(valence: float, arousal: float, prefs: Preferences) -> MusicPlan:
+    """The rule planner's plan for the last of three 6 s segments, already at ``(valence, arousal)``."""
+    affect = Affect(valence, arousal)
+    return RulePlanner().draft(PlanContext(segment_index=2, segments=3, segment_seconds=6.0, waypoint=affect,
+                                           listener=affect, target=affect, preferences=prefs))
+
+
+def _heard(generator: SoundFontGenerator, plan: MusicPlan) -> list:
+    """The harness's cues of three 6 s renders of ``plan`` (seeds 0-2)."""
+    requests = [GenerationRequest(plan, 6.0, seed, session_seed=40 + seed) for seed in range(3)]
+    return [measure_cues(audio, SR) for audio in generator.generate(requests)]
+
+
 @needs_gm_font
 @pytest.mark.parametrize("gentle", [False, True])
 def test_the_independent_check_hears_the_planned_tempo_of_calm_and_energized_renders(gm_generator, gentle):
     # librosa's single-lag tempo (prior near 90 BPM), the harness's estimate until session 18, read
     # gentle 59-69 BPM plans as 87-101 BPM and 124 BPM plans as 85; the metrical comb hears the beat.
     # With a prior too weak for 6 s clips it read a 92 BPM piano render as 178.
-    planner = RulePlanner()
     misread = []
     for valence, arousal in ((0.4, -0.7), (0.4, -0.5), (0.5, 0.1), (0.4, 0.6)):
-        affect = Affect(valence, arousal)
-        plan = planner.draft(PlanContext(segment_index=2, segments=3, segment_seconds=6.0, waypoint=affect,
-                                         listener=affect, target=affect, preferences=Preferences(gentle=gentle)))
-        requests = [GenerationRequest(plan, 6.0, seed, session_seed=40 + seed) for seed in range(3)]
-        for seed, audio in enumerate(gm_generator.generate(requests)):
-            heard = measure_cues(audio, SR).tempo_bpm
-            if abs(heard / plan.tempo_bpm - 1) >= 0.08:
-                misread.append((plan.tempo_bpm, seed, round(heard, 1)))
+        plan = _ending(valence, arousal, Preferences(gentle=gentle))
+        for seed, cues in enumerate(_heard(gm_generator, plan)):
+            if abs(cues.tempo_bpm / plan.tempo_bpm - 1) >= 0.08:
+                misread.append((plan.tempo_bpm, seed, round(cues.tempo_bpm, 1)))
     assert not misread
-
-
-def _ending(valence: float, arousal: float, prefs: Preferences) -> MusicPlan:
-    affect = Affect(valence, arousal)
-    return RulePlanner().draft(PlanContext(segment_index=2, segments=3, segment_seconds=6.0, waypoint=affect,
-                                           listener=affect, target=affect, preferences=prefs))
 
 
 def test_an_avoided_piano_hands_its_part_to_a_voice_suited_to_the_energy():
@@ -497,13 +499,9 @@ def test_an_avoided_piano_hands_its_part_to_a_voice_suited_to_the_energy():
 def test_without_piano_energising_music_stays_bright_and_calm_music_keeps_its_beat(gm_generator):
     # Pads alone (the old fallback) measured 1020 Hz against the piano's 1407 on the energising plan
     # and read a 69 BPM calm plan at 91 BPM.
-    def heard(plan: MusicPlan) -> list:
-        requests = [GenerationRequest(plan, 6.0, seed, session_seed=40 + seed) for seed in range(3)]
-        return [measure_cues(audio, SR) for audio in gm_generator.generate(requests)]
-
-    energising = _ending(0.8, 0.4, Preferences())
-    with_piano = np.mean([c.centroid_hz for c in heard(energising)])
-    without = np.mean([c.centroid_hz for c in heard(_ending(0.8, 0.4, Preferences(avoid=["piano"])))])
+    with_piano = np.mean([c.centroid_hz for c in _heard(gm_generator, _ending(0.8, 0.4, Preferences()))])
+    without = np.mean([c.centroid_hz
+                       for c in _heard(gm_generator, _ending(0.8, 0.4, Preferences(avoid=["piano"])))])
     assert without > 0.85 * with_piano, (without, with_piano)
     calm = _ending(0.6, -0.6, Preferences(avoid=["piano"]))
-    assert all(abs(c.tempo_bpm / calm.tempo_bpm - 1) < 0.08 for c in heard(calm))
+    assert all(abs(c.tempo_bpm / calm.tempo_bpm - 1) < 0.08 for c in _heard(gm_generator, calm))
