@@ -262,17 +262,26 @@ async function requestNext() {
   }
 }
 
+// After a job: the session as it now stands.  It may have gone while the job ran (deleted from
+// another tab, the account erased): say so rather than leave the failure unhandled.
+function refreshSession(id) {
+  const current = () => st.session !== null && st.session.id === id;
+  api("GET", `/v1/sessions/${id}`).then((s) => {
+    if (!current()) return; // the listener has moved to another session, or signed out
+    showSession(s); refreshPlayer(s);
+    if ($("auto").checked && !st.ctx) requestNext(); // not playing live: nothing to pace against
+  }).catch((e) => {
+    if (!current() || e.message === "signed out") return;
+    say("assistant", e.status === 404 ? "This session is no longer available." : "Could not refresh the session: " + e.message);
+  });
+}
+
 function onEvent(type, ev) {
   if (type === "state") {
     showSession(ev.session);
   } else if (type === "job") {
     showJob(ev.job);
-    if (ev.job.status === "succeeded") {
-      api("GET", `/v1/sessions/${st.session.id}`).then((s) => {
-        showSession(s); refreshPlayer(s);
-        if ($("auto").checked && !st.ctx) requestNext(); // not playing live: nothing to pace against
-      });
-    }
+    if (ev.job.status === "succeeded") refreshSession(st.session.id);
   } else if (type === "progress") {
     showProgress(ev);
   } else if (type === "segment") {
@@ -374,7 +383,9 @@ $("new-form").addEventListener("submit", async (ev) => {
   catch (e) { say("assistant", "Could not start a session: " + e.message); }
 });
 
-$("session-select").addEventListener("change", (ev) => openSession(ev.target.value));
+$("session-select").addEventListener("change", (ev) => {
+  openSession(ev.target.value).catch((e) => { if (e.message !== "signed out") say("assistant", "Could not open the session: " + e.message); });
+});
 
 $("chat-form").addEventListener("submit", async (ev) => {
   ev.preventDefault();
