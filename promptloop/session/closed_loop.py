@@ -382,13 +382,20 @@ class ReadingPacer(Pacer):
         if context.index == 0:
             return Waypoint(context.listener, 0.0, False, "meet the listener")
         x = Affect.clipped(self.valence, self.arousal)
+        start, target = context.start, context.target
+        rise = target.arousal - start.arousal  # the path's direction in arousal (none: the listener's)
+        travel = math.copysign(1.0, rise) if abs(rise) > 0.05 else 0.0
         if self._backoff:  # arousal meets the listener; valence (which no sensor reads) stays where it was
-            held = Affect.clipped((context.previous or x).valence, x.arousal)
+            # ... but no further than the target asks: a listener who overshot an energising target
+            # is not met with livelier music, nor one gone past a calming target with duller music
+            arousal = x.arousal
+            if (arousal - target.arousal) * travel > s.max_beyond:
+                arousal = target.arousal + travel * s.max_beyond
+            held = Affect.clipped((context.previous or x).valence, arousal)
             return Waypoint(held, (context.previous or x).distance(held), False,
                             "back off: readings say the music worked against the listener")
         arrive = max(1.0, s.arrive * (context.segments - 1))
         f = min(1.0, context.index / arrive)
-        start, target = context.start, context.target
         schedule = Affect.clipped(start.valence + f * (target.valence - start.valence),
                                   start.arousal + f * (target.arousal - start.arousal))
         self._at_target = f >= 1.0
@@ -405,7 +412,7 @@ class ReadingPacer(Pacer):
             reason = ("meet the listener: within a comfortable step of how they say they feel" if lead < s.lead
                       else "hold: within reach of where the readings place the listener")
         explore = s.explore if context.index < (1.0 - s.exploit_share) * context.segments else 0.0
-        affect, reason = self._reach(affect, x, reason, explore)
+        affect, reason = self._reach(affect, x, reason, explore, travel)
         step = (context.previous or x).distance(affect)
         return Waypoint(affect, step, step > context.comfortable_step + 1e-9, reason)
 
@@ -420,7 +427,7 @@ class ReadingPacer(Pacer):
             offset = min(near)[1]
             self.response.seed([(max(-1.0, min(1.0, target + offset)), target)], self.settings.offset_weight)
 
-    def _reach(self, wanted: Affect, x: Affect, reason: str, explore: float) -> tuple[Affect, str]:
+    def _reach(self, wanted: Affect, x: Affect, reason: str, explore: float, travel: float) -> tuple[Affect, str]:
         """Move the waypoint's arousal to where the response map says the listener will head for
         ``wanted`` (beyond the target, or short of it), never more than ``max_offset`` off it nor
         further than the lead from where the listener is."""
@@ -429,7 +436,8 @@ class ReadingPacer(Pacer):
         toward = math.copysign(1.0, wanted.arousal - x.arousal)
         candidates = [c for c in (wanted.arousal + i * s.offset_step for i in range(-n, n + 1))
                       if -1.0 <= c <= 1.0 and abs(c - x.arousal) <= s.lead + 1e-9
-                      and (c - wanted.arousal) * toward <= s.max_beyond + 1e-9] or [wanted.arousal]
+                      and (c - wanted.arousal) * toward <= s.max_beyond + 1e-9
+                      and (c - wanted.arousal) * travel <= s.max_beyond + 1e-9] or [wanted.arousal]
         chosen = self.response.choose(wanted.arousal, candidates, explore)
         if abs(chosen - wanted.arousal) < 1e-9:
             return wanted, reason

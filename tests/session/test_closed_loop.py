@@ -95,6 +95,23 @@ def test_music_that_works_better_short_of_the_target_is_found_from_the_readings(
     assert -0.5 <= sum(w.arousal for w in waypoints[-5:]) / 5 <= -0.2  # it settled on the music that calms them
 
 
+def test_music_never_goes_past_the_target_for_a_listener_who_overshoots_it() -> None:
+    def overshoots(music: float) -> float:  # settles a quarter calmer than the music
+        return max(-1.0, music - 0.25)
+
+    # exploring what the map knows little about, a waypoint calmer than the calm target asked
+    # would sink this listener further past it
+    waypoints, _ = _drive(ReadingPacer(START, BASE, settings=PacerSettings(explore=0.3)), overshoots)
+    assert min(w.arousal for w in waypoints) >= TARGET.arousal - 1e-9
+
+
+def test_a_back_off_meets_the_listener_no_further_than_the_target() -> None:
+    pacer, waypoints = _run([0.45, 0.2, -0.05, -0.3, -0.5, -0.6, -0.85, -1.0])
+    assert pacer.decisions[-1] == "back off"  # they sank past the calm target, against its direction
+    assert pacer.arousal < TARGET.arousal - 0.2  # the belief places them well past it ...
+    assert waypoints[-1].arousal == pytest.approx(TARGET.arousal)  # ... and the music waits at the target
+
+
 def test_a_listener_who_does_not_follow_is_held_within_reach() -> None:
     hold_only = PacerSettings(max_offset=0.0)  # the schedule and its lead alone, without the response map
     _, stuck = _run([0.7, 0.72, 0.7, 0.71, 0.7, 0.7], hold_only)
