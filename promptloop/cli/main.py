@@ -278,7 +278,7 @@ def eval_(
     reference: Annotated[Path | None, typer.Option(help="folder of reference audio for Fréchet Audio Distance (needs --clap)")] = None,
     overwrite: Annotated[bool, typer.Option(help="replace a non-empty output folder")] = False,
     twins: Annotated[int, typer.Option(min=0, max=200, help="held-out twins for closed vs open loop (0: skip the twin study)")] = 24,
-    personalised_twins: Annotated[int, typer.Option(min=0, max=100, help="twins for personalised vs fresh sessions")] = 12,
+    personalised_twins: Annotated[int, typer.Option(min=0, max=100, help="twins for personalised vs fresh sessions")] = 24,
     twin_sessions: Annotated[int, typer.Option(min=1, max=10, help="sessions per twin in the personalisation study")] = 4,
 ) -> None:
     """Run a scenario suite under several conditions and write results and a report."""

@@ -48,7 +48,10 @@ class TwinStudy:
     # 24 twins: with 12, a two-sided Wilcoxon test reaches p < 0.01 only when 11 of 12 twins agree,
     # so the "≥ 80 % of twins, p < 0.01" could not be shown at 80-90 % (docs/decisions.md).
     twins: int = 24
-    personalised_twins: int = 12
+    # 24 as well: on 12 (24 paired sessions from the third on) the personalised arm's few seconds
+    # sooner against a paired spread of about 12 s gave p from 0.04 to 0.2 across runs that changed
+    # nothing in the profile (docs/decisions.md, session 19).
+    personalised_twins: int = 24
     sessions_per_twin: int = 4
     segments: int = 16
     segment_seconds: float = 5.0
