@@ -16,7 +16,7 @@ music can lead them (its *lead*):
   the lead of it instead of running off along the schedule;
 * **move on** — they followed: the belief advances and the waypoint with it;
 * **back off** — arousal moved the wrong way by more than the noise allows: the next segment meets
-  the listener where they are, the sounds that segment introduced become suspects (avoided for the
+  the listener where they are (no further past the target than the target itself), the sounds that segment introduced become suspects (avoided for the
   rest of the session), and when calming music was loud the loudness ceiling comes down;
 * **probe** — a sound that has played from the start is never "introduced", so a trigger among
   the session's first sounds would never be found.  When the music is not working (a back-off
@@ -429,8 +429,11 @@ class ReadingPacer(Pacer):
 
     def _reach(self, wanted: Affect, x: Affect, reason: str, explore: float, travel: float) -> tuple[Affect, str]:
         """Move the waypoint's arousal to where the response map says the listener will head for
-        ``wanted`` (beyond the target, or short of it), never more than ``max_offset`` off it nor
-        further than the lead from where the listener is."""
+        ``wanted``: never more than ``max_offset`` off it, nor further than the lead from where the
+        listener is, nor more than ``max_beyond`` past it, either seen from the listener or in the
+        path's direction (``travel``: +1 when the session raises arousal, -1 when it lowers it, 0
+        when it does not move it).  Seen from the listener alone, "past" flips once they overshoot,
+        and music further past the target would be allowed."""
         s = self.settings
         n = round(s.max_offset / s.offset_step)
         toward = math.copysign(1.0, wanted.arousal - x.arousal)
