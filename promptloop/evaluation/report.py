@@ -20,7 +20,7 @@ from promptloop.errors import InputError
 from promptloop.evaluation.harness import CUE_METRICS, SESSION_METRICS
 from promptloop.evaluation.stats import holm, mean_ci, paired_test
 
-__all__ = ["comparisons", "fingerprint", "rerender", "summarise", "write_report"]
+__all__ = ["comparisons", "fingerprint", "rerender", "summarise", "twin_fingerprint", "write_report"]
 
 QUADRANTS = ("V+A+", "V-A+", "V-A-", "V+A-")
 _QUADRANT_NAMES = {"V+A+": "happy/energised", "V-A+": "tense/anxious", "V-A-": "sad/tired", "V+A-": "calm/relaxed"}
@@ -102,10 +102,20 @@ def subgroup_differences(sessions: Sequence[dict[str, Any]], a: str, b: str, met
     return [{"group": g, "difference": mean_ci(v).__dict__} for g, v in sorted(groups.items())]
 
 
+def _digest(data: Any) -> str:
+    return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:16]
+
+
 def fingerprint(sessions: Sequence[dict[str, Any]]) -> str:
-    """SHA-256 of every measured number except wall-clock timings: equal on a faithful re-run."""
-    stable = [{k: v for k, v in s.items() if k != "timing"} for s in sessions]
-    return hashlib.sha256(json.dumps(stable, sort_keys=True).encode()).hexdigest()[:16]
+    """SHA-256 of every number the suite's sessions measured except wall-clock timings: equal on a
+    faithful re-run."""
+    return _digest([{k: v for k, v in s.items() if k != "timing"} for s in sessions])
+
+
+def twin_fingerprint(twins: dict[str, Any]) -> str:
+    """The same for a twin study (:mod:`.twin_sessions`): its settings and every twin session's
+    numbers, without its wall time and the summary computed from them."""
+    return _digest({k: v for k, v in twins.items() if k not in ("wall_seconds", "summary")})
 
 
 # -- files ------------------------------------------------------------------------------------
@@ -249,7 +259,10 @@ def _markdown(meta: dict[str, Any], sessions: Sequence[dict[str, Any]], summary:
               f"sessions: {len(sessions)}",
               f"- Session settings (suite defaults + product defaults): `{json.dumps(meta['settings'])}`",
               f"- Backends: `{json.dumps(meta['backends'])}`",
-              f"- Result fingerprint (all numbers except wall-clock timings): `{meta['fingerprint']}`",
+              f"- Result fingerprint (every number of the suite's sessions, wall-clock timings aside): "
+              f"`{meta['fingerprint']}`",
+              *([f"- Twin study fingerprint (every number of its sessions, its wall time aside): "
+                 f"`{meta['twin_fingerprint']}`"] if meta.get("twin_fingerprint") else []),
               f"- Wall time of the whole run: {meta['wall_seconds']:.0f} s",
               "- Package versions: " + ", ".join(f"{k} {v}" for k, v in meta["versions"].items())]
     if rerun := meta.get("twins_rerun"):
@@ -328,6 +341,7 @@ def write_report(folder: Path, meta: dict[str, Any], sessions: list[dict[str, An
     meta = {**meta, "fingerprint": fingerprint(sessions)}
     twin_lines: list[str] = []
     if twins is not None:
+        meta["twin_fingerprint"] = twin_fingerprint(twins)
         from promptloop.evaluation.report_twins import twin_markdown, twin_summary
 
         twins = {**twins, "summary": twin_summary(twins)}
@@ -356,7 +370,7 @@ def rerender(folder: Path) -> dict[str, Path]:
         data = json.loads((Path(folder) / "results.json").read_text())
     except (OSError, ValueError) as exc:
         raise InputError(f"cannot read {Path(folder) / 'results.json'}: {exc}") from exc
-    meta = {k: v for k, v in data["meta"].items() if k != "fingerprint"}
+    meta = {k: v for k, v in data["meta"].items() if k not in ("fingerprint", "twin_fingerprint")}
     conditions = list(meta.get("conditions") or dict.fromkeys(s["condition"] for s in data["sessions"]))
     twins = data.get("twins")
     if twins is not None:

@@ -475,7 +475,7 @@ def test_public_api_is_pinned() -> None:
                        "select_conditions"},
         "stats": {"MeanCI", "PairedResult", "holm", "mean_ci", "paired_test"},
         "twin": {"DigitalTwin", "TwinParameters", "music_pull"},
-        "report": {"comparisons", "fingerprint", "rerender", "summarise", "write_report"},
+        "report": {"comparisons", "fingerprint", "rerender", "summarise", "twin_fingerprint", "write_report"},
     }
     expected = {f"promptloop.evaluation.{name}": names for name, names in expected.items()}
     expected["promptloop.feedback.evaluators.clap"] = {"ClapEvaluator", "ClapMetric", "ClapScorer", "clap_unavailable",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from promptloop.evaluation.report import twin_fingerprint
 from promptloop.evaluation.report_twins import twin_markdown, twin_summary
 
 _STUDY = {"twins": 10, "personalised_twins": 2, "sessions_per_twin": 3, "segments": 10, "segment_seconds": 5.0,
@@ -60,3 +61,15 @@ def test_the_closed_loops_decisions_are_counted_by_kind_and_self_reports_are_sai
     study["study"] = {**_STUDY, "self_report_every": 4}
     asked = "\n".join(twin_markdown(study, twin_summary(study)))
     assert "asking the twin how they feel (a SAM rating) after every 4 segments" in asked
+
+
+def test_the_twin_fingerprint_moves_with_any_twin_number_and_not_with_wall_time() -> None:
+    study = _study(8)
+    timed = {**study, "wall_seconds": 1529.0, "summary": twin_summary(study)}
+    assert twin_fingerprint(timed) == twin_fingerprint({**study, "wall_seconds": 12.0})
+    changed = _study(8)
+    changed["paired"][5]["closed"]["final_distance"] = 0.31  # one twin, one number
+    assert twin_fingerprint(changed) != twin_fingerprint(study)
+    resettled = _study(8)
+    resettled["study"] = {**_STUDY, "segments": 16}
+    assert twin_fingerprint(resettled) != twin_fingerprint(study)
