@@ -34,6 +34,7 @@ __all__ = [
     "AudioViolation",
     "BPM_WORDS",
     "MeasuredAudio",
+    "Repair",
     "audio_violations",
     "GENTLE_BRIGHTNESS_CAP",
     "HEADROOM_LU",
@@ -49,6 +50,18 @@ DYNAMICS_ORDER = ("pp", "p", "mp", "mf", "f")
 _HARSH_WORDS = re.compile(r"\b(harsh|piercing|shrill|screech\w*|aggressive|distorted|distortion|crash\w*|sharp)\b", re.I)
 BPM_WORDS = re.compile(r"\b(\d{2,3}(?:\.\d+)?)\s*bpm\b", re.I)  # a tempo written into a prompt
 _LOUD_WORDS = re.compile(r"\b(loud|louder|fortissimo|blasting|booming|thunderous|pounding|deafening)\b", re.I)
+
+
+@dataclass(frozen=True)
+class Repair:
+    """One change :func:`enforce_constraints` made to a plan: the field it changed and a note for
+    provenance (``str()`` gives the note)."""
+
+    field: str
+    note: str
+
+    def __str__(self) -> str:
+        return self.note
 
 
 def _mentions(text: str, term: str) -> bool:
@@ -73,7 +86,7 @@ def loudest_dynamics(ceiling_lufs: float) -> str:
     return allowed[-1] if allowed else "pp"
 
 
-def enforce_constraints(plan: MusicPlan, preferences: Preferences) -> tuple[MusicPlan, list[str]]:
+def enforce_constraints(plan: MusicPlan, preferences: Preferences) -> tuple[MusicPlan, list[Repair]]:
     """Return ``plan`` made to keep every constraint of ``preferences``, with the repairs made.
 
     Raises :class:`ConstraintViolation` when the prompt text breaks a constraint.
@@ -85,7 +98,7 @@ def enforce_constraints(plan: MusicPlan, preferences: Preferences) -> tuple[Musi
     loudest = loudest_dynamics(preferences.loudness_ceiling_lufs)
     if loudest != "f" and _LOUD_WORDS.search(plan.prompt):
         raise ConstraintViolation(f"prompt asks for loud music; the ceiling allows {loudest} at most")
-    notes: list[str] = []
+    notes: list[Repair] = []
     fields: dict[str, object] = {}
     covered = covered_words(forbidden)
     for name in ("instruments", "textures"):
@@ -93,23 +106,23 @@ def enforce_constraints(plan: MusicPlan, preferences: Preferences) -> tuple[Musi
         kept = tuple(t for t in terms if canonical(t) not in covered)
         if kept != terms:
             fields[name] = kept
-            notes.append(f"dropped avoided {name}")
+            notes.append(Repair(name, f"dropped avoided {name}"))
     if plan.genre is not None and canonical(plan.genre) in forbidden:
         fields["genre"] = None
-        notes.append("dropped avoided genre")
+        notes.append(Repair("genre", "dropped avoided genre"))
     cap = "mp" if preferences.gentle and DYNAMICS_ORDER.index(loudest) > DYNAMICS_ORDER.index("mp") else loudest
     if DYNAMICS_ORDER.index(plan.dynamics) > DYNAMICS_ORDER.index(cap):
         fields["dynamics"] = cap
-        notes.append(f"dynamics lowered to {cap}")
+        notes.append(Repair("dynamics", f"dynamics lowered to {cap}"))
     if preferences.gentle and plan.brightness > GENTLE_BRIGHTNESS_CAP:
         fields["brightness"] = GENTLE_BRIGHTNESS_CAP
-        notes.append("brightness capped (gentle)")
+        notes.append(Repair("brightness", "brightness capped (gentle)"))
     if preferences.tempo_range_bpm is not None:
         low, high = preferences.tempo_range_bpm
         tempo = min(high, max(low, plan.tempo_bpm))
         if tempo != plan.tempo_bpm:
             fields["tempo_bpm"] = tempo
-            notes.append(f"tempo {plan.tempo_bpm:.0f} -> {tempo:.0f} BPM (comfortable range {low:.0f}-{high:.0f})")
+            notes.append(Repair("tempo_bpm", f"tempo {plan.tempo_bpm:.0f} -> {tempo:.0f} BPM (comfortable range {low:.0f}-{high:.0f})"))
         if any(not low <= float(m.group(1)) <= high for m in BPM_WORDS.finditer(plan.prompt)):
             fields["prompt"] = BPM_WORDS.sub(f"{tempo:.0f} bpm", plan.prompt)
     if not fields:

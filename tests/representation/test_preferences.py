@@ -57,7 +57,7 @@ def test_plans_keep_the_tempo_range_and_the_prompt_says_the_kept_tempo():
     slow = MusicPlan(prompt="calm ambient piano, 56 bpm, soft", tempo_bpm=56)
     plan, notes = enforce_constraints(slow, prefs)
     assert plan.tempo_bpm == 70 and plan.prompt == "calm ambient piano, 70 bpm, soft"
-    assert notes == ["tempo 56 -> 70 BPM (comfortable range 70-90)"]
+    assert [(r.field, r.note) for r in notes] == [("tempo_bpm", "tempo 56 -> 70 BPM (comfortable range 70-90)")]
     # a prompt whose number disagrees with an in-range field is put right too
     plan, _ = enforce_constraints(MusicPlan(prompt="driving synth at 140 BPM", tempo_bpm=85), prefs)
     assert plan.tempo_bpm == 85 and plan.prompt == "driving synth at 85 bpm"

@@ -261,3 +261,6 @@ def test_a_comfortable_tempo_range_holds_the_music_inside_it_on_the_audio(backen
     assert held_end.tempo_bpm > free_end.tempo_bpm + 6, (held_end.tempo_bpm, free_end.tempo_bpm)
     assert held_end.loudness_lufs < measure(held.results[0].audio, SR).loudness_lufs - 6  # still winds down
     assert held.record().pacing.tempo_note and free.record().pacing.tempo_note is None
+    # the plan says why its tempo is not the path's (the rule planner keeps the range's repair note)
+    rationale = [r.record.attempts[r.record.chosen_attempt].plan["rationale"] for r in (held.results[0], free.results[0])]
+    assert "comfortable range 80-100" in rationale[0] and "comfortable range" not in rationale[1], rationale

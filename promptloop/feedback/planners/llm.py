@@ -198,7 +198,8 @@ def checked_plan(draft: PlanDraft, baseline: MusicPlan, context: PlanContext) ->
         bad = sorted({".".join(str(p) for p in e["loc"]) for e in exc.errors()})
         raise PlanRejected(f"plan failed the schema ({', '.join(bad)})") from None
     check_prompt(" ".join((*plan.instruments, *plan.textures, plan.genre or "")), forbidden)
-    plan, repairs = enforce_constraints(plan, prefs)
+    plan, repaired = enforce_constraints(plan, prefs)
+    repairs = [r.note for r in repaired]
     if repairs:
         plan = plan.model_copy(update={"rationale": f"{plan.rationale} [repaired: {'; '.join(repairs)}]"[:500]})
     return plan, notes + repairs

@@ -137,7 +137,7 @@ class RulePlanner(Planner):
         plan, repairs = enforce_constraints(plan.model_copy(update={"prompt": "draft"}), context.preferences)
         prompt = write_prompt(plan, context.preferences.gentle)
         check_prompt(prompt, context.preferences.forbidden)
-        held = [note for note in repairs if note.startswith("tempo")]  # the listener's range, not the path
+        held = [r.note for r in repairs if r.field == "tempo_bpm"]  # the listener's range, not the path
         rationale = f"{plan.rationale} [{'; '.join(held)}]"[:500] if held else plan.rationale
         return plan.model_copy(update={"prompt": prompt, "rationale": rationale})
 
