@@ -15,9 +15,10 @@ music can lead them (its *lead*):
 * **hold** — the listener has not followed: the belief stays behind, so the waypoint stays within
   the lead of it instead of running off along the schedule;
 * **move on** — they followed: the belief advances and the waypoint with it;
-* **back off** — arousal moved the wrong way by more than the noise allows: the next segment meets
-  the listener where they are (no further past the target than the target itself), the sounds that segment introduced become suspects (avoided for the
-  rest of the session), and when calming music was loud the loudness ceiling comes down;
+* **back off** — arousal moved the wrong way by more than the noise allows: the next segment moves
+  toward where the listener is, by a comfortable step at most and no further past the target than
+  the target itself; the sounds that segment introduced become suspects (avoided for the rest of
+  the session), and when calming music was loud the loudness ceiling comes down;
 * **probe** — a sound that has played from the start is never "introduced", so a trigger among
   the session's first sounds would never be found.  When the music is not working (a back-off
   that no new sound explains, or two segments without progress toward the target) and the readings
@@ -388,12 +389,16 @@ class ReadingPacer(Pacer):
         if self._backoff:  # arousal meets the listener; valence (which no sensor reads) stays where it was
             # ... but no further than the target asks: a listener who overshot an energising target
             # is not met with livelier music, nor one gone past a calming target with duller music
-            arousal = x.arousal
+            arousal, previous = x.arousal, context.previous or x
             if (arousal - target.arousal) * travel > s.max_beyond:
                 arousal = target.arousal + travel * s.max_beyond
-            held = Affect.clipped((context.previous or x).valence, arousal)
-            return Waypoint(held, (context.previous or x).distance(held), False,
-                            "back off: readings say the music worked against the listener")
+            # ... and within a comfortable step of the last segment: no sudden jump toward a reading
+            reason = "back off: readings say the music worked against the listener"
+            if abs(arousal - previous.arousal) > context.comfortable_step:
+                arousal = previous.arousal + math.copysign(context.comfortable_step, arousal - previous.arousal)
+                reason += "; a comfortable step toward where they are"
+            held = Affect.clipped(previous.valence, arousal)
+            return Waypoint(held, previous.distance(held), False, reason)
         arrive = max(1.0, s.arrive * (context.segments - 1))
         f = min(1.0, context.index / arrive)
         schedule = Affect.clipped(start.valence + f * (target.valence - start.valence),

@@ -112,6 +112,16 @@ def test_a_back_off_meets_the_listener_no_further_than_the_target() -> None:
     assert waypoints[-1].arousal == pytest.approx(TARGET.arousal)  # ... and the music waits at the target
 
 
+def test_a_back_off_moves_toward_the_listener_by_a_comfortable_step_at_most() -> None:
+    # they followed to the calm target, then the readings jump to where the session started
+    pacer, waypoints = _run([0.45, 0.2, -0.05, -0.3, -0.5, -0.6, -0.6, 0.7])
+    assert pacer.decisions[-1] == "back off" and pacer.arousal > 0.1  # the belief moved most of the way up
+    before, after = waypoints[-2], waypoints[-1]
+    assert before.arousal == pytest.approx(TARGET.arousal)
+    assert after.arousal == pytest.approx(before.arousal + 0.5)  # toward them, one comfortable step
+    assert after.valence == before.valence
+
+
 def test_a_listener_who_does_not_follow_is_held_within_reach() -> None:
     hold_only = PacerSettings(max_offset=0.0)  # the schedule and its lead alone, without the response map
     _, stuck = _run([0.7, 0.72, 0.7, 0.71, 0.7, 0.7], hold_only)
