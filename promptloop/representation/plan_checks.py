@@ -55,13 +55,10 @@ _LOUD_WORDS = re.compile(r"\b(loud|louder|fortissimo|blasting|booming|thunderous
 @dataclass(frozen=True)
 class Repair:
     """One change :func:`enforce_constraints` made to a plan: the field it changed and a note for
-    provenance (``str()`` gives the note)."""
+    provenance."""
 
     field: str
     note: str
-
-    def __str__(self) -> str:
-        return self.note
 
 
 def _mentions(text: str, term: str) -> bool:

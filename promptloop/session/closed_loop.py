@@ -16,9 +16,9 @@ music can lead them (its *lead*):
   the lead of it instead of running off along the schedule;
 * **move on** — they followed: the belief advances and the waypoint with it;
 * **back off** — arousal moved the wrong way by more than the noise allows: the next segment moves
-  toward where the listener is, by a comfortable step at most and no further past the target than
-  the target itself; the sounds that segment introduced become suspects (avoided for the rest of
-  the session), and when calming music was loud the loudness ceiling comes down;
+  toward the listener (a comfortable step at most, never past the target); the sounds that segment
+  introduced become suspects (avoided for the rest of the session), and when calming music was
+  loud the loudness ceiling comes down;
 * **probe** — a sound that has played from the start is never "introduced", so a trigger among
   the session's first sounds would never be found.  When the music is not working (a back-off
   that no new sound explains, or two segments without progress toward the target) and the readings
@@ -386,19 +386,17 @@ class ReadingPacer(Pacer):
         start, target = context.start, context.target
         rise = target.arousal - start.arousal  # the path's direction in arousal (none: the listener's)
         travel = math.copysign(1.0, rise) if abs(rise) > 0.05 else 0.0
-        if self._backoff:  # arousal meets the listener; valence (which no sensor reads) stays where it was
-            # ... but no further than the target asks: a listener who overshot an energising target
-            # is not met with livelier music, nor one gone past a calming target with duller music
+        if self._backoff:  # arousal moves toward the listener; valence (which no sensor reads) stays
+            # ... no further past the target than the target itself (one who overshot an energising
+            # target is not met with livelier music), and a comfortable step at most: no sudden jump
             arousal, previous = x.arousal, context.previous or x
             if (arousal - target.arousal) * travel > s.max_beyond:
                 arousal = target.arousal + travel * s.max_beyond
-            # ... and within a comfortable step of the last segment: no sudden jump toward a reading
-            reason = "back off: readings say the music worked against the listener"
-            if abs(arousal - previous.arousal) > context.comfortable_step:
-                arousal = previous.arousal + math.copysign(context.comfortable_step, arousal - previous.arousal)
-                reason += "; a comfortable step toward where they are"
-            held = Affect.clipped(previous.valence, arousal)
-            return Waypoint(held, previous.distance(held), False, reason)
+            step = context.comfortable_step
+            near = min(previous.arousal + step, max(previous.arousal - step, arousal))
+            held = Affect.clipped(previous.valence, near)
+            return Waypoint(held, previous.distance(held), False, "back off: readings say the music worked against the "
+                            "listener" + ("; a comfortable step toward where they are" if near != arousal else ""))
         arrive = max(1.0, s.arrive * (context.segments - 1))
         f = min(1.0, context.index / arrive)
         schedule = Affect.clipped(start.valence + f * (target.valence - start.valence),
