@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 
+from promptloop.acquisition.affect import AFFECT_WORDS
 from promptloop.evaluation.stats import mean_ci, paired_test
 from promptloop.evaluation.twins import HELD_OUT_SEEDS
 
@@ -29,6 +30,34 @@ def _paired(a: list[float], b: list[float], higher_is_better: bool) -> dict[str,
             "n": len(a), "share_better": wins / len(a) if a else 0.0, "p_value": result.p_value}
 
 
+_AXES = ("valence", "arousal")
+
+
+def _axis_gaps(row: dict[str, Any], length_s: float) -> dict[str, tuple[float, float]] | None:
+    """How far each arm ended from the target on each axis: {axis: (closed, open)}, from the last
+    point of each arm's timeline; None when a timeline does not reach the session's end."""
+    target = AFFECT_WORDS.get(row.get("pair", ["", ""])[1])
+    ends = [row[arm].get("timeline", [[0.0]])[-1] for arm in ("closed", "open")]
+    if target is None or any(len(end) != 3 or abs(end[0] - length_s) > 1e-6 for end in ends):
+        return None
+    wanted = (target.valence, target.arousal)
+    return {axis: (abs(ends[0][k + 1] - wanted[k]), abs(ends[1][k + 1] - wanted[k])) for k, axis in enumerate(_AXES)}
+
+
+def _final_axes(rows: list[dict[str, Any]], length_s: float) -> dict[str, Any]:
+    """Final distance per axis, closed vs open, and for the twins the closed loop left further from
+    the target, on which axis most of the difference lies (no wearable reading senses valence)."""
+    gaps = [_axis_gaps(r, length_s) for r in rows]
+    if not rows or any(g is None for g in gaps):
+        return {}
+    known = [g for g in gaps if g is not None]
+    out: dict[str, Any] = {axis: _paired([g[axis][0] for g in known], [g[axis][1] for g in known], False)
+                           for axis in _AXES}
+    lost = [g for r, g in zip(rows, known, strict=True) if r["closed"]["final_distance"] >= r["open"]["final_distance"]]
+    out["losses"] = {axis: sum(1 for g in lost if max(_AXES, key=lambda a: g[a][0] - g[a][1]) == axis) for axis in _AXES}
+    return out
+
+
 def twin_summary(study: dict[str, Any]) -> dict[str, Any]:
     """Paired statistics of both experiments."""
     rows = study["paired"]
@@ -41,6 +70,7 @@ def twin_summary(study: dict[str, Any]) -> dict[str, Any]:
                                       [r["open"]["final_distance"] for r in rows], False),
             "both": sum(1 for r in rows if r["closed"]["zone_seconds"] > r["open"]["zone_seconds"]
                         and r["closed"]["final_distance"] < r["open"]["final_distance"]) / len(rows),
+            "final_axes": _final_axes(rows, study["study"]["segments"] * study["study"]["segment_seconds"]),
         }
     by_session: dict[int, dict[str, list[float]]] = {}
     for series in study["series"]:
@@ -94,6 +124,15 @@ def twin_markdown(study: dict[str, Any], summary: dict[str, Any]) -> list[str]:
                   _line("Final distance to the target", dist, "", 3)]
         ok_zone = zone["share_better"] >= WIN_SHARE_TARGET and zone["p_value"] < P_TARGET and zone["difference"]["mean"] > 0
         ok_dist = dist["share_better"] >= WIN_SHARE_TARGET and dist["p_value"] < P_TARGET and dist["difference"]["mean"] < 0
+        axes = c.get("final_axes")
+        if axes:
+            lost = sum(axes["losses"].values())
+            lines.append("- Final distance per axis (how far from the target's value): "
+                         + "; ".join(f"{axis} closed {axes[axis]['a_mean']:.3f} vs open {axes[axis]['b_mean']:.3f}, "
+                                     f"closed closer for {axes[axis]['better']} of {axes[axis]['n']}" for axis in _AXES)
+                         + (f". Of the {lost} twins the closed loop left further from the target, most of the "
+                            f"difference is valence for {axes['losses']['valence']} (no wearable reading senses "
+                            f"valence) and arousal for {axes['losses']['arousal']}." if lost else "."))
         lines += [f"- Both at once (more time in the zone and closer at the end): {c['both']:.0%} of twins.",
                   f"- Target (closed better in ≥ 80 % of twins, p < 0.01) on time in zone: {_verdict(ok_zone)}; "
                   f"on final distance: {_verdict(ok_dist)}.", ""]

@@ -73,3 +73,27 @@ def test_the_twin_fingerprint_moves_with_any_twin_number_and_not_with_wall_time(
     resettled = _study(8)
     resettled["study"] = {**_STUDY, "segments": 16}
     assert twin_fingerprint(resettled) != twin_fingerprint(study)
+
+
+def test_the_final_distance_is_split_by_axis_and_each_loss_is_put_on_its_axis() -> None:
+    # anxious -> calm: the target is (0.4, -0.6); sessions of 10 x 5 s end at t = 50
+    def arm(valence: float, arousal: float) -> dict[str, Any]:
+        dist = ((valence - 0.4) ** 2 + (arousal + 0.6) ** 2) ** 0.5
+        return {**_session(1.0, round(dist, 4)), "timeline": [[0.0, -0.6, 0.7], [50.0, valence, arousal]]}
+
+    ends = [((0.4, -0.6), (0.2, -0.3)),  # closed on the target: a win
+            ((0.0, -0.6), (0.3, -0.6)),  # closed short in valence: a loss on valence
+            ((0.1, -0.55), (0.35, -0.5)),  # a loss on valence, though arousal is a little off too
+            ((0.4, -0.2), (0.4, -0.5))]  # closed short in arousal: a loss on arousal
+    study = _study(10)
+    study["paired"] = [{"pair": ["anxious", "calm"], "closed": arm(*c), "open": arm(*o)} for c, o in ends]
+    axes = twin_summary(study)["closed_vs_open"]["final_axes"]
+    assert axes["losses"] == {"valence": 2, "arousal": 1}
+    assert axes["valence"]["better"] == 1 and axes["arousal"]["better"] == 2  # twin 3 ties on valence
+    assert abs(axes["valence"]["a_mean"] - (0.0 + 0.4 + 0.3 + 0.0) / 4) < 1e-9
+    text = "\n".join(twin_markdown(study, twin_summary(study)))
+    assert "Of the 3 twins the closed loop left further from the target, most of the difference is valence for 2" in text
+    # a study without timelines (or one that does not reach the end) says nothing per axis
+    assert twin_summary(_study(7))["closed_vs_open"]["final_axes"] == {}
+    study["paired"][0]["open"]["timeline"] = [[0.0, -0.6, 0.7], [45.0, 0.2, -0.3]]
+    assert "per axis" not in "\n".join(twin_markdown(study, twin_summary(study)))
