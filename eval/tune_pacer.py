@@ -58,12 +58,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--segments", type=int, default=None)
     parser.add_argument("--self-report-every", type=int, default=None, metavar="N",
                         help="the closed arm asks the twin how they feel after every N segments (0: never)")
+    parser.add_argument("--sensing", default="wearable", metavar="KIND",
+                        help="what the closed arm senses: wearable (the study), or a bound: exact-arousal, exact-affect "
+                             "(promptloop.evaluation.twin_sessions.SENSING)")
     parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE", help="a PacerSettings constant")
     parser.add_argument("--held-out", action="store_true", help="the held-out twins instead (check once, do not tune)")
     parser.add_argument("--out", type=Path, default=None)
     parser.add_argument("--open-from", type=Path, default=None, metavar="FILE",
                         help="reuse the open-loop sessions of a study written with --out (same twins and session settings)")
     args = parser.parse_args(argv)
+    if args.sensing != "wearable" and args.held_out:
+        raise SystemExit("--sensing is a bound for tuning twins; the held-out check uses the wearable")
 
     from promptloop.audio.io import atomic_write_bytes
     from promptloop.errors import InputError
@@ -78,9 +83,13 @@ def main(argv: list[str] | None = None) -> int:
     if not (first in seeds and first + max(args.twins, args.personalised) - 1 in seeds):
         raise SystemExit(f"twins must come from {seeds}")
     base = TwinStudy()
-    study = TwinStudy(twins=args.twins, personalised_twins=args.personalised, sessions_per_twin=args.sessions,
-                      segments=args.segments or base.segments, first_seed=first, pacer=_settings(args.set),
-                      self_report_every=base.self_report_every if args.self_report_every is None else args.self_report_every)
+    reports = base.self_report_every if args.self_report_every is None else args.self_report_every
+    try:
+        study = TwinStudy(twins=args.twins, personalised_twins=args.personalised, sessions_per_twin=args.sessions,
+                          segments=args.segments or base.segments, first_seed=first, pacer=_settings(args.set),
+                          sensing=args.sensing, self_report_every=reports)
+    except InputError as exc:
+        raise SystemExit(f"--sensing: {exc}") from None
     reuse = None
     if args.open_from is not None:
         try:

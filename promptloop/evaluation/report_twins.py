@@ -100,6 +100,18 @@ def _line(what: str, c: dict[str, Any], unit: str, digits: int = 2) -> str:
             f"({c['share_better']:.0%}), worse for {c['worse']}, tied for {c['ties']}; Wilcoxon p = {c['p_value']:.2g}.")
 
 
+def _sensed(s: dict[str, Any]) -> str:
+    """What the closed arm read of its twin (a study without ``sensing`` used the wearable)."""
+    n = s["readings_per_segment"]
+    sensing = s.get("sensing", "wearable")
+    if sensing == "wearable":
+        return (f"reading heart rate, RMSSD and skin conductance, {n} readings per segment, with the twin's noise, "
+                "drift and dropouts")
+    told = "; told the twin's exact felt valence and arousal after every segment" if sensing == "exact-affect" else ""
+    return (f"**a sensing bound, not the study**: {n} exact readings per segment of the twin's felt arousal "
+            f"(no noise, drift or dropout){told}")
+
+
 def twin_markdown(study: dict[str, Any], summary: dict[str, Any]) -> list[str]:
     """The report's twin sections as Markdown lines."""
     s = study["study"]
@@ -109,8 +121,7 @@ def twin_markdown(study: dict[str, Any], summary: dict[str, Any]) -> list[str]:
              f"{s['twins']} simulated listeners from the {population} seed range (seeds {s['first_seed']}–"
              f"{s['first_seed'] + s['twins'] - 1}; the pacer was tuned on seeds 0–999 only), each heard one "
              f"{s['segments']} × {s['segment_seconds']:g} s session twice — open loop (`IsoPacer`) and closed loop "
-             f"(`ReadingPacer`, reading heart rate, RMSSD and skin conductance, {s['readings_per_segment']} readings "
-             "per segment, with the twin's noise, drift and dropouts"
+             f"(`ReadingPacer`, {_sensed(s)}"
              + (f"; asking the twin how they feel (a SAM rating) after every {s['self_report_every']} segments"
                 if s.get("self_report_every") else "")
              + ") — with the same start, target and seeds; "

@@ -32,13 +32,19 @@ from promptloop.session.closed_loop import PacerSettings, ReadingPacer, apply_re
 from promptloop.session.loop import LoopSession, SessionSpec
 from promptloop.session.pacing import IsoPacer, Pacer
 
-__all__ = ["TWIN_PAIRS", "TwinStudy", "open_arms", "run_twin_session", "run_twin_study"]
+__all__ = ["SENSING", "TWIN_PAIRS", "TwinStudy", "open_arms", "run_twin_session", "run_twin_study"]
 
 #: (start, target) words: every quadrant as a start, long and short moves.
 TWIN_PAIRS: tuple[tuple[str, str], ...] = (
     ("anxious", "calm"), ("stressed", "relaxed"), ("tired", "energized"), ("sad", "happy"),
     ("angry", "serene"), ("bored", "focused"), ("tense", "content"), ("depressed", "content"),
 )
+
+#: What the closed arm senses of its twin.  ``wearable``: the twin's noisy, drifting wearable (the
+#: study).  The other two are bounds, for tuning runs only: ``exact-arousal``, a wearable that reads
+#: the felt arousal without error (:meth:`SimulatedListener.exact_readings`); ``exact-affect``, that
+#: and, after every segment, the felt state told exactly (valence, which no wearable reads).
+SENSING = ("wearable", "exact-arousal", "exact-affect")
 
 
 @dataclass(frozen=True)
@@ -60,11 +66,21 @@ class TwinStudy:
     #: The closed arm asks the twin how they feel (a SAM rating, taken as the chat's "I feel ...")
     #: after every this many segments; 0: never (the readings alone).
     self_report_every: int = 0
+    sensing: str = "wearable"
     first_seed: int = HELD_OUT_SEEDS.start
     pacer: PacerSettings = PacerSettings()  # the closed loop's constants (tuned on TUNING_SEEDS)
 
+    def __post_init__(self) -> None:
+        if self.sensing not in SENSING:
+            raise InputError(f"sensing must be one of {', '.join(SENSING)}, not {self.sensing!r}")
+
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        """The study's settings; the usual sensing is left out, so a study keeps the fingerprint it
+        had before the bounds existed."""
+        out = asdict(self)
+        if out["sensing"] == SENSING[0]:
+            del out["sensing"]
+        return out
 
     def session_count(self) -> int:
         """Sessions the study runs (a personalised run's first session is shared when it can be)."""
@@ -90,7 +106,8 @@ def run_twin_session(backends: Any, traits: TwinTraits, pair: tuple[str, str], s
                           fallback_planner=backends.fallback_planner, pacer=pacer)
 
     def read() -> list[Any]:
-        return [twin.readings() for _ in range(study.readings_per_segment)]
+        exact = study.sensing != "wearable"
+        return [twin.exact_readings() if exact else twin.readings() for _ in range(study.readings_per_segment)]
 
     readings = read()
     if isinstance(pacer, ReadingPacer):
@@ -105,7 +122,9 @@ def run_twin_session(backends: Any, traits: TwinTraits, pair: tuple[str, str], s
         waypoints.append(result.record.waypoint.model_dump())
         readings = read()
         if isinstance(pacer, ReadingPacer):
-            if study.self_report_every and (index + 1) % study.self_report_every == 0:
+            if study.sensing == "exact-affect":
+                session.update_listener(twin.state, "chat")
+            elif study.self_report_every and (index + 1) % study.self_report_every == 0:
                 session.update_listener(twin.self_report(), "chat")
             apply_readings(session, pacer, readings)
     length = study.segments * study.segment_seconds

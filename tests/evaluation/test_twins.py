@@ -166,3 +166,57 @@ def test_a_tuning_run_reuses_the_open_arm_only_where_it_was_made_the_same_way() 
     moved = {**first, "paired": [{**first["paired"][0], "open": {**first["paired"][0]["open"], "pair": ["sad", "happy"]}}]}
     with pytest.raises(InputError, match="another start and target"):
         run_twin_study(backends, study, reuse_open=open_arms(moved, study))
+
+
+def test_the_exact_wearable_reads_felt_arousal_one_to_one_for_the_pacer() -> None:
+    """The sensing bound's wearable: no noise, drift or dropout; each signal's change reads, through
+    the pacer's model of a typical listener, as exactly the change in felt arousal, on a twin whose
+    own slopes are far from typical (its real wearable would mislead the pacer); and a trigger's
+    phasic skin-conductance response stays in it, as on the real wearable."""
+    from promptloop.session.closed_loop import _SENSITIVITY
+
+    traits = next(t for t in map(TwinTraits.sample, TUNING_SEEDS)
+                  if abs(t.hr_per_arousal - 12.0) > 4.0 and t.scl_log_per_arousal > 0.1 and t.triggers)
+    twin = SimulatedListener.create(traits, Affect(-0.3, 0.7), 3)
+    baseline = twin.baseline()
+
+    def sensed() -> dict[str, float]:
+        readings = [twin.exact_readings() for _ in range(3)]
+        assert readings[0] == readings[1] == readings[2] and readings[0].present()
+        return {k: c["arousal"] / _SENSITIVITY[k]
+                for k, c in estimate_affect(readings[0], baseline).contributions.items()}
+
+    before, felt_before = sensed(), twin.state.arousal
+    for _ in range(4):
+        twin.listen(CALM)
+    assert twin.state.arousal < felt_before - 0.3
+    after, moved = sensed(), twin.state.arousal - felt_before
+    assert set(after) == {"heart_rate", "hrv_rmssd", "skin_conductance"}
+    for signal in after:  # contributions are rounded to 1e-4
+        assert abs((after[signal] - before[signal]) - moved) < 2e-3, signal
+    twin.listen(MusicHeard(CALM.cues, frozenset({traits.triggers[0]}), CALM.seconds))
+    heard = twin.exact_readings()
+    assert heard.skin_conductance is not None and heard.heart_rate is not None
+    felt_scl = traits.resting_scl_us * np.exp(0.5 * twin.state.arousal)
+    assert abs(heard.skin_conductance / felt_scl - 1.12) < 1e-9
+
+
+def test_a_study_with_a_sensing_bound_says_so_and_one_without_keeps_its_settings() -> None:
+    """A bound is recorded in the study's settings and the report's text; the usual wearable is left
+    out of the settings, so a study run before the bounds existed keeps its fingerprint."""
+    import pytest
+
+    from promptloop.errors import InputError
+    from promptloop.evaluation.report_twins import twin_markdown, twin_summary
+    from promptloop.evaluation.twin_sessions import TwinStudy
+
+    assert "sensing" not in TwinStudy().to_dict()
+    assert TwinStudy(sensing="exact-affect").to_dict()["sensing"] == "exact-affect"
+    with pytest.raises(InputError, match="sensing must be one of"):
+        TwinStudy(sensing="perfect")
+    empty = {"paired": [], "series": []}
+    usual = "\n".join(twin_markdown({**empty, "study": TwinStudy(twins=1).to_dict()}, twin_summary({**empty, "study": {}})))
+    bound = "\n".join(twin_markdown({**empty, "study": TwinStudy(twins=1, sensing="exact-affect").to_dict()},
+                                    twin_summary({**empty, "study": {}})))
+    assert "with the twin's noise, drift and dropouts" in usual and "sensing bound" not in usual
+    assert "**a sensing bound, not the study**" in bound and "exact felt valence and arousal" in bound

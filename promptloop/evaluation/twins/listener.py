@@ -40,6 +40,12 @@ DROPOUT = {"device": 0.04, "heart_rate": 0.05, "hrv_rmssd": 0.12, "skin_conducta
 #: about one step around the felt state.
 SAM_STEP = 0.25
 REPORT_SCATTER = 0.25
+#: Each signal's slope per unit of arousal for the typical listener the pacer's model of the readings
+#: assumes (``closed_loop._SENSITIVITY`` through ``estimate_affect``): the population's medians
+#: (``TwinTraits``), RMSSD's 0.45 as the pacer rounds it.
+TYPICAL_HR_PER_AROUSAL, TYPICAL_RMSSD_LOG_PER_AROUSAL, TYPICAL_SCL_LOG_PER_AROUSAL = 12.0, 0.44, 0.5
+#: Phasic skin-conductance responses to a trigger add this share to the tonic level.
+TRIGGER_SCL_FACTOR = 1.12
 
 
 def _z(value: float, centre: float, half_range: float) -> float:
@@ -147,7 +153,7 @@ class SimulatedListener:
             return Readings()
         scl = t.resting_scl_us * math.exp(t.scl_log_per_arousal * a) * (1.0 + t.scl_drift_per_min * self.elapsed_s / 60.0)
         if self._last_triggered and t.scl_log_per_arousal > 0.1:
-            scl *= 1.12  # phasic responses to the trigger add to the tonic level
+            scl *= TRIGGER_SCL_FACTOR
         values = {
             "heart_rate": float(np.clip(self.heart_rate() + self._hr_drift + 2.5 * n[0], 30.0, 200.0)),
             "hrv_rmssd": float(np.clip(t.resting_rmssd_ms * math.exp(-t.rmssd_log_per_arousal * a + 0.15 * n[1]), 2.0, 250.0)),
@@ -155,6 +161,17 @@ class SimulatedListener:
         }
         kept = {k: round(v, 3) for (k, v), d in zip(values.items(), drop[1:], strict=True) if d >= DROPOUT[k]}
         return Readings(**kept)
+
+    def exact_readings(self) -> Readings:
+        """A wearable that cannot err: every signal follows the felt arousal at the population's
+        typical slope (the listener the pacer assumes), with no noise, drift or dropout; a trigger's
+        phasic skin-conductance response is there as on the real wearable.  Not a device anyone has:
+        it measures how much of the closed loop's result the sensing costs (``eval/tune_pacer.py --sensing``)."""
+        t, a = self.traits, self.state.arousal
+        phasic = TRIGGER_SCL_FACTOR if self._last_triggered else 1.0
+        return Readings(heart_rate=t.resting_hr + TYPICAL_HR_PER_AROUSAL * a,
+                        hrv_rmssd=t.resting_rmssd_ms * math.exp(-TYPICAL_RMSSD_LOG_PER_AROUSAL * a),
+                        skin_conductance=t.resting_scl_us * math.exp(TYPICAL_SCL_LOG_PER_AROUSAL * a) * phasic)
 
     # -- asked how they feel ----------------------------------------------------------------------
     def self_report(self) -> Affect:
