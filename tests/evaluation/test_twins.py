@@ -199,6 +199,12 @@ def test_the_exact_wearable_reads_felt_arousal_one_to_one_for_the_pacer() -> Non
     assert heard.skin_conductance is not None and heard.heart_rate is not None
     felt_scl = traits.resting_scl_us * np.exp(0.5 * twin.state.arousal)
     assert abs(heard.skin_conductance / felt_scl - 1.12) < 1e-9
+    # the bound varies the sensing alone: under the same music the listener feels the same either way
+    worn, exact = (SimulatedListener.create(traits, Affect(-0.3, 0.7), 4) for _ in range(2))
+    for _ in range(3):
+        worn.readings(), exact.exact_readings()
+        worn.listen(CALM), exact.listen(CALM)
+    assert worn.timeline == exact.timeline
 
 
 def test_a_study_with_a_sensing_bound_says_so_and_one_without_keeps_its_settings() -> None:
