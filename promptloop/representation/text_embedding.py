@@ -87,6 +87,12 @@ class TextEmbedder:
         self._model: Any = None
         self._cache: dict[str, np.ndarray] = {}
         self.store = store if store is not None else VectorStore(None)
+        # The caches are shared by the service's threads: a segment's evaluator adds to them while an
+        # erase drops a listener's texts.  ``_guard`` covers every read and write of them (not the
+        # model call); texts forgotten while an embedding is in flight are not cached when it lands.
+        self._guard = threading.Lock()
+        self._in_flight = 0
+        self._forgotten: set[str] = set()
 
     @property
     def loaded(self) -> bool:
@@ -108,28 +114,50 @@ class TextEmbedder:
     def embed(self, texts: list[str], *, persist: bool = False) -> np.ndarray:
         """Unit-norm embeddings, one row per text.  ``persist`` keeps them across processes: only
         for texts the system wrote, never a listener's words."""
-        stored = self.store.vectors
-        missing = [t for t in dict.fromkeys(texts) if t not in self._cache and not (persist and t in stored)]
-        if missing:
-            with _LOCK:
-                vectors = self.load().encode(missing, normalize_embeddings=True, convert_to_numpy=True, batch_size=32)
-            for text, vec in zip(missing, vectors, strict=True):
-                self._cache[text] = vec.astype(np.float32)
-            if persist:
-                stored.update({t: self._cache[t] for t in missing})
-                self.store.save()
-        return np.stack([self._cache[t] if t in self._cache else stored[t] for t in texts])
+        found: dict[str, np.ndarray] = {}
+        with self._guard:
+            for text in dict.fromkeys(texts):
+                vec = self._cache.get(text)
+                if vec is None and persist:
+                    vec = self.store.vectors.get(text)
+                if vec is not None:
+                    found[text] = vec
+            self._in_flight += 1
+        try:
+            missing = [t for t in dict.fromkeys(texts) if t not in found]
+            if missing:
+                with _LOCK:
+                    vectors = self.load().encode(missing, normalize_embeddings=True, convert_to_numpy=True,
+                                                 batch_size=32)
+                new = {t: v.astype(np.float32) for t, v in zip(missing, vectors, strict=True)}
+                found.update(new)
+                with self._guard:
+                    self._cache.update({t: v for t, v in new.items() if t not in self._forgotten})
+                    if persist:
+                        self.store.vectors.update(new)
+                        self.store.save()
+        finally:
+            with self._guard:
+                self._in_flight -= 1
+                if not self._in_flight:
+                    self._forgotten.clear()
+        return np.stack([found[t] for t in texts])
 
     def forget(self, texts: set[str]) -> int:
-        """Drop the cached embeddings of ``texts`` (a listener's data being erased); how many went."""
-        gone = [t for t in self._cache if t in texts]
-        for text in gone:
-            self._cache.pop(text, None)
+        """Drop the cached embeddings of ``texts`` (a listener's data being erased); how many went.
+        An embedding of one of them still being computed is returned to its caller, not cached."""
+        with self._guard:
+            gone = [t for t in self._cache if t in texts]
+            for text in gone:
+                del self._cache[text]
+            if self._in_flight:
+                self._forgotten |= texts
         return len(gone)
 
     def cached(self) -> set[str]:
         """The texts whose embeddings are cached in this process."""
-        return set(self._cache)
+        with self._guard:
+            return set(self._cache)
 
     def similarity(self, a: str, b: str, *, persist: bool = False) -> float:
         va, vb = self.embed([a, b], persist=persist)

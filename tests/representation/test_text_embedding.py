@@ -62,3 +62,52 @@ def test_the_evaluators_warm_up_loads_the_model_a_cache_miss_would_load(monkeypa
     assert not fresh.loaded  # the word-overlap fallback loads nothing
     EmbeddingEvaluator(use_embeddings=True).warm_up()
     assert fresh.loaded
+
+
+class _Model:
+    """Stands in for MiniLM: a fixed unit vector per text; ``during`` runs inside the model call."""
+
+    def __init__(self, during=None):  # type: ignore[no-untyped-def]
+        self.during = during
+
+    def encode(self, texts, **_):  # type: ignore[no-untyped-def]
+        if self.during is not None:
+            self.during()
+        return np.array([[1.0, 0.0] if "hymn" in t else [0.0, 1.0] for t in texts])
+
+
+def test_an_erase_that_lands_while_a_listeners_words_are_embedded_leaves_nothing_cached():
+    """A segment's evaluator embeds the listener's words while their account is erased: the embedding
+    still reaches the evaluator, and the erased words are not put back in the cache afterwards."""
+    words = "my late husband's favourite hymn"
+    embedder = TextEmbedder(VectorStore(None))
+    embedder._model = _Model(during=lambda: embedder.forget({words}))
+    vectors = embedder.embed([words, CAPTIONS[0]])
+    np.testing.assert_array_equal(vectors, [[1.0, 0.0], [0.0, 1.0]])
+    assert embedder.cached() == {CAPTIONS[0]}
+    embedder._model = _Model()
+    embedder.embed([words])  # nothing is in flight now: later embeddings are cached as before
+    assert embedder.cached() == {CAPTIONS[0], words}
+
+
+def test_the_cache_is_read_and_written_under_one_guard():
+    """An erase's forget iterated the cache while a generation thread could add to it ("dictionary
+    changed size during iteration" fails the erase), and an embedding could read a text the erase had
+    just dropped (a KeyError fails the segment).  Every reader and writer of the cache now waits for
+    the guard; held here, none gets through until it is released."""
+    import threading
+
+    embedder = TextEmbedder(VectorStore(None))
+    embedder._model = _Model()
+    embedder.embed(CAPTIONS)
+    calls = {"forget": lambda: embedder.forget({CAPTIONS[0]}), "cached": embedder.cached,
+             "embed": lambda: embedder.embed(["a new caption"])}
+    for name, call in calls.items():
+        done: list[object] = []
+        with embedder._guard:
+            worker = threading.Thread(target=lambda c=call, d=done: d.append(c()), daemon=True)
+            worker.start()
+            worker.join(0.2)
+            assert worker.is_alive() and not done, name  # it waits: the guard is held
+        worker.join(10)
+        assert done, name

@@ -109,7 +109,10 @@ def test_the_listener_edits_their_profile_downloads_their_data_and_erases_their_
             assert token_cookies()  # the page's audio and event stream read it
             page.once("dialog", lambda dialog: dialog.accept())
             page.click("#erase-account")
-            page.wait_for_selector("#login:not([hidden])")
+            try:
+                page.wait_for_selector("#login:not([hidden])")
+            except sync_api.TimeoutError:  # say what the page says, e.g. "Could not erase: ..."
+                raise AssertionError(f"no sign-out after the erase: {page.inner_text('#data-status')!r}") from None
             assert page.is_hidden("#app")
             assert "erased" in page.inner_text("#erased-note")
             assert page.evaluate("localStorage.getItem('promptloop_token')") is None
