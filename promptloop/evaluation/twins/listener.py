@@ -167,8 +167,10 @@ class SimulatedListener:
         typical slope (the listener the pacer assumes), with no noise, drift or dropout; a trigger's
         phasic skin-conductance response is there as on the real wearable.  Not a device anyone has:
         it measures how much of the closed loop's result the sensing costs (``eval/tune_pacer.py --sensing``)."""
-        self.rng.normal(0.0, 1.0, size=3)  # the draws the real wearable takes, so that the listener's
-        self.rng.random(size=4)  # own noise follows the same draws under either (the bound varies the sensing alone)
+        # the draws the real wearable takes: the listener's own noise then follows the same draws
+        # under either, and the bound varies the sensing alone
+        self.rng.normal(0.0, 1.0, size=3)
+        self.rng.random(size=4)
         t, a = self.traits, self.state.arousal
         phasic = TRIGGER_SCL_FACTOR if self._last_triggered else 1.0
         return Readings(heart_rate=t.resting_hr + TYPICAL_HR_PER_AROUSAL * a,
