@@ -12,12 +12,15 @@ from __future__ import annotations
 
 import abc
 import collections
+import logging
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from promptloop.errors import JobCancelled, QueueFull
+
+_log = logging.getLogger(__name__)
 
 __all__ = ["InProcessPool", "JobContext", "Work", "WorkerPool"]
 
@@ -197,6 +200,15 @@ class InProcessPool(WorkerPool):
             started = time.monotonic()
             try:
                 work(ctx)
+            except Exception as exc:  # noqa: BLE001 - a job's own handling failed; the worker must outlive it
+                # An exception that escaped the job's handlers ended this thread, and with it (one
+                # worker) the pool: every later job waited in the queue for ever.  The job is
+                # reported failed the way an abandoned one is.
+                _log.exception("job %s raised past its own error handling", job_id)
+                try:
+                    self._on_abandon(job_id, f"{type(exc).__name__}: {exc}"[:500])
+                except Exception:  # noqa: BLE001
+                    _log.exception("job %s could not be marked failed", job_id)
             finally:
                 with self._cond:
                     if self._running.get(job_id) is ctx:

@@ -100,3 +100,26 @@ def test_a_job_past_its_deadline_fails_and_the_worker_serves_others(make_service
         service.config.job_deadline_s = 30
         assert alice.generate(other)["status"] == "succeeded"
         assert client.get("/readyz").status_code == 200
+
+
+def test_a_job_that_raises_past_its_handlers_is_reported_and_the_worker_serves_the_next() -> None:
+    """With one worker, an exception that escaped a job's own error handling ended the worker's thread
+    and every later job stayed queued for ever (the live server stopped generating)."""
+    import threading
+
+    from promptloop.service.workers import InProcessPool
+
+    reported: list[tuple[str, str]] = []
+    pool = InProcessPool(workers=1, queue_size=4, on_abandon=lambda job_id, reason: reported.append((job_id, reason)))
+    served = threading.Event()
+
+    def broken(_ctx) -> None:  # type: ignore[no-untyped-def]
+        raise RuntimeError("the handler itself failed")
+
+    try:
+        pool.submit("j_broken", broken, deadline_s=60)
+        pool.submit("j_next", lambda _ctx: served.set(), deadline_s=60)
+        assert served.wait(30), "the next job never ran: the worker died with the broken one"
+        assert reported == [("j_broken", "RuntimeError: the handler itself failed")]
+    finally:
+        pool.shutdown()
