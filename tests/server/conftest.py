@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from live_log import pytest_runtest_makereport, pytest_runtest_setup  # noqa: F401 - hooks: a failure shows the live server's log
 from srv_support import (
     Api,
     LiveServer,

@@ -118,8 +118,14 @@ def free_port() -> int:
 
 
 class LiveServer:
-    def __init__(self, base: str, token: str, data_dir: Path, process: subprocess.Popen[str]) -> None:
+    def __init__(self, base: str, token: str, data_dir: Path, process: subprocess.Popen[str],
+                 log: list[str] | None = None) -> None:
         self.base, self.token, self.data_dir, self.process = base, token, data_dir, process
+        self.log = log if log is not None else []  # the server's output so far (a reader thread appends)
+
+
+#: Servers started and not yet stopped (a failing test shows what they logged: ``live_log``).
+RUNNING: list[LiveServer] = []
 
 
 def service_env(data_dir: Path, **extra: str) -> dict[str, str]:
@@ -163,10 +169,14 @@ def start_server(data_dir: Path, port: int | None = None, extra_env: dict[str, s
         process.kill()
         raise AssertionError("server not ready:\n" + "".join(lines))
     match = re.search(r"/chat#token=(pl_[A-Za-z0-9_-]+)", "".join(lines))
-    return LiveServer(base, match.group(1) if match else "", data_dir, process)
+    server = LiveServer(base, match.group(1) if match else "", data_dir, process, lines)
+    RUNNING.append(server)
+    return server
 
 
 def stop_server(server: LiveServer) -> None:
+    if server in RUNNING:
+        RUNNING.remove(server)
     server.process.send_signal(signal.SIGINT)
     try:
         server.process.wait(timeout=20)
