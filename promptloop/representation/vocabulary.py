@@ -30,6 +30,7 @@ __all__ = [
     "covered_words",
     "density_word",
     "brightness_word",
+    "mood_words",
     "gm_voice",
 ]
 
@@ -207,3 +208,23 @@ def density_word(density: float) -> str:
 def brightness_word(brightness: float) -> str:
     """The prompt word for a brightness in [0, 1] (``0.8`` → ``"bright"``)."""
     return _word_for(brightness, BRIGHTNESS_WORDS)
+
+
+#: A prompt's mood words by region of the circumplex: arousal low (<= -0.3), moderate, high
+#: (>= 0.35), and valence in four bands (strongly or mildly negative, mildly or strongly positive,
+#: split at ±0.45), so "focused" (0.3, 0.3) is not written as "excited" (0.7, 0.85) is.  MusicGen
+#: reads these words (the embedded renderer plays the plan's numbers); none of them is one the
+#: synth's prompt reader takes for a density or brightness, and each agrees with the plan's mode.
+MOOD_WORDS: dict[str, tuple[str, str, str, str]] = {
+    "low": ("melancholic, still", "subdued, wistful", "peaceful, calm", "serene, peaceful"),
+    "moderate": ("sombre, brooding", "pensive", "focused, centred", "warm, hopeful"),
+    "high": ("tense, restless", "restless, searching", "purposeful, spirited", "uplifting, energetic"),
+}
+MOOD_AROUSAL_LOW, MOOD_AROUSAL_HIGH, MOOD_VALENCE_STRONG = -0.3, 0.35, 0.45
+
+
+def mood_words(valence: float, arousal: float) -> str:
+    """The mood words a prompt gives music at this point of the circumplex."""
+    level = "low" if arousal <= MOOD_AROUSAL_LOW else "high" if arousal >= MOOD_AROUSAL_HIGH else "moderate"
+    band = (0 if valence <= -MOOD_VALENCE_STRONG else 1 if valence < 0 else 2 if valence < MOOD_VALENCE_STRONG else 3)
+    return MOOD_WORDS[level][band]

@@ -23,6 +23,7 @@ from promptloop.representation.vocabulary import (
     brightness_word,
     covered_words,
     density_word,
+    mood_words,
 )
 
 __all__ = ["RulePlanner", "write_prompt"]
@@ -43,19 +44,11 @@ def _clip(value: float, low: float = 0.05, high: float = 0.95) -> float:
     return round(max(low, min(high, value)), 3)
 
 
-def _mood_words(valence: float, arousal: float) -> str:
-    if arousal >= 0.3:
-        return "tense, restless" if valence < 0 else "uplifting, energetic"
-    if arousal <= -0.3:
-        return "melancholic, still" if valence < 0 else "peaceful, calm"
-    return "pensive" if valence < 0 else "warm, hopeful"
-
-
 def write_prompt(plan: MusicPlan, gentle: bool) -> str:
     """MusicGen-style prompt text for a plan (mood, genre, instruments, tempo, key, dynamics...)."""
     voices = list(plan.instruments)
     textures = list(plan.textures)
-    parts = [f"{_mood_words(plan.target_valence, plan.target_arousal)} {plan.genre or 'instrumental'} music"]
+    parts = [f"{mood_words(plan.target_valence, plan.target_arousal)} {plan.genre or 'instrumental'} music"]
     if voices:
         parts.append("with " + " and ".join(voices))
     if textures:
