@@ -61,6 +61,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sensing", default="wearable", metavar="KIND",
                         help="what the closed arm senses: wearable (the study), or a bound: exact-arousal, exact-affect "
                              "(promptloop.evaluation.twin_sessions.SENSING)")
+    parser.add_argument("--actuation", default="audio", metavar="KIND",
+                        help="what the music can do to valence: audio (the study: the measured mode), or a bound: "
+                             "graded-valence (promptloop.evaluation.twin_sessions.ACTUATION)")
     parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE", help="a PacerSettings constant")
     parser.add_argument("--held-out", action="store_true", help="the held-out twins instead (check once, do not tune)")
     parser.add_argument("--out", type=Path, default=None)
@@ -69,6 +72,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.sensing != "wearable" and args.held_out:
         raise SystemExit("--sensing is a bound for tuning twins; the held-out check uses the wearable")
+    if args.actuation != "audio" and args.held_out:
+        raise SystemExit("--actuation is a bound for tuning twins; the held-out check hears the audio")
 
     from promptloop.audio.io import atomic_write_bytes
     from promptloop.errors import InputError
@@ -87,9 +92,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         study = TwinStudy(twins=args.twins, personalised_twins=args.personalised, sessions_per_twin=args.sessions,
                           segments=args.segments or base.segments, first_seed=first, pacer=_settings(args.set),
-                          sensing=args.sensing, self_report_every=reports)
+                          sensing=args.sensing, actuation=args.actuation, self_report_every=reports)
     except InputError as exc:
-        raise SystemExit(f"--sensing: {exc}") from None
+        raise SystemExit(f"--{str(exc).split()[0]}: {exc}") from None
     reuse = None
     if args.open_from is not None:
         try:

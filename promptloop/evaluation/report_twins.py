@@ -126,6 +126,10 @@ def twin_markdown(study: dict[str, Any], summary: dict[str, Any]) -> list[str]:
                 if s.get("self_report_every") else "")
              + ") — with the same start, target and seeds; "
              "1 candidate and no retries in both arms. Target zone: within 0.35 of the target on the circumplex.", ""]
+    if s.get("actuation", "audio") != "audio":
+        lines += ["**An actuation bound, not the study**: in both arms the twin heard each segment's mode as graded "
+                  "by the valence the segment was asked for (in full from ±0.5), not as the measured mode's sign; "
+                  "every other cue was measured from the audio.", ""]
     if not s["twins"]:
         lines = []
     c = summary["closed_vs_open"]

@@ -32,7 +32,7 @@ from promptloop.session.closed_loop import PacerSettings, ReadingPacer, apply_re
 from promptloop.session.loop import LoopSession, SessionSpec
 from promptloop.session.pacing import IsoPacer, Pacer
 
-__all__ = ["SENSING", "TWIN_PAIRS", "TwinStudy", "open_arms", "run_twin_session", "run_twin_study"]
+__all__ = ["ACTUATION", "SENSING", "TWIN_PAIRS", "TwinStudy", "open_arms", "run_twin_session", "run_twin_study"]
 
 #: (start, target) words: every quadrant as a start, long and short moves.
 TWIN_PAIRS: tuple[tuple[str, str], ...] = (
@@ -45,6 +45,12 @@ TWIN_PAIRS: tuple[tuple[str, str], ...] = (
 #: the felt arousal without error (:meth:`SimulatedListener.exact_readings`); ``exact-affect``, that
 #: and, after every segment, the felt state told exactly (valence, which no wearable reads).
 SENSING = ("wearable", "exact-arousal", "exact-affect")
+#: What the music can do to the twin's valence (both arms).  ``audio``: the twin hears the measured
+#: mode, major or minor (the study).  ``graded-valence``, a bound for tuning runs only: the mode cue
+#: follows the valence each segment was asked for, in full from ±0.5
+#: (:data:`~promptloop.evaluation.twins.listener.GRADED_FULL_VALENCE`), as a composer able to write
+#: mildly major or mildly minor music would; every other cue is still measured from the audio.
+ACTUATION = ("audio", "graded-valence")
 
 
 @dataclass(frozen=True)
@@ -67,19 +73,23 @@ class TwinStudy:
     #: after every this many segments; 0: never (the readings alone).
     self_report_every: int = 0
     sensing: str = "wearable"
+    actuation: str = "audio"
     first_seed: int = HELD_OUT_SEEDS.start
     pacer: PacerSettings = PacerSettings()  # the closed loop's constants (tuned on TUNING_SEEDS)
 
     def __post_init__(self) -> None:
         if self.sensing not in SENSING:
             raise InputError(f"sensing must be one of {', '.join(SENSING)}, not {self.sensing!r}")
+        if self.actuation not in ACTUATION:
+            raise InputError(f"actuation must be one of {', '.join(ACTUATION)}, not {self.actuation!r}")
 
     def to_dict(self) -> dict[str, Any]:
-        """The study's settings; the usual sensing is left out, so a study keeps the fingerprint it
-        had before the bounds existed."""
+        """The study's settings; the usual sensing and actuation are left out, so a study keeps the
+        fingerprint it had before the bounds existed."""
         out = asdict(self)
-        if out["sensing"] == SENSING[0]:
-            del out["sensing"]
+        for key, usual in (("sensing", SENSING[0]), ("actuation", ACTUATION[0])):
+            if out[key] == usual:
+                del out[key]
         return out
 
     def session_count(self) -> int:
@@ -118,7 +128,8 @@ def run_twin_session(backends: Any, traits: TwinTraits, pair: tuple[str, str], s
         result = session.next_segment()
         cues = measure_cues(result.audio, session.sample_rate)
         violations += constraint_violations(cues, in_force, [result.record.prompt])
-        twin.listen(MusicHeard(cues, sounds_named(result.record.prompt), study.segment_seconds))
+        asked = result.record.waypoint.valence if study.actuation == "graded-valence" else None
+        twin.listen(MusicHeard(cues, sounds_named(result.record.prompt), study.segment_seconds, asked))
         waypoints.append(result.record.waypoint.model_dump())
         readings = read()
         if isinstance(pacer, ReadingPacer):
@@ -144,7 +155,8 @@ def run_twin_session(backends: Any, traits: TwinTraits, pair: tuple[str, str], s
 
 #: What an open-loop session depends on besides the twin: everything in the study but the pacer's
 #: constants, the closed arm's self-reports and the run's size.
-_OPEN_ARM_KEYS = ("segments", "segment_seconds", "crossfade_seconds", "readings_per_segment")
+_OPEN_ARM_KEYS = {"segments": None, "segment_seconds": None, "crossfade_seconds": None, "readings_per_segment": None,
+                  "actuation": ACTUATION[0]}  # with the value a study that does not name it had
 
 
 def open_arms(previous: dict[str, Any], study: TwinStudy) -> dict[int, dict[str, Any]]:
@@ -152,7 +164,7 @@ def open_arms(previous: dict[str, Any], study: TwinStudy) -> dict[int, dict[str,
     run of ``study`` to reuse: the open arm never reads the pacer's constants, so a tuning run that
     changes only those need not play it again.  Refuses a study whose sessions were made otherwise."""
     before = previous.get("study", {})
-    differ = [k for k in _OPEN_ARM_KEYS if before.get(k) != getattr(study, k)]
+    differ = [k for k, usual in _OPEN_ARM_KEYS.items() if before.get(k, usual) != getattr(study, k)]
     if differ:
         raise InputError(f"the earlier study's open sessions were made with other {', '.join(differ)}")
     return {int(row["open"]["twin"]): row["open"] for row in previous.get("paired", [])}

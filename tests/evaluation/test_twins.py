@@ -163,6 +163,8 @@ def test_a_tuning_run_reuses_the_open_arm_only_where_it_was_made_the_same_way() 
     assert second["paired"][0]["open"] == first["paired"][0]["open"]
     with pytest.raises(InputError, match="segments"):
         open_arms(first, replace(study, segments=4))
+    with pytest.raises(InputError, match="actuation"):  # the bound changes what the open arm's twin hears too
+        open_arms(first, replace(study, actuation="graded-valence"))
     moved = {**first, "paired": [{**first["paired"][0], "open": {**first["paired"][0]["open"], "pair": ["sad", "happy"]}}]}
     with pytest.raises(InputError, match="another start and target"):
         run_twin_study(backends, study, reuse_open=open_arms(moved, study))
@@ -226,3 +228,37 @@ def test_a_study_with_a_sensing_bound_says_so_and_one_without_keeps_its_settings
                                     twin_summary({**empty, "study": {}})))
     assert "with the twin's noise, drift and dropouts" in usual and "sensing bound" not in usual
     assert "**a sensing bound, not the study**" in bound and "exact felt valence and arousal" in bound
+
+
+def test_the_graded_valence_bound_hears_the_asked_valence_as_the_mode_and_keeps_every_other_cue() -> None:
+    """``TwinStudy.actuation``: music asked for a mild valence carries a mild mode cue (in full from
+    ±0.5), whatever mode was measured; without it the measured mode's sign is heard, as before."""
+    traits = TwinTraits.sample(3)
+    major = _cues(90.0, -23.0, "major")
+    heard = music_pull(MusicHeard(major, frozenset(), 5.0), traits)
+    for asked, mode in ((0.25, 0.5), (0.5, 1.0), (0.9, 1.0), (-0.1, -0.2), (-0.7, -1.0)):
+        graded = music_pull(MusicHeard(major, frozenset(), 5.0, asked), traits)
+        assert abs(graded.valence - (heard.valence - 0.6 + 0.6 * mode)) < 1e-9
+        assert graded.arousal == heard.arousal
+    minor = MusicHeard(_cues(90.0, -23.0, "minor"), frozenset(), 5.0)
+    assert music_pull(minor, traits).valence < heard.valence - 1.0  # the study: the measured mode's sign
+
+
+def test_a_study_with_an_actuation_bound_says_so_and_one_without_keeps_its_settings() -> None:
+    import pytest
+
+    from promptloop.errors import InputError
+    from promptloop.evaluation.report_twins import twin_markdown, twin_summary
+    from promptloop.evaluation.twin_sessions import TwinStudy
+
+    assert "actuation" not in TwinStudy().to_dict()
+    assert TwinStudy(actuation="graded-valence").to_dict()["actuation"] == "graded-valence"
+    with pytest.raises(InputError, match="actuation must be one of"):
+        TwinStudy(actuation="graded")
+    empty = {"paired": [], "series": []}
+
+    def text(study: TwinStudy) -> str:
+        return "\n".join(twin_markdown({**empty, "study": study.to_dict()}, twin_summary({**empty, "study": {}})))
+
+    assert "actuation bound" not in text(TwinStudy(twins=1))
+    assert "**An actuation bound, not the study**" in text(TwinStudy(twins=1, actuation="graded-valence"))

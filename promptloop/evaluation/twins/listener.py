@@ -44,6 +44,8 @@ REPORT_SCATTER = 0.25
 #: assumes (``closed_loop._SENSITIVITY`` through ``estimate_affect``): the population's medians
 #: (``TwinTraits``), RMSSD's 0.45 as the pacer rounds it.
 TYPICAL_HR_PER_AROUSAL, TYPICAL_RMSSD_LOG_PER_AROUSAL, TYPICAL_SCL_LOG_PER_AROUSAL = 12.0, 0.44, 0.5
+#: Under the graded-valence bound, music asked for this valence or more carries the mode cue in full.
+GRADED_FULL_VALENCE = 0.5
 #: Phasic skin-conductance responses to a trigger add this share to the tonic level.
 TRIGGER_SCL_FACTOR = 1.12
 
@@ -59,6 +61,9 @@ class MusicHeard:
     cues: Cues
     sounds: frozenset[str]
     seconds: float
+    #: The valence the segment was asked for, heard as a graded mode cue instead of the measured
+    #: mode's sign: an actuation bound (``TwinStudy.actuation``), never the study.
+    asked_valence: float | None = None
 
 
 def music_pull(heard: MusicHeard, traits: TwinTraits) -> Affect:
@@ -70,7 +75,11 @@ def music_pull(heard: MusicHeard, traits: TwinTraits) -> Affect:
     off_tempo = max(0.0, abs(c.tempo_bpm - traits.preferred_tempo_bpm) - traits.tempo_tolerance_bpm)
     triggered = bool(heard.sounds & set(traits.triggers))
     arousal = 0.5 * tempo + 0.3 * loud + 0.2 * bright + min(0.5, 0.1 * excess)
-    valence = (0.6 * (1.0 if c.mode == "major" else -1.0) + 0.15 * tempo + 0.15 * bright
+    if heard.asked_valence is None:
+        mode = 1.0 if c.mode == "major" else -1.0
+    else:
+        mode = max(-1.0, min(1.0, heard.asked_valence / GRADED_FULL_VALENCE))
+    valence = (0.6 * mode + 0.15 * tempo + 0.15 * bright
                - min(0.4, 0.4 * off_tempo / 30.0) - min(0.4, 0.08 * excess))
     if triggered:
         arousal, valence = arousal + TRIGGER_AROUSAL, valence - TRIGGER_VALENCE
