@@ -115,9 +115,10 @@ def run_twin_session(backends: Any, traits: TwinTraits, pair: tuple[str, str], s
     session = LoopSession(spec, backends.generator, backends.planners["rule"], backends.evaluator,
                           fallback_planner=backends.fallback_planner, pacer=pacer)
 
+    reading = twin.readings if study.sensing == "wearable" else twin.exact_readings
+
     def read() -> list[Any]:
-        exact = study.sensing != "wearable"
-        return [twin.exact_readings() if exact else twin.readings() for _ in range(study.readings_per_segment)]
+        return [reading() for _ in range(study.readings_per_segment)]
 
     readings = read()
     if isinstance(pacer, ReadingPacer):

@@ -115,8 +115,9 @@ class TextEmbedder:
         """Unit-norm embeddings, one row per text.  ``persist`` keeps them across processes: only
         for texts the system wrote, never a listener's words."""
         found: dict[str, np.ndarray] = {}
+        unique = list(dict.fromkeys(texts))
         with self._guard:
-            for text in dict.fromkeys(texts):
+            for text in unique:
                 vec = self._cache.get(text)
                 if vec is None and persist:
                     vec = self.store.vectors.get(text)
@@ -124,7 +125,7 @@ class TextEmbedder:
                     found[text] = vec
             self._in_flight += 1
         try:
-            missing = [t for t in dict.fromkeys(texts) if t not in found]
+            missing = [t for t in unique if t not in found]
             if missing:
                 with _LOCK:
                     vectors = self.load().encode(missing, normalize_embeddings=True, convert_to_numpy=True,
