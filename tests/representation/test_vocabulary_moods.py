@@ -17,12 +17,13 @@ def test_focused_music_is_not_written_as_excited_or_calm() -> None:
 
 
 def test_mood_words_never_move_what_the_synth_reads_from_a_prompt() -> None:
-    """The simple synth reads tempo, density and brightness words back from a prompt: mood words
-    must not change what it reads from the plan's own words."""
-    plain = read_prompt("instrumental music, 90 bpm, C major, moderate volume, flowing, clear")
+    """The simple synth reads tempo, density, brightness and sound words back from a prompt (unknown
+    words through the embedding model): mood words must not change what it reads from the plan's
+    own words, nor add a voice."""
+    plain = read_prompt("instrumental music, with piano, 90 bpm, C major, moderate volume, flowing, clear")
     for valence in (-0.9, -0.3, 0.2, 0.8):
         for arousal in (-0.8, 0.0, 0.3, 0.9):
             mood = mood_words(valence, arousal)
-            read = read_prompt(f"{mood} instrumental music, 90 bpm, C major, moderate volume, flowing, clear")
-            assert (read.tempo_bpm, read.density, read.brightness, read.dynamics) == (
-                plain.tempo_bpm, plain.density, plain.brightness, plain.dynamics), mood
+            read = read_prompt(f"{mood} instrumental music, with piano, 90 bpm, C major, moderate volume, flowing, clear")
+            assert (read.tempo_bpm, read.density, read.brightness, read.dynamics, read.voices, read.mode) == (
+                plain.tempo_bpm, plain.density, plain.brightness, plain.dynamics, plain.voices, plain.mode), mood
