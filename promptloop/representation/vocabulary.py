@@ -210,13 +210,15 @@ def brightness_word(brightness: float) -> str:
     return _word_for(brightness, BRIGHTNESS_WORDS)
 
 
-#: A prompt's mood words by region of the circumplex: arousal low (<= -0.3), moderate, high
-#: (>= 0.35), and valence in four bands (strongly or mildly negative, mildly or strongly positive,
-#: split at ±0.45), so "focused" (0.3, 0.3) is not written as "excited" (0.7, 0.85) is.  MusicGen
-#: reads these words (the embedded renderer plays the plan's numbers); none of them is one the
-#: synth's prompt reader takes for a density or brightness, and each agrees with the plan's mode.
+#: A prompt's mood words by region of the circumplex: arousal low (<= -0.3), settled (below 0),
+#: moderate (below 0.35) and high, and valence in four bands (strongly or mildly negative, mildly
+#: or strongly positive, split at ±0.45), so "focused" (0.3, 0.3) is not written as "excited"
+#: (0.7, 0.85) is, nor the neutral middle of a calming path as "focused".  MusicGen reads these
+#: words (the embedded renderer plays the plan's numbers); none of them is one the synth's prompt
+#: reader takes for a tempo, density, brightness or sound, and each agrees with the plan's mode.
 MOOD_WORDS: dict[str, tuple[str, str, str, str]] = {
     "low": ("melancholic, still", "subdued, wistful", "peaceful, calm", "serene, peaceful"),
+    "settled": ("sombre, brooding", "pensive", "settled, centred", "warm, hopeful"),
     "moderate": ("sombre, brooding", "pensive", "focused, centred", "warm, hopeful"),
     "high": ("tense, restless", "restless, searching", "purposeful, spirited", "uplifting, energetic"),
 }
@@ -225,6 +227,7 @@ MOOD_AROUSAL_LOW, MOOD_AROUSAL_HIGH, MOOD_VALENCE_STRONG = -0.3, 0.35, 0.45
 
 def mood_words(valence: float, arousal: float) -> str:
     """The mood words a prompt gives music at this point of the circumplex."""
-    level = "low" if arousal <= MOOD_AROUSAL_LOW else "high" if arousal >= MOOD_AROUSAL_HIGH else "moderate"
+    level = ("low" if arousal <= MOOD_AROUSAL_LOW else "settled" if arousal < 0
+             else "moderate" if arousal < MOOD_AROUSAL_HIGH else "high")
     band = (0 if valence <= -MOOD_VALENCE_STRONG else 1 if valence < 0 else 2 if valence < MOOD_VALENCE_STRONG else 3)
     return MOOD_WORDS[level][band]

@@ -14,6 +14,7 @@ def test_focused_music_is_not_written_as_excited_or_calm() -> None:
     assert words["energized"] == words["excited"]  # neighbours share words
     assert words["sad"] == words["depressed"] and words["bored"] != words["sad"]
     assert words["serene"] != words["anxious"]
+    assert "focused" not in mood_words(0.0, -0.08)  # the neutral middle of an anxious -> calm path
 
 
 def test_mood_words_never_move_what_the_synth_reads_from_a_prompt() -> None:
