@@ -79,7 +79,7 @@ _CONCEPTS: dict[str, str] = {
     "birds": "birds singing forest",
 }
 _STOPWORDS = frozenset(
-    ["a", "an", "and", "the", "with", "of", "in", "at", "to", "for", "by", "on", "music", "track", "song", "piece", "sound", "sounds", "feel", "feeling", "mood", "style", "tone", "tones", "key", "bpm", "very", "some", "little", "bit", "more", "less", "like", "from", "into", "over", "under"]
+    ["a", "an", "and", "the", "with", "of", "in", "at", "to", "for", "by", "on", "music", "instrumental", "track", "song", "piece", "sound", "sounds", "feel", "feeling", "mood", "style", "tone", "tones", "key", "bpm", "very", "some", "little", "bit", "more", "less", "like", "from", "into", "over", "under"]
 )
 _NEGATION = re.compile(r"\b(?:no|without|not|avoid)\s+([a-z-]+(?:\s+[a-z-]+)?)")
 _SIMILARITY_THRESHOLD = 0.45

@@ -87,3 +87,15 @@ def test_continuation_glides_from_prior_tempo():
     first, last = measure(audio[: 4 * SR], SR).tempo_bpm, measure(audio[-6 * SR :], SR).tempo_bpm
     assert first > last  # starts near the prior's pace, settles at the new one
     assert abs(last / 70 - 1) < 0.05
+
+
+def test_the_synth_plays_only_the_voices_a_prompt_without_a_genre_names() -> None:
+    """A plan without a genre is written "... instrumental music, with piano ..."; the embedding
+    step once mapped "instrumental" onto the bass, so the fallback synth added a voice no one asked
+    for.  It is a word about music in general, like "music" itself."""
+    from promptloop.feedback.planners.rule import write_prompt
+    from promptloop.representation.plan import MusicPlan
+
+    plan = MusicPlan(prompt="draft", tempo_bpm=70, instruments=("piano",), target_valence=0.4, target_arousal=-0.5)
+    read = read_prompt(write_prompt(plan, gentle=False))
+    assert read.voices == ("piano",) and read.mapped == {}
