@@ -94,7 +94,7 @@ def main(argv: list[str] | None = None) -> int:
                           segments=args.segments or base.segments, first_seed=first, pacer=_settings(args.set),
                           sensing=args.sensing, actuation=args.actuation, self_report_every=reports)
     except InputError as exc:
-        raise SystemExit(f"--{str(exc).split()[0]}: {exc}") from None
+        raise SystemExit(str(exc)) from None  # "sensing must be one of ...", "actuation must be ..."
     reuse = None
     if args.open_from is not None:
         try:
