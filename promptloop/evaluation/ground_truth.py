@@ -10,17 +10,32 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["cadence", "pulses"]
+__all__ = ["CADENCES", "cadence", "pulses"]
+
+
+#: Chords (root, third, fifth as semitones above the tonic) of each cadence, bar by bar: the major and
+#: minor ones of the key validation (minor with the harmonic-minor dominant), and one per church mode
+#: that sounds the degrees telling it from its neighbours (Mixolydian's flat seventh in the bVII chord,
+#: Dorian's natural sixth in the major IV, Aeolian's flat sixth in iv and flat seventh in v).
+CADENCES = {
+    "major": ((0, 4, 7), (5, 9, 0), (7, 11, 2), (0, 4, 7)),
+    "minor": ((0, 3, 7), (5, 8, 0), (7, 11, 2), (0, 3, 7)),
+    "ionian": ((0, 4, 7), (5, 9, 0), (7, 11, 2), (0, 4, 7)),
+    "mixolydian": ((0, 4, 7), (10, 2, 5), (5, 9, 0), (0, 4, 7)),
+    "dorian": ((0, 3, 7), (5, 9, 0), (7, 10, 2), (0, 3, 7)),
+    "aeolian": ((0, 3, 7), (5, 8, 0), (7, 10, 2), (0, 3, 7)),
+}
 
 
 def cadence(tonic: int, mode: str, *, bass_octave: int = 3, chord_level: float = 0.1, rolloff: float = 2.0,
             sample_rate: int = 32000) -> np.ndarray:
-    """I-IV-V-I (i-iv-V-i in minor) in ``tonic`` (pitch class), 1.5 s a bar, additive tones.
+    """Four bars of ``CADENCES[mode]`` in ``tonic`` (pitch class), 1.5 s a bar, additive tones.
 
-    Chord tones around middle C at ``chord_level`` under a bass line in ``bass_octave`` (3: C2-B2) at
-    level 1; partials 1-5 fall off as 1/k**``rolloff``. Peak-normalised to 0.3.
+    "major" is I-IV-V-I, "minor" i-iv-V-i, "mixolydian" I-bVII-IV-I, "dorian" i-IV-v-i, "aeolian"
+    i-iv-v-i. Chord tones around middle C at ``chord_level`` under a bass line on the chord roots in
+    ``bass_octave`` (3: C2-B2) at level 1; partials 1-5 fall off as 1/k**``rolloff``. Peak-normalised
+    to 0.3.
     """
-    third = 4 if mode == "major" else 3
     t = np.arange(int(1.5 * sample_rate)) / sample_rate
 
     def note(midi: int, level: float) -> np.ndarray:
@@ -29,7 +44,7 @@ def cadence(tonic: int, mode: str, *, bass_octave: int = 3, chord_level: float =
 
     bars = [note(12 * bass_octave + (tonic + c[0]) % 12, 1.0)
             + sum(note(60 + (tonic + p) % 12, chord_level) for p in c)
-            for c in ((0, third, 7), (5, 5 + third, 0), (7, 11, 2), (0, third, 7))]
+            for c in CADENCES[mode]]
     y = np.concatenate(bars)
     return (0.3 * y / np.abs(y).max()).astype(np.float32)
 

@@ -44,6 +44,7 @@ __all__ = [
     "CUE_TOLERANCE",
     "Cues",
     "LOUDNESS_TOLERANCE_LU",
+    "MODAL_VALENCE",
     "SeamQuality",
     "arousal_level",
     "constraint_violations",
@@ -51,6 +52,7 @@ __all__ = [
     "expected_ranges",
     "literature_check",
     "measure_cues",
+    "modal_colour",
     "seam_quality",
     "trajectory_error",
 ]
@@ -60,6 +62,36 @@ _N_FFT = 2048
 # Temperley (1999) key profiles ("What's key for key?"), distinct from the loop's Krumhansl–Kessler.
 _T_MAJOR = np.array([5.0, 2.0, 3.5, 2.0, 4.5, 4.0, 2.0, 4.5, 2.0, 3.5, 1.5, 4.0])
 _T_MINOR = np.array([5.0, 2.0, 3.5, 4.5, 2.0, 4.0, 2.0, 4.5, 3.5, 2.0, 1.5, 4.0])
+
+
+def _swapped(profile: np.ndarray, *pairs: tuple[int, int]) -> np.ndarray:
+    out = profile.copy()
+    for a, b in pairs:
+        out[[a, b]] = out[[b, a]]
+    return out
+
+
+#: The church modes the harness tells apart, brightest first, and the valence each carries for the
+#: digital twin.  The third decides the sign: modes with a major third are heard as happier than
+#: those with a minor one (Bostwick, Seror & Neill 2018); within each, happiness falls with each degree
+#: lowered from Ionian (Temperley & Tan 2013: Ionian > Mixolydian > Dorian > Aeolian).  The quarter
+#: per degree is ours.
+MODAL_VALENCE = {"ionian": 1.0, "mixolydian": 0.75, "dorian": -0.75, "aeolian": -1.0}
+# Temperley's profiles with the degrees that tell each mode from its neighbours exchanged: the flat
+# seventh for Mixolydian and Aeolian, the natural sixth for Dorian.  The harmonic minor (the unaltered
+# minor profile) is heard as Aeolian: both have the flat sixth.
+_MODAL_PROFILES = {
+    "ionian": _T_MAJOR,
+    "mixolydian": _swapped(_T_MAJOR, (10, 11)),
+    "dorian": _swapped(_T_MINOR, (10, 11), (8, 9)),
+    "aeolian": _swapped(_T_MINOR, (10, 11)),
+    "harmonic minor": _T_MINOR,
+}
+_CQT_FMIN_MIDI, _CQT_BINS_PER_SEMITONE = 24, 3  # C1, a third of a semitone per bin
+# The bass register (its strongest bin per frame is the bass note) and where the harmony above it starts.
+_BASS_TOP_MIDI, _UPPER_FROM_MIDI = 50, 48
+_BASS_NOTE_SHARE, _BASS_VOTE = 0.25, 0.2
+_BASS_PARTIALS = (5, 7)  # removed from the harmony's chroma: a major third and a flat seventh above the bass
 # Tempo candidates (BPM), the beat multiples the comb sums, and its log-normal preference for
 # moderate tempi: at one octave from 90 BPM a candidate needs 0.15 more mean autocorrelation (on a
 # 6 s clip the autocorrelation at four beats of 90 BPM has lost 45 % to the shorter overlap alone).
@@ -93,6 +125,8 @@ class Cues:
     high_freq_ratio: float
     sharp_transients: int
     percussive_hits: int = 0
+    #: The church mode heard (a key of :data:`MODAL_VALENCE`); "" where the clip is too short to tell.
+    modal_colour: str = ""
 
     def to_dict(self) -> dict[str, float | int | str]:
         return {k: (round(v, 4) if isinstance(v, float) else v) for k, v in asdict(self).items()}
@@ -110,7 +144,8 @@ def measure_cues(audio: np.ndarray, sample_rate: int) -> Cues:
     centroid = librosa.feature.spectral_centroid(S=mag, sr=sample_rate)[0]
     frame_rms = np.sqrt(np.mean(mag**2, axis=0))
     audible = centroid[frame_rms > frame_rms.max() * 0.05] if frame_rms.max() > 0 else centroid
-    mode, strength = _mode(_harmonic_chroma(y, sample_rate, harmonic_band))
+    cqt = _harmonic_cqt(y, sample_rate)
+    mode, strength = _mode(_harmonic_chroma(y, sample_rate, harmonic_band, cqt))
     return Cues(
         tempo_bpm=tempo,
         loudness_lufs=integrated_lufs(y, sample_rate),
@@ -120,6 +155,7 @@ def measure_cues(audio: np.ndarray, sample_rate: int) -> Cues:
         high_freq_ratio=high_frequency_ratio((mag**2).sum(axis=1), sample_rate),
         sharp_transients=sharp_transients(y, sample_rate),
         percussive_hits=percussive_hits(y, sample_rate),
+        modal_colour=modal_colour(cqt) if cqt is not None else "",
     )
 
 
@@ -161,26 +197,87 @@ def _comb_tempo(env: np.ndarray, frames_per_s: float) -> float:
     return float(_TEMPO_GRID[int(np.argmax(score))])
 
 
-def _harmonic_chroma(y: np.ndarray, sample_rate: int, harmonic_band: np.ndarray) -> np.ndarray:
-    """Mean chroma of the harmonic part of a constant-Q spectrum (C1 up, a third of a semitone per bin).
+def _harmonic_cqt(y: np.ndarray, sample_rate: int) -> np.ndarray | None:
+    """The harmonic part of a constant-Q magnitude (C1 up, a third of a semitone per bin, HPSS along the
+    bins); None for clips under 2.5 s, too short for the lowest octave's filters."""
+    if y.size < 2.5 * sample_rate:
+        return None
+    fmin = float(librosa.midi_to_hz(_CQT_FMIN_MIDI))
+    octaves = min(7, int(np.floor(np.log2(sample_rate / 2 / fmin))))
+    per_octave = 12 * _CQT_BINS_PER_SEMITONE
+    cqt = np.abs(librosa.cqt(y, sr=sample_rate, hop_length=_HOP, fmin=fmin, n_bins=per_octave * octaves,
+                             bins_per_octave=per_octave, tuning=0.0))
+    harmonic, _ = librosa.decompose.hpss(cqt, kernel_size=31)
+    return np.asarray(harmonic)
+
+
+def _harmonic_chroma(y: np.ndarray, sample_rate: int, harmonic_band: np.ndarray, cqt: np.ndarray | None) -> np.ndarray:
+    """Mean chroma of the harmonic constant-Q spectrum ``cqt`` (:func:`_harmonic_cqt`).
 
     The bass carries the tonic, and an STFT of 2048 points at 32 kHz cannot tell its semitones apart
     (15.6 Hz bins against 6.5 Hz between A2 and B♭2). On the embedded renders the STFT chroma named the
-    planned mode in 72 %, this one in 96 % (docs/evaluation.md). HPSS runs along the constant-Q bins.
-    Clips under 2.5 s, too short for the lowest octave's filters, keep the chroma of the STFT's
-    harmonic band (``harmonic_band``: HPSS below 3 kHz of the 2048-point STFT).
+    planned mode in 72 %, this one in 96 % (docs/evaluation.md). Clips too short for the constant-Q
+    filters keep the chroma of the STFT's harmonic band (``harmonic_band``: HPSS below 3 kHz of the
+    2048-point STFT).
     """
-    if y.size < 2.5 * sample_rate:
+    if cqt is None:
         power = np.zeros((1 + _N_FFT // 2, harmonic_band.shape[1]), dtype=harmonic_band.dtype)
         power[:len(harmonic_band)] = harmonic_band**2
         return librosa.feature.chroma_stft(S=power, sr=sample_rate).mean(axis=1)
-    fmin = float(librosa.note_to_hz("C1"))
-    octaves = min(7, int(np.floor(np.log2(sample_rate / 2 / fmin))))
-    cqt = np.abs(librosa.cqt(y, sr=sample_rate, hop_length=_HOP, fmin=fmin, n_bins=36 * octaves,
-                             bins_per_octave=36, tuning=0.0))
-    harmonic, _ = librosa.decompose.hpss(cqt, kernel_size=31)
-    return librosa.feature.chroma_cqt(C=harmonic, sr=sample_rate, hop_length=_HOP, fmin=fmin,
-                                      bins_per_octave=36, n_octaves=octaves).mean(axis=1)
+    per_octave = 12 * _CQT_BINS_PER_SEMITONE
+    return librosa.feature.chroma_cqt(C=cqt, sr=sample_rate, hop_length=_HOP,
+                                      fmin=float(librosa.midi_to_hz(_CQT_FMIN_MIDI)), bins_per_octave=per_octave,
+                                      n_octaves=cqt.shape[0] // per_octave).mean(axis=1)
+
+
+def _bin_pitch_classes(first_midi: int, bins: int) -> np.ndarray:
+    return (first_midi + np.round(np.arange(bins) / _CQT_BINS_PER_SEMITONE).astype(int)) % 12
+
+
+def modal_colour(cqt: np.ndarray) -> str:
+    """The church mode of a harmonic constant-Q magnitude (:func:`_harmonic_cqt`): a key of :data:`MODAL_VALENCE`.
+
+    Modes that share their notes (C Mixolydian and F Ionian, D Dorian and C Ionian) differ in their
+    tonic, which key profiles alone do not find reliably, so the bass votes: each frame's lowest
+    prominent note below D3 (a local peak at a quarter or more of that register's loudest bin),
+    summed by pitch class and weighted by level.  The mode and tonic are the modal profile
+    (Temperley's, its telling degrees exchanged) and rotation that best fit the chroma of the harmony
+    from C3 up, plus :data:`_BASS_VOTE` times the tonic's share of the bass's votes against the
+    commonest bass note.  The bass's fifth and seventh partials (a major third and a flat seventh
+    above it, two octaves up) are removed from that chroma first: under quiet chords they outweigh
+    the chords' own minor third or natural seventh.  Validated on additive cadences of known mode
+    and on the composer's renders (``eval/mode_reading.py --modal``; docs/evaluation.md).
+    """
+    bass_bins = (_BASS_TOP_MIDI - _CQT_FMIN_MIDI) * _CQT_BINS_PER_SEMITONE
+    bass = cqt[:bass_bins]
+    level = bass.max(axis=0)
+    if level.max() <= 0:
+        return ""
+    peaks = np.zeros(bass.shape, dtype=bool)
+    peaks[1:-1] = (bass[1:-1] >= bass[:-2]) & (bass[1:-1] >= bass[2:])
+    prominent = peaks & (bass >= _BASS_NOTE_SHARE * level)
+    note = np.argmax(prominent, axis=0)
+    sounding = np.flatnonzero((level > 0.1 * level.max()) & prominent.any(axis=0))
+    if sounding.size == 0:
+        return ""
+    votes = np.bincount(_bin_pitch_classes(_CQT_FMIN_MIDI, bass_bins)[note[sounding]], weights=level[sounding],
+                        minlength=12)
+    upper = cqt.copy()
+    for k in _BASS_PARTIALS:
+        partial = note[sounding] + int(round(12 * _CQT_BINS_PER_SEMITONE * np.log2(k)))
+        for offset in (-1, 0, 1):
+            inside = (partial + offset >= 0) & (partial + offset < upper.shape[0])
+            upper[partial[inside] + offset, sounding[inside]] = 0.0
+    start = (_UPPER_FROM_MIDI - _CQT_FMIN_MIDI) * _CQT_BINS_PER_SEMITONE
+    chroma = np.bincount(_bin_pitch_classes(_UPPER_FROM_MIDI, upper.shape[0] - start),
+                         weights=upper[start:].sum(axis=1), minlength=12)
+    if np.ptp(chroma) == 0:
+        return ""
+    vote = votes / votes.max()
+    fits = {(name, tonic): np.corrcoef(np.roll(profile, tonic), chroma)[0, 1] + _BASS_VOTE * vote[tonic]
+            for name, profile in _MODAL_PROFILES.items() for tonic in range(12)}
+    best, _ = max(fits, key=fits.__getitem__)
+    return "aeolian" if best == "harmonic minor" else best
 
 
 def _mode(chroma: np.ndarray) -> tuple[str, float]:

@@ -150,6 +150,24 @@ def test_a_cadence_over_a_prominent_bass_is_heard_in_its_mode_in_every_key() -> 
     assert [k for k, mode in heard.items() if mode != k[1]] == []
 
 
+@pytest.mark.parametrize("rolloff", [1.0, 3.0])
+def test_a_cadence_is_heard_in_its_church_mode_under_quiet_chords(rolloff: float) -> None:
+    # Chords at a tenth of the bass: the bass's fifth partial (a major third above it) outweighs the
+    # chords' minor third.  Without removing it, 22 of these 30 were heard right (the minor modes'
+    # cadences with the brighter timbre as Ionian).
+    truth = {"ionian": "ionian", "mixolydian": "mixolydian", "dorian": "dorian", "aeolian": "aeolian",
+             "minor": "aeolian"}
+    heard = {(tonic, mode): measure_cues(cadence(tonic, mode, chord_level=0.1, rolloff=rolloff, sample_rate=SR),
+                                         SR).modal_colour
+             for tonic in (0, 5, 9) for mode in truth}
+    assert {k: v for k, v in heard.items() if v != truth[k[1]]} == {}
+
+
+def test_a_clip_too_short_for_the_constant_q_filters_has_no_church_mode() -> None:
+    assert measure_cues(cadence(0, "mixolydian", sample_rate=SR)[: SR * 2], SR).modal_colour == ""
+    assert measure_cues(np.zeros(SR * 4, dtype=np.float32), SR).modal_colour == ""
+
+
 def test_loudness_over_the_ceiling_is_flagged() -> None:
     prefs = Preferences(loudness_ceiling_lufs=-20.0)
     loud = normalize_loudness(_sine(330, 3.0), SR, -12.0)

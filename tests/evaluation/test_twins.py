@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 
 from promptloop.acquisition.affect import Affect
@@ -140,7 +142,6 @@ def test_a_tuning_run_reuses_the_open_arm_only_where_it_was_made_the_same_way() 
     """``open_arms``: the open loop never reads the pacer's constants, so a run that changes only
     those takes the earlier open sessions instead of playing them again, and refuses ones made with
     other session settings or for another start and target."""
-    from dataclasses import replace
 
     import pytest
 
@@ -262,3 +263,20 @@ def test_a_study_with_an_actuation_bound_says_so_and_one_without_keeps_its_setti
 
     assert "actuation bound" not in text(TwinStudy(twins=1))
     assert "**An actuation bound, not the study**" in text(TwinStudy(twins=1, actuation="graded-valence"))
+
+
+def test_the_twin_hears_a_mixolydian_segment_as_less_happy_than_an_ionian_one() -> None:
+    # Listeners rank the modes' happiness Ionian > Mixolydian > Dorian > Aeolian (Temperley & Tan 2013):
+    # the twin's valence pull follows the measured church mode, and the sign of the measured mode
+    # where no church mode was measured (a clip too short to tell).
+    traits = TwinTraits.sample(5)
+
+    def pull_v(mode: str, colour: str) -> float:
+        cues = replace(_cues(80.0, -26.0, mode), modal_colour=colour)
+        return music_pull(MusicHeard(cues, frozenset(), 6.0), traits).valence
+
+    ladder = [pull_v("major", "ionian"), pull_v("major", "mixolydian"), pull_v("minor", "dorian"),
+              pull_v("minor", "aeolian")]
+    assert ladder == sorted(ladder, reverse=True) and len(set(ladder)) == 4
+    assert pull_v("major", "") == pull_v("major", "ionian") and pull_v("minor", "") == pull_v("minor", "aeolian")
+    assert abs(pull_v("major", "ionian") - pull_v("major", "mixolydian") - 0.15) < 1e-9

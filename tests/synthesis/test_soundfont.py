@@ -24,7 +24,7 @@ from promptloop.audio.transients import half_rise_s
 from promptloop.evaluation.metrics import measure_cues
 from promptloop.feedback.base import Evaluation, Evaluator, PlanContext
 from promptloop.feedback.planners.rule import RulePlanner
-from promptloop.representation.plan import MusicPlan
+from promptloop.representation.plan import KEYS, MusicPlan
 from promptloop.representation.plan_checks import AUDIO_LIMITS, check_prompt
 from promptloop.representation.preferences import Preferences
 from promptloop.representation.vocabulary import GM_VOICES, canonical, covered_words, gm_voice
@@ -33,7 +33,7 @@ from promptloop.session.output import write_session
 from promptloop.synthesis.base import GenerationRequest
 from promptloop.synthesis.score import Note, Part, Score, scores_to_midi, to_midi
 from promptloop.synthesis.soundfont import SoundFontGenerator, find_soundfont, soundfont_missing
-from promptloop.synthesis.soundfont.compose import MAX_STRETCH, Composition, beat_grid, compose
+from promptloop.synthesis.soundfont.compose import MAX_STRETCH, MILD_VALENCE, Composition, beat_grid, compose
 from promptloop.synthesis.soundfont.render import GENTLE_HALF_RISE_S, FluidRenderer, fluidsynth_missing
 from promptloop.synthesis.synth import SynthGenerator
 from promptloop.wiring.settings import Settings
@@ -171,6 +171,22 @@ def test_gentle_scores_have_no_drums_and_soft_velocities():
     score = compose(_composition(0.2, 0.7, gentle=True), voices, 8.0, seed=4, tail_s=1.0)
     assert all(not p.drums for p in score.parts)
     assert max(n.velocity for p in score.parts for n in p.notes) <= 74
+
+
+@pytest.mark.parametrize("arousal", [-0.6, 0.0, 0.7])
+def test_mildly_positive_music_is_written_in_mixolydian_and_strongly_positive_music_in_major(arousal):
+    # Listeners rank Mixolydian's happiness below Ionian's (Temperley & Tan 2013): "focused" or "calm"
+    # music should not sound as bright as "joyful".  The flat seventh sounds in the bVII chord.
+    voices = [gm_voice("piano"), gm_voice("pads"), gm_voice("bass")]
+
+    def degrees(valence: float) -> set[int]:
+        c = _composition(valence, arousal)
+        score = compose(c, voices, 10.0, seed=3, tail_s=1.0)
+        return {(n.pitch - KEYS.index(c.key)) % 12 for p in score.parts if not p.drums for n in p.notes}
+
+    mild, strong = degrees(0.3), degrees(MILD_VALENCE)
+    assert 10 in mild and 11 not in mild
+    assert 10 not in strong and 4 in mild and 4 in strong  # still major: the major third
 
 
 # -- registration and the default ------------------------------------------------------------------
@@ -505,3 +521,24 @@ def test_without_piano_energising_music_stays_bright_and_calm_music_keeps_its_be
     assert without > 0.85 * with_piano, (without, with_piano)
     calm = _ending(0.6, -0.6, Preferences(avoid=["piano"]))
     assert all(abs(c.tempo_bpm / calm.tempo_bpm - 1) < 0.08 for c in _heard(gm_generator, calm))
+
+
+@needs_gm_font
+def test_the_harness_hears_mildly_positive_music_as_mixolydian_and_strongly_positive_music_as_ionian(gm_generator):
+    # The harness's church-mode estimator on rendered music (its synthetic validation is in
+    # tests/evaluation): the composer's colour must be audible, not only written.  Before the composer
+    # wrote Mixolydian, 1 of the 6 mildly positive renders was heard so; the strongly positive ones
+    # are heard as Ionian in 5 of 6 either way (the D major plan with drums reads Mixolydian).
+    from promptloop.evaluation.metrics import measure_cues
+
+    heard: dict[float, list[str]] = {0.3: [], 0.7: []}
+    for i, (key, instruments, arousal) in enumerate(_COLOUR_PLANS):
+        for valence, names in heard.items():
+            plan = _plan(instruments, valence=valence, arousal=arousal, key=key)
+            (audio,) = gm_generator.generate([GenerationRequest(plan, 8.0, seed=60 + i, tail_s=1.0)])
+            names.append(measure_cues(audio, SR).modal_colour)
+    assert heard[0.3].count("mixolydian") >= 5 and heard[0.7].count("ionian") >= 5, heard
+
+
+_COLOUR_PLANS = (("C", ("piano", "pads", "bass"), -0.6), ("G", ("guitar", "bass"), 0.0), ("F", ("strings",), 0.5),
+                 ("D", ("piano", "bass", "drums"), 0.7), ("E", ("harp", "cello"), -0.3), ("A", ("piano",), 0.2))

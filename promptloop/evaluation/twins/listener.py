@@ -8,7 +8,9 @@ and the sounds actually rendered, through this listener's :class:`TwinTraits`::
     pull_v = 0.6·mode + 0.15·z(tempo) + 0.15·z(centroid) − dislike(tempo) − annoyance_v − trigger_v
     dx/dt  = accept(|pull − x|) · habituated · (gain·pull + (1 − gain)·home − x) / τ   (+ noise, after a latency)
 
-``accept`` falls steeply once the music is further than the listener's acceptance radius from
+``mode`` is the measured church mode's valence (:data:`~promptloop.evaluation.metrics.MODAL_VALENCE`:
+Ionian +1, Mixolydian +0.75, Dorian −0.75, Aeolian −1), or the measured major/minor mode's sign
+where no church mode was measured.  ``accept`` falls steeply once the music is further than the listener's acceptance radius from
 where they are (the premise of the iso principle), ``habituated`` shrinks the effect of music that
 repeats itself.  The wearable reports heart rate, RMSSD and skin conductance with noise, drift and
 dropouts (:meth:`SimulatedListener.readings`); asked, the listener rates how they feel on the
@@ -26,7 +28,7 @@ import numpy as np
 
 from promptloop.acquisition.affect import Affect
 from promptloop.acquisition.physio import Baseline, Readings
-from promptloop.evaluation.metrics import Cues
+from promptloop.evaluation.metrics import MODAL_VALENCE, Cues
 from promptloop.evaluation.twins.traits import TwinTraits
 
 __all__ = ["ZONE_RADIUS", "MusicHeard", "SimulatedListener", "music_pull"]
@@ -76,7 +78,7 @@ def music_pull(heard: MusicHeard, traits: TwinTraits) -> Affect:
     triggered = bool(heard.sounds & set(traits.triggers))
     arousal = 0.5 * tempo + 0.3 * loud + 0.2 * bright + min(0.5, 0.1 * excess)
     if heard.asked_valence is None:
-        mode = 1.0 if c.mode == "major" else -1.0
+        mode = MODAL_VALENCE.get(c.modal_colour, 1.0 if c.mode == "major" else -1.0)
     else:
         mode = max(-1.0, min(1.0, heard.asked_valence / GRADED_FULL_VALENCE))
     valence = (0.6 * mode + 0.15 * tempo + 0.15 * bright

@@ -25,9 +25,15 @@ from promptloop.representation.vocabulary import Voice
 from promptloop.synthesis.score import DRUM_CHANNEL, Note, Part, Score
 from promptloop.synthesis.tempo import beat_times, glide_beats
 
-__all__ = ["Composition", "beat_grid", "compose"]
+__all__ = ["MILD_VALENCE", "Composition", "beat_grid", "colour_of", "compose"]
 
-_SCALES = {"major": (0, 2, 4, 5, 7, 9, 11), "minor": (0, 2, 3, 5, 7, 8, 10)}
+_SCALES = {"major": (0, 2, 4, 5, 7, 9, 11), "minor": (0, 2, 3, 5, 7, 8, 10), "mixolydian": (0, 2, 4, 5, 7, 9, 10)}
+#: A major plan whose valence is below this is written in Mixolydian (the flat seventh): listeners
+#: rank the modes' happiness Ionian > Mixolydian > Dorian > Aeolian (Temperley & Tan 2013), so a
+#: mildly positive segment no longer sounds as bright as a strongly positive one.  Minor plans keep
+#: the minor mode: a Dorian i-IV-i, tried for mild negative valence, was heard in the key of its IV
+#: or as the tonic's major by the loop's estimator in short lively segments (docs/decisions.md).
+MILD_VALENCE = 0.45
 # Bars between the opening tonic and the cadence, as scale degrees (0 = tonic); the last bar is
 # replaced by the cadence approach.  Built on the primary triads (I/i, IV/iv, V) so the mode is
 # unmistakable: the relative key's own chords (III, VI, VII in minor; vi, ii in major) are what a
@@ -36,7 +42,14 @@ _SCALES = {"major": (0, 2, 4, 5, 7, 9, 11), "minor": (0, 2, 3, 5, 7, 8, 10)}
 _PROGRESSIONS = {
     "major": ((0, 3, 4, 0), (0, 4, 3, 4), (0, 3, 0, 4), (0, 5, 3, 4)),
     "minor": ((0, 3, 4, 0), (0, 4, 3, 4), (0, 3, 0, 4), (0, 5, 3, 4)),
+    # Mixolydian leans on the chord that holds its flat seventh, as the mode's idiom does: bVII
+    # (I-bVII-IV-I).  No dominant: V in Mixolydian is minor, and its major V would undo the colour.
+    "mixolydian": ((0, 6, 3, 0), (0, 3, 6, 0), (0, 6, 0, 3), (0, 6, 3, 6)),
 }
+# The chord before the cadence's tonic, by colour and calm: plagal (IV) for calm major and minor
+# music, the dominant otherwise; Mixolydian closes bVII-I either way.
+_APPROACH = {("major", True): 3, ("major", False): 4, ("minor", True): 3, ("minor", False): 4,
+             ("mixolydian", True): 6, ("mixolydian", False): 6}
 _BASE_VELOCITY = {"pp": 40, "p": 52, "mp": 66, "mf": 82, "f": 100}
 # Rhythm templates (onset beat, length in beats) for one 4/4 bar, by density class.
 _RHYTHMS: tuple[tuple[tuple[tuple[float, float], ...], ...], ...] = (
@@ -127,6 +140,12 @@ def _glide_landing(seconds: float, tempo: float, start_tempo: float, cadence_at:
     return grid(glide), glide
 
 
+def colour_of(mode: str, valence: float) -> str:
+    """The scale a plan of ``mode`` and ``valence`` is written in: its mode, or Mixolydian for a major
+    plan of mild valence (:data:`MILD_VALENCE`)."""
+    return "mixolydian" if mode == "major" and valence < MILD_VALENCE else mode
+
+
 def _density_class(density: float) -> int:
     return 0 if density < 0.3 else 1 if density < 0.5 else 2 if density < 0.72 else 3
 
@@ -182,19 +201,19 @@ class _Builder:
         self.seconds = seconds
         cadence_at = seconds - max(tail_s, 60.0 / c.tempo_bpm) if seconds > 3.0 else seconds * 0.75
         self.beats, self.cadence = beat_grid(seconds, c.tempo_bpm, start_tempo, cadence_at)
-        self.scale = _SCALES[c.mode]
+        self.colour = colour_of(c.mode, c.valence)
+        self.scale = _SCALES[self.colour]
         self.root_pc = KEYS.index(c.key)
         self.dclass = _density_class(c.density)
         self.velocity = _BASE_VELOCITY.get(c.dynamics, 66)
         self.bars = [(b, min(b + 4, self.cadence)) for b in range(0, self.cadence, 4)]
         calm = c.arousal < 0
         prog_rng = self.motif_rng if calm else self.rng  # relaxation: the same progression every segment
-        table = _PROGRESSIONS[c.mode]
+        table = _PROGRESSIONS[self.colour]
         progression = table[int(prog_rng.integers(len(table)))]
         self.degrees = [progression[i % len(progression)] for i in range(len(self.bars))]
         if len(self.degrees) >= 2:
-            # Cadence approach: plagal (IV) when calm, dominant (V) when not.
-            self.degrees[-1] = 3 if calm else 4
+            self.degrees[-1] = _APPROACH[self.colour, calm]
             if self.degrees[-2] == self.degrees[-1]:
                 # The approach chord twice running outweighs the tonic in a short segment (I-V-V-I
                 # in C measured as G major, i-V-V-i in A minor as E major): the bar before returns home.
@@ -202,10 +221,10 @@ class _Builder:
         # Triads only: sevenths (Cmaj7 holds an E minor triad) made major keys measure as their mediant's minor.
         self.seventh = False
         self.chords = [
-            _chord(d, self.scale, self.root_pc, c.mode, self.seventh and d != 4, dominant=True)
+            _chord(d, self.scale, self.root_pc, self.colour, self.seventh and d != 4, dominant=True)
             for d in self.degrees
         ]
-        self.tonic = _chord(0, self.scale, self.root_pc, c.mode, False, False)
+        self.tonic = _chord(0, self.scale, self.root_pc, self.colour, False, False)
         self.voices = list(voices)
         self.legato = 1.0 if c.gentle else 0.98 if c.valence < -0.2 else 0.8 if c.valence > 0.3 else 0.9
 
@@ -270,7 +289,7 @@ class _Builder:
 
     def _scale_pitches(self, low: int, high: int, leading: bool) -> list[int]:
         pcs = {(self.root_pc + s) % 12 for s in self.scale}
-        if leading and self.c.mode == "minor":
+        if leading and self.colour == "minor":
             pcs.add((self.root_pc + 11) % 12)
         return [p for p in range(low, high + 1) if p % 12 in pcs]
 
