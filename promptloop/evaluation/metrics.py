@@ -88,7 +88,7 @@ _MODAL_PROFILES = {
     "harmonic minor": _T_MINOR,
 }
 _CQT_FMIN_MIDI, _CQT_BINS_PER_SEMITONE = 24, 3  # C1, a third of a semitone per bin
-# The bass register (its strongest bin per frame is the bass note) and where the harmony above it starts.
+# The bass register (each frame's lowest prominent bin in it is the bass note) and where the harmony above it starts.
 _BASS_TOP_MIDI, _UPPER_FROM_MIDI = 50, 48
 _BASS_NOTE_SHARE, _BASS_VOTE = 0.25, 0.2
 _BASS_PARTIALS = (5, 7)  # removed from the harmony's chroma: a major third and a flat seventh above the bass
