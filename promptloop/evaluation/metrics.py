@@ -145,7 +145,7 @@ def measure_cues(audio: np.ndarray, sample_rate: int) -> Cues:
     frame_rms = np.sqrt(np.mean(mag**2, axis=0))
     audible = centroid[frame_rms > frame_rms.max() * 0.05] if frame_rms.max() > 0 else centroid
     cqt = _harmonic_cqt(y, sample_rate)
-    mode, strength = _mode(_harmonic_chroma(y, sample_rate, harmonic_band, cqt))
+    mode, strength = _mode(_harmonic_chroma(sample_rate, harmonic_band, cqt))
     return Cues(
         tempo_bpm=tempo,
         loudness_lufs=integrated_lufs(y, sample_rate),
@@ -211,7 +211,7 @@ def _harmonic_cqt(y: np.ndarray, sample_rate: int) -> np.ndarray | None:
     return np.asarray(harmonic)
 
 
-def _harmonic_chroma(y: np.ndarray, sample_rate: int, harmonic_band: np.ndarray, cqt: np.ndarray | None) -> np.ndarray:
+def _harmonic_chroma(sample_rate: int, harmonic_band: np.ndarray, cqt: np.ndarray | None) -> np.ndarray:
     """Mean chroma of the harmonic constant-Q spectrum ``cqt`` (:func:`_harmonic_cqt`).
 
     The bass carries the tonic, and an STFT of 2048 points at 32 kHz cannot tell its semitones apart
